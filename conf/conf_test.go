@@ -2,6 +2,7 @@ package conf
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -135,6 +136,23 @@ func TestOptionsTableCoversDurations(t *testing.T) {
 	for name := range durationLimits {
 		if !names[name] {
 			t.Errorf("duration limit for %q, which is not an option", name)
+		}
+	}
+}
+
+// The README's options table must list every option with its default.
+func TestReadmeListsEveryOption(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range Options {
+		row := "| `" + o.Name + "` | "
+		if o.Default != "" {
+			row += "`" + o.Default + "` |"
+		}
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row starting %q", row)
 		}
 	}
 }

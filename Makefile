@@ -1,0 +1,81 @@
+# kinesis_kpl: the two commands that matter are `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BUILD := build
+SO := $(BUILD)/out_kinesis_kpl.so
+CACHE ?= $(or $(KINESIS_KPL_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kinesis_kpl)
+FUZZTIME ?= 15s
+NODE_MODULES := test/node_modules/.package-lock.json
+
+export KINESIS_KPL_CACHE := $(CACHE)
+
+.PHONY: build test unit vet fuzz crosscheck e2e demo bench generate fluent-bit node clean
+
+## build: the plugin as a c-shared object, build/out_kinesis_kpl.so
+build: $(SO)
+
+$(SO): go.mod go.sum $(shell find plugin conf producer aggregation -name '*.go' -not -name '*_test.go' 2>/dev/null)
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -ldflags='-s -w' -o $(SO) ./plugin
+	@rm -f $(BUILD)/out_kinesis_kpl.h
+
+## fluent-bit: prints the Fluent Bit binary to use (FLUENT_BIT, or 1.8.15 built once into the cache)
+fluent-bit:
+	@bash test/scripts/build-fluent-bit.sh "$(CACHE)"
+
+## node: the emulator and the independent consumer, pinned by test/package-lock.json
+node: $(NODE_MODULES)
+$(NODE_MODULES): test/package.json test/package-lock.json
+	cd test && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+## demo: Fluent Bit + the plugin shipping container logs to a local Kinesis emulator, then what arrived
+demo: build node
+	@FLUENT_BIT="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" \
+	  bash test/scripts/demo.sh "$(SO)"
+
+## test: vet, unit tests with the race detector, bounded fuzzing, the cross-check, end to end
+test: vet unit fuzz crosscheck e2e
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Each fuzz target runs for FUZZTIME; the seed corpora also run in `unit`.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -hoE '^func Fuzz[A-Za-z0-9_]+' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg >/tmp/kpl-fuzz.log 2>&1 || { cat /tmp/kpl-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+## crosscheck: aggregates written by our encoder, read back by the AWS deaggregation library
+crosscheck: node
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	  if [ -f aggregation/crosscheck/crosscheck.js ]; then \
+	    AGG_CROSSCHECK_DIR=$$dir $(GO) test -count=1 -run '^TestWriteCrossCheckFixtures$$' ./aggregation/ && \
+	    NODE_PATH=$(CURDIR)/test/node_modules node --no-warnings aggregation/crosscheck/crosscheck.js $$dir; \
+	  else echo "crosscheck: aggregation/crosscheck/crosscheck.js missing"; exit 1; fi
+
+## e2e: a real Fluent Bit with the plugin, kinesalite and the independent consumer
+e2e: build node
+	FLUENT_BIT="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" \
+	  KPL_PLUGIN=$(CURDIR)/$(SO) KPL_E2E=1 \
+	  $(GO) test -count=1 -timeout 20m -v ./test/e2e/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'; exit $${PIPESTATUS[0]}
+
+## bench: every benchmark with allocations
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## generate: regenerate aggregation/pb from messages.proto
+generate:
+	bash aggregation/generate.sh
+
+clean:
+	rm -rf $(BUILD)

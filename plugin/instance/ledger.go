@@ -1,0 +1,155 @@
+package instance
+
+import (
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// ledger remembers, for each chunk that Fluent Bit was told to retry, the
+// group of records built from it: which records are delivered, which failed
+// for good, which still need sending. When Fluent Bit hands the same chunk
+// again, the flush continues with that group instead of sending everything
+// twice.
+//
+// Fluent Bit gives a Go plugin no chunk id, so a chunk is known by a
+// fingerprint of its tag and bytes. A byte-identical chunk with the same tag
+// arriving while an entry waits is taken for the retry: that is the one
+// trade the ledger makes, and users can turn it off (retry_ledger off).
+//
+// The ledger is bounded by entries, bytes and age; an entry pushed out is
+// handed to evict, which lets its records in flight finish and forgets it.
+type ledger struct {
+	mu      sync.Mutex
+	seed    maphash.Seed
+	entries map[uint64]*pending
+	order   []*pending // oldest first; removed entries are nil-ed lazily
+	bytes   int
+
+	maxEntries int
+	maxBytes   int
+	maxAge     time.Duration
+	now        func() time.Time
+	evict      func(*pending)
+}
+
+// pending is one chunk awaiting its retry.
+type pending struct {
+	key   uint64
+	tag   string
+	size  int
+	added time.Time
+	work  *chunkWork
+}
+
+func newLedger(maxEntries, maxBytes int, maxAge time.Duration, evict func(*pending)) *ledger {
+	return &ledger{
+		seed:       maphash.MakeSeed(),
+		entries:    make(map[uint64]*pending),
+		maxEntries: maxEntries,
+		maxBytes:   maxBytes,
+		maxAge:     maxAge,
+		now:        time.Now,
+		evict:      evict,
+	}
+}
+
+func (l *ledger) fingerprint(tag string, chunk []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(l.seed)
+	h.WriteString(tag)
+	h.WriteByte(0)
+	h.Write(chunk)
+	return h.Sum64()
+}
+
+// take removes and returns the entry for this chunk, if one waits.
+func (l *ledger) take(tag string, chunk []byte) *pending {
+	key := l.fingerprint(tag, chunk)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.entries[key]
+	if p == nil || p.tag != tag || p.size != len(chunk) {
+		return nil
+	}
+	l.removeLocked(p)
+	return p
+}
+
+// put stores work for this chunk until its retry, evicting what no longer fits.
+func (l *ledger) put(tag string, chunk []byte, w *chunkWork) {
+	p := &pending{key: l.fingerprint(tag, chunk), tag: tag, size: len(chunk), added: l.now(), work: w}
+	var out []*pending
+	l.mu.Lock()
+	if old := l.entries[p.key]; old != nil {
+		// Two identical chunks awaiting retry at once: keep both sendable by
+		// evicting the older one, whose undelivered records Fluent Bit will
+		// hand again and which are then sent anew.
+		l.removeLocked(old)
+		out = append(out, old)
+	}
+	l.entries[p.key] = p
+	l.order = append(l.order, p)
+	l.bytes += p.size
+	out = append(out, l.trimLocked()...)
+	l.mu.Unlock()
+	for _, o := range out {
+		l.evict(o)
+	}
+}
+
+// drain removes and returns every entry.
+func (l *ledger) drain() []*pending {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var all []*pending
+	for _, p := range l.order {
+		if p != nil && l.entries[p.key] == p {
+			all = append(all, p)
+		}
+	}
+	clear(l.entries)
+	l.order = nil
+	l.bytes = 0
+	return all
+}
+
+func (l *ledger) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.entries)
+}
+
+func (l *ledger) removeLocked(p *pending) {
+	delete(l.entries, p.key)
+	l.bytes -= p.size
+	for i, q := range l.order {
+		if q == p {
+			l.order[i] = nil
+			break
+		}
+	}
+}
+
+func (l *ledger) trimLocked() []*pending {
+	var out []*pending
+	now := l.now()
+	i := 0
+	for ; i < len(l.order); i++ {
+		p := l.order[i]
+		if p == nil {
+			continue
+		}
+		if len(l.entries) <= l.maxEntries && l.bytes <= l.maxBytes && now.Sub(p.added) <= l.maxAge {
+			break
+		}
+		delete(l.entries, p.key)
+		l.bytes -= p.size
+		out = append(out, p)
+	}
+	l.order = l.order[i:]
+	if cap(l.order) > 64 && len(l.order) < cap(l.order)/4 {
+		l.order = append([]*pending(nil), l.order...)
+	}
+	return out
+}
