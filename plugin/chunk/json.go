@@ -1,0 +1,211 @@
+package chunk
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the compact JSON form of one msgpack value (normally a
+// body map) to dst, following the rules in the package comment. value must be
+// exactly one msgpack value. On error dst is returned unchanged (same length)
+// with a *FormatError wrapping ErrMalformed or ErrUnsupported; Event is -1.
+func AppendJSON(dst, value []byte) ([]byte, error) {
+	out, end, why := appendJSON(dst, value, 0, 1)
+	if why == rNone && end != len(value) {
+		why = rTrailing
+	}
+	if why != rNone {
+		return dst, why.error(end, -1)
+	}
+	return out, nil
+}
+
+// appendJSON appends the value at b[off], which sits at nesting depth depth,
+// and returns the offset just past it; on failure, the offset of the problem.
+func appendJSON(dst, b []byte, off, depth int) ([]byte, int, reason) {
+	h, why := readHeader(b, off)
+	if why != rNone {
+		return dst, off, why
+	}
+	switch h.kind {
+	case kStr, kBin:
+		return appendString(dst, b[h.start:h.end]), h.end, rNone
+	case kUint:
+		return strconv.AppendUint(dst, h.n, 10), h.end, rNone
+	case kInt:
+		return strconv.AppendInt(dst, int64(h.n), 10), h.end, rNone
+	case kMap:
+		if depth > MaxDepth {
+			return dst, off, rTooDeep
+		}
+		dst = append(dst, '{')
+		off = h.end
+		for i := uint64(0); i < h.n; i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, off, why = appendKey(dst, b, off); why != rNone {
+				return dst, off, why
+			}
+			dst = append(dst, ':')
+			if dst, off, why = appendJSON(dst, b, off, depth+1); why != rNone {
+				return dst, off, why
+			}
+		}
+		return append(dst, '}'), off, rNone
+	case kArray:
+		if depth > MaxDepth {
+			return dst, off, rTooDeep
+		}
+		dst = append(dst, '[')
+		off = h.end
+		for i := uint64(0); i < h.n; i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, off, why = appendJSON(dst, b, off, depth+1); why != rNone {
+				return dst, off, why
+			}
+		}
+		return append(dst, ']'), off, rNone
+	case kFloat64:
+		return appendFloat(dst, math.Float64frombits(h.n), 64), h.end, rNone
+	case kFloat32:
+		return appendFloat(dst, float64(math.Float32frombits(uint32(h.n))), 32), h.end, rNone
+	case kBool:
+		if h.n == 1 {
+			return append(dst, "true"...), h.end, rNone
+		}
+		return append(dst, "false"...), h.end, rNone
+	case kExt:
+		if f, isTime := eventTimeSeconds(h, b); isTime {
+			return appendFloat(dst, f, 64), h.end, rNone
+		}
+	}
+	return append(dst, "null"...), h.end, rNone
+}
+
+// appendKey appends the map key at b[off] as a JSON string.
+func appendKey(dst, b []byte, off int) ([]byte, int, reason) {
+	h, why := readHeader(b, off)
+	if why != rNone {
+		return dst, off, why
+	}
+	switch h.kind {
+	case kStr, kBin:
+		return appendString(dst, b[h.start:h.end]), h.end, rNone
+	case kUint:
+		dst = append(dst, '"')
+		dst = strconv.AppendUint(dst, h.n, 10)
+		return append(dst, '"'), h.end, rNone
+	case kInt:
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, int64(h.n), 10)
+		return append(dst, '"'), h.end, rNone
+	}
+	return dst, off, rKeyType
+}
+
+// eventTimeSeconds returns an EventTime extension as float seconds.
+func eventTimeSeconds(h header, b []byte) (float64, bool) {
+	if h.ext != 0 || h.n != 8 {
+		return 0, false
+	}
+	p := b[h.start:h.end]
+	return float64(binary.BigEndian.Uint32(p)) + float64(binary.BigEndian.Uint32(p[4:]))/1e9, true
+}
+
+// appendFloat appends f the way encoding/json writes a float of the given bit
+// size (the ECMAScript number-to-string form), or null for NaN and ±Inf.
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 {
+		// The cut-offs compare in the value's own precision: a float32 just
+		// below 1e21 may round up to it.
+		if bits == 32 {
+			if a32 := float32(a); a32 < 1e-6 || a32 >= 1e21 {
+				format = 'e'
+			}
+		} else if a < 1e-6 || a >= 1e21 {
+			format = 'e'
+		}
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		// strconv pads a negative exponent to two digits (1e-07); the
+		// ECMAScript form does not (1e-7).
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// jsonSafe tells which ASCII bytes go into a JSON string as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a quoted JSON string, escaped as the package
+// comment describes.
+func appendString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0 // s[start:i] is pending, to be copied as it is
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			// Valid JSON, but not valid JavaScript source.
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,351 @@
+package chunk
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"testing"
+)
+
+// wantEvent is what a test expects of one Event.
+type wantEvent struct {
+	sec, nsec int64
+	metadata  []byte // nil for the 1.x form
+	body      []byte
+}
+
+func readAll(t *testing.T, chunk []byte) ([]wantEvent, int, error) {
+	t.Helper()
+	var r Reader
+	r.Reset(chunk)
+	var got []wantEvent
+	for r.Next() {
+		ev := r.Event()
+		got = append(got, wantEvent{ev.Sec, ev.Nsec, ev.Metadata, ev.Body})
+	}
+	if r.Next() {
+		t.Fatal("Next returned true after returning false")
+	}
+	if ev := r.Event(); ev.Body != nil || ev.Metadata != nil {
+		t.Fatal("Event is not empty after the end")
+	}
+	return got, r.Skipped(), r.Err()
+}
+
+func sameEvents(t *testing.T, got, want []wantEvent) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.sec != w.sec || g.nsec != w.nsec {
+			t.Errorf("event %d: time %d.%09d, want %d.%09d", i, g.sec, g.nsec, w.sec, w.nsec)
+		}
+		if (g.metadata == nil) != (w.metadata == nil) || !bytes.Equal(g.metadata, w.metadata) {
+			t.Errorf("event %d: metadata % x, want % x", i, g.metadata, w.metadata)
+		}
+		if !bytes.Equal(g.body, w.body) {
+			t.Errorf("event %d: body % x, want % x", i, g.body, w.body)
+		}
+	}
+}
+
+var (
+	body1   = mapOf(fixstr("log"), fixstr("hello"), fixstr("n"), fixint(1))
+	body2   = mapOf(fixstr("msg"), str8("a string that is longer than thirty-one bytes"))
+	emptyMD = mapOf()
+	someMD  = mapOf(fixstr("otlp"), mapOf(fixstr("trace_id"), bin8("0123456789abcdef")))
+)
+
+func TestReaderEvents(t *testing.T) {
+	tests := []struct {
+		name    string
+		chunk   []byte
+		want    []wantEvent
+		skipped int
+	}{
+		{"empty chunk", nil, nil, 0},
+		{"v1 fixext8 time", eventV1(timeExt(1700000000, 123456789), body1),
+			[]wantEvent{{1700000000, 123456789, nil, body1}}, 0},
+		{"v1 ext8 time", eventV1(timeExt8(1700000001, 5), body1),
+			[]wantEvent{{1700000001, 5, nil, body1}}, 0},
+		{"v1 ext16 time of 8 bytes", eventV1(ext16(0, cat(be32(7), be32(8))), body1),
+			[]wantEvent{{7, 8, nil, body1}}, 0},
+		{"v1 EventTime seconds past 2^31 are not markers", eventV1(timeExt(0xFFFFFFFF, 0), body1),
+			[]wantEvent{{0xFFFFFFFF, 0, nil, body1}}, 0},
+		{"nanoseconds past a second are carried", eventV1(timeExt(10, 2_500_000_000), body1),
+			[]wantEvent{{12, 500_000_000, nil, body1}}, 0},
+		{"v1 positive fixint time", eventV1(fixint(0), body1), []wantEvent{{0, 0, nil, body1}}, 0},
+		{"v1 uint8 time", eventV1(u8(200), body1), []wantEvent{{200, 0, nil, body1}}, 0},
+		{"v1 uint16 time", eventV1(u16(60000), body1), []wantEvent{{60000, 0, nil, body1}}, 0},
+		{"v1 uint32 time", eventV1(u32(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1}}, 0},
+		{"v1 uint64 time", eventV1(u64(math.MaxInt64), body1), []wantEvent{{math.MaxInt64, 0, nil, body1}}, 0},
+		{"v1 int8 time", eventV1(i8(100), body1), []wantEvent{{100, 0, nil, body1}}, 0},
+		{"v1 int16 time", eventV1(i16(30000), body1), []wantEvent{{30000, 0, nil, body1}}, 0},
+		{"v1 int32 time", eventV1(i32(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1}}, 0},
+		{"v1 int64 time", eventV1(i64(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1}}, 0},
+		{"v1 float64 time", eventV1(f64(1700000000.25), body1), []wantEvent{{1700000000, 250_000_000, nil, body1}}, 0},
+		{"v1 float32 time", eventV1(f32(1.5), body1), []wantEvent{{1, 500_000_000, nil, body1}}, 0},
+		{"float time rounding up to the next second", eventV1(f64(math.Nextafter(2, 0)), body1),
+			[]wantEvent{{2, 0, nil, body1}}, 0},
+		{"v2 empty metadata", eventV2(timeExt(1700000000, 1), emptyMD, body1),
+			[]wantEvent{{1700000000, 1, emptyMD, body1}}, 0},
+		{"v2 metadata", eventV2(timeExt(1700000000, 1), someMD, body2),
+			[]wantEvent{{1700000000, 1, someMD, body2}}, 0},
+		{"v2 integer time", eventV2(u32(5), emptyMD, body1), []wantEvent{{5, 0, emptyMD, body1}}, 0},
+		{"empty body", eventV1(timeExt(1, 0), mapOf()), []wantEvent{{1, 0, nil, mapOf()}}, 0},
+		{"body as map16 and map32", cat(
+			eventV1(timeExt(1, 0), cat(map16(1), fixstr("a"), fixint(1))),
+			eventV1(timeExt(2, 0), cat(map32(1), fixstr("b"), fixint(2)))),
+			[]wantEvent{
+				{1, 0, nil, cat(map16(1), fixstr("a"), fixint(1))},
+				{2, 0, nil, cat(map32(1), fixstr("b"), fixint(2))}}, 0},
+		{"event as array16 and array32", cat(
+			cat(array16(2), timeExt(1, 0), body1),
+			cat(array32(2), cat(array16(2), timeExt(2, 0), emptyMD), body2)),
+			[]wantEvent{{1, 0, nil, body1}, {2, 0, emptyMD, body2}}, 0},
+		{"both forms in one chunk", cat(
+			eventV1(timeExt(1, 1), body1),
+			eventV2(timeExt(2, 2), someMD, body2),
+			eventV1(u8(3), body2)),
+			[]wantEvent{{1, 1, nil, body1}, {2, 2, someMD, body2}, {3, 0, nil, body2}}, 0},
+		{"group markers as integers", cat(
+			eventV2(fixint(-1), someMD, mapOf(fixstr("resource"), mapOf())),
+			eventV2(timeExt(1, 0), emptyMD, body1),
+			eventV2(fixint(-2), emptyMD, mapOf())),
+			[]wantEvent{{1, 0, emptyMD, body1}}, 2},
+		{"group markers in wider integers", cat(
+			eventV2(i8(-1), emptyMD, mapOf()),
+			eventV2(i64(-2), emptyMD, mapOf()),
+			eventV2(timeExt(1, 0), emptyMD, body1)),
+			[]wantEvent{{1, 0, emptyMD, body1}}, 2},
+		{"group markers as Fluent Bit writes them", cat(
+			eventV2(timeExt(0xFFFFFFFF, 0), someMD, mapOf()),
+			eventV2(timeExt(1, 0), emptyMD, body1),
+			eventV2(timeExt(2, 0), emptyMD, body2),
+			eventV2(timeExt(0xFFFFFFFE, 0), emptyMD, mapOf())),
+			[]wantEvent{{1, 0, emptyMD, body1}, {2, 0, emptyMD, body2}}, 2},
+		{"v2 EventTime seconds past 2^31 other than markers are times", eventV2(timeExt(0xFFFFFFFD, 0), emptyMD, body1),
+			[]wantEvent{{0xFFFFFFFD, 0, emptyMD, body1}}, 0},
+		{"only markers", cat(
+			eventV2(fixint(-1), emptyMD, mapOf()),
+			eventV2(fixint(-2), emptyMD, mapOf())), nil, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, skipped, err := readAll(t, tt.chunk)
+			if err != nil {
+				t.Fatalf("Err() = %v", err)
+			}
+			sameEvents(t, got, tt.want)
+			if skipped != tt.skipped {
+				t.Errorf("Skipped() = %d, want %d", skipped, tt.skipped)
+			}
+		})
+	}
+}
+
+func TestReaderAliasesChunk(t *testing.T) {
+	chunk := eventV2(timeExt(1, 0), someMD, body1)
+	var r Reader
+	r.Reset(chunk)
+	if !r.Next() {
+		t.Fatal(r.Err())
+	}
+	ev := r.Event()
+	if cap(ev.Body) != len(ev.Body) || cap(ev.Metadata) != len(ev.Metadata) {
+		t.Error("Body or Metadata capacity reaches past the value")
+	}
+	if &ev.Body[0] != &chunk[len(chunk)-len(body1)] {
+		t.Error("Body does not alias the chunk")
+	}
+	if r.Offset() != len(chunk) {
+		t.Errorf("Offset() = %d, want %d", r.Offset(), len(chunk))
+	}
+}
+
+func TestReaderReset(t *testing.T) {
+	var r Reader
+	r.Reset([]byte{0x01})
+	if r.Next() || r.Err() == nil {
+		t.Fatal("want an error for a chunk that is a bare integer")
+	}
+	r.Reset(eventV2(fixint(-1), emptyMD, mapOf()))
+	if r.Next() || r.Err() != nil || r.Skipped() != 1 {
+		t.Fatalf("after Reset: Err() = %v, Skipped() = %d", r.Err(), r.Skipped())
+	}
+	r.Reset(eventV1(timeExt(1, 0), body1))
+	if !r.Next() || r.Skipped() != 0 || r.Err() != nil {
+		t.Fatalf("Reset did not clear the state: Err() = %v, Skipped() = %d", r.Err(), r.Skipped())
+	}
+}
+
+func TestReaderErrors(t *testing.T) {
+	good := eventV1(timeExt(1, 0), body1)
+	goodV2 := eventV2(timeExt(1, 0), emptyMD, body1)
+	tests := []struct {
+		name   string
+		chunk  []byte
+		events int    // events read before the error
+		event  int    // FormatError.Event
+		offset int    // FormatError.Offset
+		reason reason // FormatError.Reason
+	}{
+		{"not an array", fixint(1), 0, 0, 0, rEventNotArray},
+		{"a map", body1, 0, 0, 0, rEventNotArray},
+		{"trailing garbage", cat(good, []byte{0x01}), 1, 1, len(good), rEventNotArray},
+		{"trailing truncated event", cat(good, []byte{0x92}), 1, 1, len(good) + 1, rTruncated},
+		{"unused type byte", []byte{0xc1}, 0, 0, 0, rBadCode},
+		{"array of 1", array(timeExt(1, 0)), 0, 0, 0, rEventSize},
+		{"array of 3", array(timeExt(1, 0), body1, body1), 0, 0, 0, rEventSize},
+		{"empty array", array(), 0, 0, 0, rEventSize},
+		{"header of 3", array(array(timeExt(1, 0), emptyMD, emptyMD), body1), 0, 0, 1, rHeaderSize},
+		{"header of 1", array(array(timeExt(1, 0)), body1), 0, 0, 1, rHeaderSize},
+		{"time is a string", eventV1(fixstr("1700000000"), body1), 0, 0, 1, rTimeType},
+		{"time is nil", eventV1(mpNil(), body1), 0, 0, 1, rTimeType},
+		{"time is a bool", eventV1(mpBool(true), body1), 0, 0, 1, rTimeType},
+		{"time is a map", eventV1(mapOf(), body1), 0, 0, 1, rTimeType},
+		{"time in v2 is a string", eventV2(fixstr("x"), emptyMD, body1), 0, 0, 2, rTimeType},
+		{"time ext of type 1", eventV1(fixext(1, make([]byte, 8)), body1), 0, 0, 1, rTimeExt},
+		{"time ext of 4 bytes", eventV1(fixext(0, make([]byte, 4)), body1), 0, 0, 1, rTimeExt},
+		{"time ext of 12 bytes", eventV1(ext8(0, make([]byte, 12)), body1), 0, 0, 1, rTimeExt},
+		{"negative time in v1", eventV1(fixint(-1), body1), 0, 0, 1, rTimeNegative},
+		{"group marker time in v1", eventV1(i64(-2), body1), 0, 0, 1, rTimeNegative},
+		{"negative time in v2", eventV2(fixint(-3), emptyMD, body1), 0, 0, 2, rTimeNegative},
+		{"negative time after a good event", cat(goodV2, eventV2(i16(-300), emptyMD, body1)), 1, 1, len(goodV2) + 2, rTimeNegative},
+		{"negative float time", eventV1(f64(-0.5), body1), 0, 0, 1, rTimeNegative},
+		{"NaN time", eventV1(f64(math.NaN()), body1), 0, 0, 1, rTimeRange},
+		{"infinite time", eventV1(f64(math.Inf(1)), body1), 0, 0, 1, rTimeRange},
+		{"float32 infinite time", eventV1(f32(float32(math.Inf(1))), body1), 0, 0, 1, rTimeRange},
+		{"time too large for int64", eventV1(u64(math.MaxInt64+1), body1), 0, 0, 1, rTimeRange},
+		{"float time too large for int64", eventV1(f64(1<<63), body1), 0, 0, 1, rTimeRange},
+		{"metadata is an array", eventV2(timeExt(1, 0), array(), body1), 0, 0, 12, rMetadataNotMap},
+		{"metadata is nil", eventV2(timeExt(1, 0), mpNil(), body1), 0, 0, 12, rMetadataNotMap},
+		{"body is a string", eventV1(timeExt(1, 0), fixstr("log line")), 0, 0, 11, rBodyNotMap},
+		{"body is an array", eventV1(timeExt(1, 0), array(body1)), 0, 0, 11, rBodyNotMap},
+		{"body is nil", eventV1(timeExt(1, 0), mpNil()), 0, 0, 11, rBodyNotMap},
+		{"marker body is not a map", eventV2(fixint(-1), emptyMD, fixint(0)), 0, 0, 4, rBodyNotMap},
+		{"body truncated", cat(good, eventV1(timeExt(1, 0), cat(mapHdr(2), fixstr("a"), fixint(1)))), 1, 1, len(good) + 15, rTruncated},
+		{"string in body longer than the chunk", eventV1(timeExt(1, 0), cat(mapHdr(1), fixstr("a"), []byte{0xdb, 0xff, 0xff, 0xff, 0xff}, []byte("xy"))), 0, 0, 14, rTruncated},
+		{"map in body claims 2^32-1 pairs", eventV1(timeExt(1, 0), cat(mapHdr(1), fixstr("a"), map32(math.MaxUint32), fixint(1))), 0, 0, 20, rTruncated},
+		{"bad byte inside body", eventV1(timeExt(1, 0), cat(mapHdr(1), fixstr("a"), []byte{0xc1})), 0, 0, 14, rBadCode},
+		{"bad byte inside metadata", eventV2(timeExt(1, 0), cat(mapHdr(1), []byte{0xc1}, fixint(1)), body1), 0, 0, 13, rBadCode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := readAll(t, tt.chunk)
+			if len(got) != tt.events {
+				t.Errorf("read %d events before the error, want %d", len(got), tt.events)
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Err() = %v, want ErrMalformed", err)
+			}
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Err() = %T, want *FormatError", err)
+			}
+			want := FormatError{Offset: tt.offset, Event: tt.event, Reason: reasons[tt.reason].text, Err: ErrMalformed}
+			if *fe != want {
+				t.Errorf("Err() = %+v, want %+v", *fe, want)
+			}
+		})
+	}
+}
+
+func TestFormatErrorMessage(t *testing.T) {
+	_, _, err := readAll(t, cat(eventV1(timeExt(1, 0), body1), eventV1(timeExt(1, 0), fixstr("secret"))))
+	want := "chunk: event 1 at byte 36: event body is not a map"
+	if err == nil || err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err, want)
+	}
+	_, err = AppendJSON(nil, []byte{0x91})
+	want = "chunk: at byte 1: msgpack value is truncated"
+	if err == nil || err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err, want)
+	}
+}
+
+// richChunk holds every event form, every time encoding, group markers and
+// every msgpack type in its bodies.
+func richChunk() []byte {
+	return cat(
+		eventV1(timeExt(1700000000, 1), body1),
+		eventV1(timeExt8(1700000001, 2), allTypesMap()),
+		eventV1(u32(1700000002), body2),
+		eventV1(f64(1700000003.5), body1),
+		eventV2(fixint(-1), someMD, mapOf(fixstr("group"), fixstr("attrs"))),
+		eventV2(timeExt(1700000004, 4), someMD, allTypesMap()),
+		eventV2(i64(1700000005), emptyMD, body2),
+		eventV2(timeExt(0xFFFFFFFE, 0), emptyMD, mapOf()),
+		eventV2(f32(1024.25), emptyMD, body1),
+	)
+}
+
+// TestReaderTruncated cuts a chunk at every offset: the events before the cut
+// come out intact, a cut between events is a clean end, and any other cut is
+// a truncation error naming the cut event.
+func TestReaderTruncated(t *testing.T) {
+	chunk := richChunk()
+	var r Reader
+	r.Reset(chunk)
+	var all []wantEvent
+	var ends []int // offset just past each event, markers included
+	for r.Next() {
+		ev := r.Event()
+		all = append(all, wantEvent{ev.Sec, ev.Nsec, ev.Metadata, ev.Body})
+	}
+	if r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	// Event boundaries, found by walking the chunk value by value.
+	for off := 0; off < len(chunk); {
+		end, why := skipValue(chunk, off)
+		if why != rNone {
+			t.Fatal("richChunk is not a sequence of msgpack values")
+		}
+		ends = append(ends, end)
+		off = end
+	}
+	for cut := 0; cut < len(chunk); cut++ {
+		got, _, err := readAll(t, chunk[:cut:cut])
+		complete := 0 // events wholly before the cut
+		for complete < len(ends) && ends[complete] <= cut {
+			complete++
+		}
+		boundary := cut == 0 || (complete > 0 && ends[complete-1] == cut)
+		if boundary {
+			if err != nil {
+				t.Fatalf("cut at %d (an event boundary): %v", cut, err)
+			}
+		} else {
+			var fe *FormatError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrMalformed) || fe.Reason != reasons[rTruncated].text || fe.Event != complete {
+				t.Fatalf("cut at %d: Err() = %v, want truncation of event %d", cut, err, complete)
+			}
+		}
+		// The records read are a prefix of the full chunk's records.
+		if len(got) > len(all) {
+			t.Fatalf("cut at %d: %d events, more than the whole chunk", cut, len(got))
+		}
+		sameEvents(t, got, all[:len(got)])
+	}
+}
+
+func TestReaderAllocatesNothing(t *testing.T) {
+	chunk := richChunk()
+	var r Reader
+	dst := make([]byte, 0, 4096)
+	allocs := testing.AllocsPerRun(100, func() {
+		r.Reset(chunk)
+		for r.Next() {
+			var err error
+			if dst, err = AppendJSON(dst[:0], r.Event().Body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("reading and transcoding a chunk allocated %v times, want 0", allocs)
+	}
+}
