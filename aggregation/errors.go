@@ -13,15 +13,15 @@ var ErrMalformed = errors.New("aggregation: malformed aggregated record")
 // Reasons a *DecodeError carries; each also matches with errors.Is.
 var (
 	// ErrChecksum happens when a record starts with Magic but the MD5 at its
-	// end does not match the protobuf in between. KCL consumers treat such a
-	// record as a plain (non-aggregated) record; see DeaggregateKCL.
+	// end does not match the protobuf in between. KCL consumers take such a
+	// record for a plain (non-aggregated) record; see DeaggregateKCL.
 	ErrChecksum = errors.New("MD5 checksum mismatch")
 	// ErrTruncated happens when a field, length or varint runs past the end
 	// of its enclosing message.
 	ErrTruncated = errors.New("truncated field")
-	// ErrWireType happens when a known field arrives with the wrong protobuf
-	// wire type, or a field number or wire type is invalid.
-	ErrWireType = errors.New("invalid field or wire type")
+	// ErrBadField happens when a field number, wire type or varint is
+	// invalid, or a known field arrives with the wrong wire type.
+	ErrBadField = errors.New("invalid field encoding")
 	// ErrMissingField happens when a sub-record lacks a required field
 	// (partition_key_index or data), or a tag lacks its key.
 	ErrMissingField = errors.New("missing required field")
@@ -33,7 +33,7 @@ var (
 // DecodeError says why and where an aggregated record could not be decoded.
 // It never carries record content. errors.Is matches ErrMalformed and Reason.
 type DecodeError struct {
-	// Reason is one of ErrChecksum, ErrTruncated, ErrWireType,
+	// Reason is one of ErrChecksum, ErrTruncated, ErrBadField,
 	// ErrMissingField, ErrIndexOutOfRange.
 	Reason error
 	// Offset is the byte offset in the Kinesis record's data where the
