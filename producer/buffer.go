@@ -1,0 +1,480 @@
+package producer
+
+import (
+	"math/rand/v2"
+	"unsafe"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+)
+
+// entry is one PutRecords request entry: an aggregate of records
+// predicted for one shard, or a single record sent plain.
+type entry struct {
+	buf     []byte // data, then partition key, then explicit hash key
+	data    []byte
+	pk      string // views buf
+	ehk     string // "" for none; views buf or a shard table string
+	refs    []recRef
+	table   *shardTable // the map shard refers to
+	shard   int         // predicted shard in table, -1 for none
+	size    int         // data plus partition key, as Kinesis counts
+	tries   int
+	due     int64 // retry not before this (producer clock)
+	lastErr error
+	solo    bool // send in a request of its own (isolating a bad entry)
+}
+
+// addLocked puts a handed-over record in the aggregator of its predicted
+// shard, draining the aggregator first when the record would overflow it.
+func (p *Producer) addLocked(ref recRef) {
+	a := p.aggregatorLocked(ref)
+	pk, ehk, data := ref.partitionKey(), ref.explicitHashKey(), ref.data()
+	if len(pk)+len(data) > p.cfg.AggregateBatchSize {
+		// Too large to share an aggregate: it goes alone, plain.
+		e := p.newEntryLocked(a.shard)
+		e.refs = append(e.refs, ref)
+		p.buildPlainLocked(e)
+		p.pushReadyLocked(e)
+		return
+	}
+	if n := a.enc.Count(); n > 0 {
+		outerPK := len(a.refs[0].partitionKey())
+		if n >= p.cfg.AggregateBatchCount || a.enc.SizeWith(pk, ehk, len(data))+outerPK > p.cfg.AggregateBatchSize {
+			p.drainLocked(a)
+		}
+	}
+	a.enc.Add(pk, ehk, data)
+	a.refs = append(a.refs, ref)
+	if !a.listed {
+		a.listed = true
+		p.nonEmpty = append(p.nonEmpty, a)
+	}
+}
+
+// aggregatorLocked returns the aggregator for ref's predicted shard, or
+// for its key when there is no shard map or the map has a gap there.
+func (p *Producer) aggregatorLocked(ref recRef) *aggregator {
+	if t := p.table; t != nil {
+		if s := t.lookup(ref.hash); s >= 0 {
+			a := p.shardAggs[s]
+			if a == nil {
+				a = p.newAggregatorLocked()
+				a.shard = s
+				p.shardAggs[s] = a
+			}
+			return a
+		}
+	}
+	k := aggKey{hash: ref.hash, explicit: ref.ehkLen > 0}
+	a := p.keyAggs[k]
+	if a == nil {
+		a = p.newAggregatorLocked()
+		a.shard, a.key = -1, k
+		p.keyAggs[k] = a
+	}
+	return a
+}
+
+func (p *Producer) newAggregatorLocked() *aggregator {
+	if n := len(p.freeAggs); n > 0 {
+		a := p.freeAggs[n-1]
+		p.freeAggs = p.freeAggs[:n-1]
+		return a
+	}
+	return &aggregator{}
+}
+
+// drainLocked turns an aggregator's records into a ready entry.
+func (p *Producer) drainLocked(a *aggregator) {
+	if a.enc.Count() == 0 {
+		return
+	}
+	e := p.newEntryLocked(a.shard)
+	e.refs, a.refs = a.refs, e.refs[:0]
+	p.buildLocked(e, &a.enc)
+	a.enc.Reset()
+	p.pushReadyLocked(e)
+}
+
+// drainAllLocked drains every aggregator. Key aggregators are given back
+// to the free list: their keys rarely repeat.
+func (p *Producer) drainAllLocked() {
+	for _, a := range p.nonEmpty {
+		p.drainLocked(a)
+		a.listed = false
+		if a.shard < 0 {
+			delete(p.keyAggs, a.key)
+			p.freeAggs = append(p.freeAggs, a)
+		}
+	}
+	clear(p.nonEmpty)
+	p.nonEmpty = p.nonEmpty[:0]
+}
+
+func (p *Producer) newEntryLocked(shard int) *entry {
+	var e *entry
+	if n := len(p.freeEntries); n > 0 {
+		e = p.freeEntries[n-1]
+		p.freeEntries = p.freeEntries[:n-1]
+	} else {
+		e = &entry{}
+	}
+	e.table, e.shard = p.table, shard
+	return e
+}
+
+// freeEntryLocked recycles an entry whose references were all dropped.
+func (p *Producer) freeEntryLocked(e *entry) {
+	if cap(e.buf) > 2*p.cfg.AggregateBatchSize+1024 {
+		e.buf = nil // do not pool a buffer of a huge single record
+	}
+	clear(e.refs)
+	*e = entry{buf: e.buf[:0], refs: e.refs[:0]}
+	p.freeEntries = append(p.freeEntries, e)
+}
+
+// buildLocked fills e's request fields from e.refs, whose records enc holds
+// encoded in the same order. One record goes plain.
+func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder) {
+	if len(e.refs) == 1 {
+		p.buildPlainLocked(e)
+		return
+	}
+	buf := enc.AppendTo(e.buf[:0])
+	dataLen := len(buf)
+	first := &e.refs[0]
+	pk := first.partitionKey()
+	buf = append(buf, pk...)
+	var ehk string
+	if e.shard >= 0 {
+		// The middle of the predicted shard's range: the aggregate
+		// lands inside the shard every sub-record was predicted for.
+		ehk = e.table.mids[e.shard]
+	} else if first.ehkLen > 0 {
+		ehk = first.explicitHashKey()
+	}
+	e.buf = buf
+	e.data = buf[:dataLen:dataLen]
+	e.pk = unsafe.String(&buf[dataLen], len(pk))
+	e.ehk = ehk
+	if ehk != "" && e.shard < 0 {
+		e.buf = append(e.buf, ehk...)
+		if &e.buf[0] != &buf[0] {
+			// append moved the buffer: point the views at the new one.
+			e.data = e.buf[:dataLen:dataLen]
+			e.pk = unsafe.String(&e.buf[dataLen], len(pk))
+		}
+		e.ehk = unsafe.String(&e.buf[dataLen+len(pk)], len(ehk))
+	}
+	e.size = dataLen + len(pk)
+}
+
+// buildPlainLocked fills e from its single record, sent as it is.
+func (p *Producer) buildPlainLocked(e *entry) {
+	r := &e.refs[0]
+	// The record's own bytes are stable while referenced: no copy.
+	data := r.data()
+	e.data = data
+	e.pk = r.partitionKey()
+	e.ehk = r.explicitHashKey()
+	e.size = len(data) + len(e.pk)
+}
+
+func (p *Producer) pushReadyLocked(e *entry) {
+	p.ready = append(p.ready, e)
+	p.readyBytes += e.size
+}
+
+// flushLocked makes everything buffered go out now.
+func (p *Producer) flushLocked() {
+	p.drainAllLocked()
+	p.flushing = true
+	p.dispatchLocked()
+}
+
+// requestFull reports whether ready entries fill a request.
+func (p *Producer) requestFullLocked() bool {
+	return len(p.ready) >= p.cfg.BatchCount || p.readyBytes >= p.cfg.BatchSize
+}
+
+// dispatchLocked hands requests to idle workers while some are due.
+func (p *Producer) dispatchLocked() {
+	for p.inflight < p.cfg.MaxConnections && len(p.ready) > 0 && (p.flushing || p.requestFullLocked()) {
+		req := p.assembleLocked()
+		if req == nil {
+			break // every ready entry waits for its shard's rate limit
+		}
+		p.inflight++
+		p.requests <- req // never blocks: capacity MaxConnections
+	}
+	if len(p.ready) == 0 && len(p.nonEmpty) == 0 {
+		p.flushing = false
+	}
+}
+
+// assembleLocked takes ready entries, oldest first, into one request
+// within BatchCount, BatchSize and the shards' rate limits, claiming their
+// records (InFlight). It returns nil when no entry can go now.
+func (p *Producer) assembleLocked() *request {
+	now := p.now()
+	req := p.newRequestLocked()
+	kept := p.readySpare[:0]
+	bytes := 0
+	for i, e := range p.ready {
+		if len(req.entries) >= p.cfg.BatchCount || bytes+e.size > p.cfg.BatchSize || (e.solo && len(req.entries) > 0) {
+			kept = append(kept, p.ready[i:]...)
+			break
+		}
+		if len(req.entries) == 1 && req.entries[0].solo {
+			kept = append(kept, p.ready[i:]...)
+			break
+		}
+		b := p.bucketLocked(e)
+		if b != nil && !b.allow(now, e.size, p.cfg.RateLimit) {
+			kept = append(kept, e)
+			continue
+		}
+		p.readyBytes -= e.size
+		if !p.claimLocked(e, now) {
+			p.freeEntryLocked(e)
+			continue
+		}
+		if b != nil {
+			b.take(e.size)
+		}
+		req.entries = append(req.entries, e)
+		bytes += e.size
+	}
+	clear(p.ready[len(kept):])
+	p.readySpare, p.ready = p.ready[:0], kept
+	if len(req.entries) == 0 {
+		p.freeRequestLocked(req)
+		return nil
+	}
+	return req
+}
+
+// claimLocked marks e's records InFlight. References that went stale
+// (the record was canceled, re-put or stopped) are dropped and records
+// past their deadline expire; if any were, the entry is rebuilt from the
+// rest. It reports whether anything is left to send.
+func (p *Producer) claimLocked(e *entry, now int64) bool {
+	dropped := false
+	live := e.refs[:0]
+	var fails failureBatch
+	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
+		recycle := false
+		g.mu.Lock()
+		for _, ref := range run {
+			r := &g.recs[ref.idx]
+			if r.epoch == ref.epoch && r.state == Pending && r.queued {
+				if ref.deadline > now {
+					r.state, r.queued = InFlight, false
+					live = append(live, ref)
+					continue
+				}
+				r.state, r.queued, r.retryable = Failed, false, true
+				r.err = &expiredError{last: e.lastErr}
+				g.outstanding--
+				fails.add(g, ref, r.err)
+			}
+			dropped = true
+			p.bufferedBytes -= ref.size()
+			recycle = g.dropRefLocked() || recycle
+		}
+		g.signalIfDoneLocked()
+		g.mu.Unlock()
+		if recycle {
+			g.recycle()
+		}
+	})
+	p.notifyLocked(&fails, e)
+	clear(e.refs[len(live):])
+	e.refs = live
+	if len(live) == 0 {
+		return false
+	}
+	if dropped {
+		p.rebuildLocked(e)
+	}
+	return true
+}
+
+// rebuildLocked re-encodes e from its remaining references.
+func (p *Producer) rebuildLocked(e *entry) {
+	if len(e.refs) == 1 {
+		p.buildPlainLocked(e)
+		return
+	}
+	p.scratch.Reset()
+	for i := range e.refs {
+		r := &e.refs[i]
+		p.scratch.Add(r.partitionKey(), r.explicitHashKey(), r.data())
+	}
+	p.buildLocked(e, &p.scratch)
+	p.scratch.Reset()
+}
+
+// forEachGroupRun calls fn for each run of consecutive references to one
+// group, so a group's lock is taken once per run rather than per record.
+func forEachGroupRun(refs []recRef, fn func(g *Group, run []recRef)) {
+	for i := 0; i < len(refs); {
+		j := i + 1
+		for j < len(refs) && refs[j].g == refs[i].g {
+			j++
+		}
+		fn(refs[i].g, refs[i:j])
+		i = j
+	}
+}
+
+// bucketLocked returns the rate limiter of e's shard, nil when none
+// applies.
+func (p *Producer) bucketLocked(e *entry) *bucket {
+	if p.cfg.RateLimit == NoRateLimit || e.shard < 0 || e.table != p.table {
+		return nil
+	}
+	return &p.buckets[e.shard]
+}
+
+// retryDelay is a full-jitter exponential backoff for the n-th retry.
+func retryDelay(n int) int64 {
+	window := retryBaseDelay << min(n, 16)
+	if window > retryMaxDelay || window <= 0 {
+		window = retryMaxDelay
+	}
+	return rand.Int64N(int64(window)) + 1
+}
+
+// requeueLocked puts an entry whose records are Pending again (after a
+// retryable failure) back into the buffer: after a backoff, or at once
+// when it must be isolated. An entry predicted on an older shard map is
+// split up and its records aggregated anew.
+func (p *Producer) requeueLocked(e *entry, backoff bool) {
+	if e.table != p.table {
+		for _, ref := range e.refs {
+			p.addLocked(ref)
+		}
+		clear(e.refs)
+		e.refs = e.refs[:0]
+		p.freeEntryLocked(e)
+		p.flushing = true
+		return
+	}
+	if !backoff {
+		p.pushReadyLocked(e)
+		p.flushing = true
+		return
+	}
+	e.tries++
+	e.due = p.now() + retryDelay(e.tries-1)
+	p.retry = append(p.retry, e)
+}
+
+// promoteRetriesLocked moves retries whose backoff ended, or whose first
+// record expires, to the ready queue; it returns when the next one is due
+// (0 for none).
+func (p *Producer) promoteRetriesLocked(now int64) int64 {
+	var next int64
+	kept := p.retry[:0]
+	for _, e := range p.retry {
+		due := e.due
+		for i := range e.refs {
+			due = min(due, e.refs[i].deadline)
+		}
+		if due <= now {
+			p.pushReadyLocked(e)
+			p.flushing = true
+			continue
+		}
+		kept = append(kept, e)
+		if next == 0 || due < next {
+			next = due
+		}
+	}
+	clear(p.retry[len(kept):])
+	p.retry = kept
+	return next
+}
+
+// failAllQueuedLocked gives every buffered record (not in flight) the
+// outcome err and drops the buffer.
+func (p *Producer) failAllQueuedLocked(err error) {
+	p.drainAllLocked()
+	all := append(p.ready, p.retry...)
+	p.ready, p.retry, p.readyBytes = p.ready[:0], nil, 0
+	for _, e := range all {
+		freed, fails := p.finishRefs(e, outcomeFailed, err, true, "")
+		p.bufferedBytes -= freed
+		p.notifyLocked(&fails, e)
+		p.freeEntryLocked(e)
+	}
+}
+
+// setShards installs a new shard map and redistributes every buffered
+// record (not in flight) over it.
+func (p *Producer) setShards(shards []types.Shard) error {
+	t, err := newShardTable(shards)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Collect every buffered reference before the map changes.
+	var refs []recRef
+	for _, a := range p.nonEmpty {
+		refs = append(refs, a.refs...)
+		clear(a.refs)
+		a.refs = a.refs[:0]
+		a.enc.Reset()
+		a.listed = false
+		if a.shard < 0 {
+			delete(p.keyAggs, a.key)
+			p.freeAggs = append(p.freeAggs, a)
+		}
+	}
+	p.nonEmpty = p.nonEmpty[:0]
+	for _, e := range append(p.ready, p.retry...) {
+		refs = append(refs, e.refs...)
+		clear(e.refs)
+		e.refs = e.refs[:0]
+		p.freeEntryLocked(e)
+	}
+	p.ready, p.retry, p.readyBytes = p.ready[:0], p.retry[:0], 0
+
+	// Keep the rate limiters of shards that stay.
+	old := map[string]bucket{}
+	if p.table != nil {
+		for i, id := range p.table.ids {
+			old[id] = p.buckets[i]
+		}
+	}
+	for _, a := range p.shardAggs {
+		if a != nil {
+			p.freeAggs = append(p.freeAggs, a)
+		}
+	}
+	p.table = t
+	p.shardAggs, p.buckets = nil, nil
+	if t != nil {
+		p.shardAggs = make([]*aggregator, len(t.ids))
+		p.buckets = make([]bucket, len(t.ids))
+		for i, id := range t.ids {
+			if b, ok := old[id]; ok {
+				p.buckets[i] = b
+			} else {
+				p.buckets[i] = newBucket(p.now(), p.cfg.RateLimit)
+			}
+		}
+	}
+	for _, ref := range refs {
+		p.addLocked(ref)
+	}
+	if len(refs) > 0 {
+		p.flushing = true
+		p.dispatchLocked()
+	}
+	return nil
+}

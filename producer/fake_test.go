@@ -1,0 +1,231 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+)
+
+// fakeKinesis is a scripted PutRecords and ListShards. Each call to
+// PutRecords first consumes the next step of script, if any; a step may
+// fail the request, fail entries or answer garbage. Entries it accepts are
+// deaggregated and counted by data, and checked against the KCL rule
+// (every sub-record inside the shard the entry landed on).
+type fakeKinesis struct {
+	mu     sync.Mutex
+	shards []types.Shard // the stream as the service sees it
+	table  *shardTable
+	script []step
+	calls  int
+	// listPages scripts ListShards: each call returns the next page or
+	// error; nil means one page with all shards.
+	listPages []listPage
+	listCalls int
+
+	delivered   map[string]int // user record data -> times accepted
+	entries     int            // accepted PutRecords entries
+	maxEntries  int            // largest request seen, in entries
+	maxBytes    int            // largest request seen, in bytes
+	outOfShard  int            // sub-records KCL would drop
+	perShard    map[string]int // accepted entries per shard
+	onPut       func(call int) // test hook, called without the lock
+	blockUntil  chan struct{}  // when set, PutRecords waits for it or ctx
+	honorCtxErr bool
+}
+
+// step scripts one PutRecords call. err fails the whole request; codes
+// fails entries (index -> error code); count, when >= 0, truncates or pads
+// the results to that length.
+type step struct {
+	err   error
+	codes map[int]string
+	count int
+}
+
+type listPage struct {
+	shards []types.Shard
+	next   string
+	err    error
+}
+
+func newFake(shards int) *fakeKinesis {
+	f := &fakeKinesis{delivered: map[string]int{}, perShard: map[string]int{}}
+	f.setShards(mustShards(shards))
+	return f
+}
+
+func mustShards(n int) []types.Shard {
+	s, _, err := StaticGetShardsFunc(n)(context.Background(), nil)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func (f *fakeKinesis) setShards(shards []types.Shard) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, err := newShardTable(shards)
+	if err != nil {
+		panic(err)
+	}
+	f.shards, f.table = shards, t
+}
+
+func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	f.mu.Lock()
+	f.calls++
+	call := f.calls
+	hook, block := f.onPut, f.blockUntil
+	f.mu.Unlock()
+	if hook != nil {
+		hook(call)
+	}
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	bytes := 0
+	for _, e := range in.Records {
+		bytes += len(e.Data) + len(deref(e.PartitionKey))
+	}
+	f.maxEntries = max(f.maxEntries, len(in.Records))
+	f.maxBytes = max(f.maxBytes, bytes)
+	st := step{count: -1}
+	if len(f.script) > 0 {
+		st, f.script = f.script[0], f.script[1:]
+	}
+	if st.err != nil {
+		return nil, st.err
+	}
+	out := &kinesis.PutRecordsOutput{}
+	failed := int32(0)
+	for i, e := range in.Records {
+		if code, ok := st.codes[i]; ok {
+			failed++
+			out.Records = append(out.Records, types.PutRecordsResultEntry{ErrorCode: ptr(code), ErrorMessage: ptr("scripted")})
+			continue
+		}
+		shardID, seq := f.acceptLocked(e)
+		out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: ptr(shardID), SequenceNumber: ptr(seq)})
+	}
+	out.FailedRecordCount = &failed
+	if st.count >= 0 {
+		for len(out.Records) < st.count {
+			out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: ptr("shardId-999999999999")})
+		}
+		out.Records = out.Records[:st.count]
+	}
+	return out, nil
+}
+
+func (f *fakeKinesis) acceptLocked(e types.PutRecordsRequestEntry) (string, string) {
+	pk, ehk := deref(e.PartitionKey), deref(e.ExplicitHashKey)
+	var h aggregation.HashKey
+	if ehk != "" {
+		var err error
+		if h, err = aggregation.ParseHashKey(ehk); err != nil {
+			panic("bad explicit hash key from producer")
+		}
+	} else {
+		h = aggregation.PartitionKeyHash(pk)
+	}
+	s := f.table.lookup(h)
+	recs, err := aggregation.Deaggregate(e.Data, pk, ehk)
+	if err != nil {
+		panic(fmt.Sprintf("producer sent a bad aggregate: %v", err))
+	}
+	if aggregation.CheckShardRange(recs, f.table.starts[s], f.table.ends[s]) != nil {
+		f.outOfShard++
+	}
+	for _, r := range recs {
+		f.delivered[string(r.Data)]++
+	}
+	f.entries++
+	f.perShard[f.table.ids[s]]++
+	return f.table.ids[s], strconv.Itoa(f.entries)
+}
+
+func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listCalls++
+	if len(f.listPages) == 0 {
+		return &kinesis.ListShardsOutput{Shards: f.shards}, nil
+	}
+	pg := f.listPages[0]
+	f.listPages = f.listPages[1:]
+	if pg.err != nil {
+		return nil, pg.err
+	}
+	out := &kinesis.ListShardsOutput{Shards: pg.shards}
+	if pg.next != "" {
+		out.NextToken = ptr(pg.next)
+	}
+	return out, nil
+}
+
+func (f *fakeKinesis) deliveredCount(data string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.delivered[data]
+}
+
+func (f *fakeKinesis) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func apiError(code string) error {
+	return &smithy.GenericAPIError{Code: code, Message: "scripted"}
+}
+
+// testLogger fails nothing; it collects messages for assertions.
+type testLogger struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *testLogger) Info(msg string, _ ...LogValue) {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, msg)
+	l.mu.Unlock()
+}
+
+func (l *testLogger) Error(msg string, err error, _ ...LogValue) {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, msg+": "+fmt.Sprint(err))
+	l.mu.Unlock()
+}
+
+func newTestProducer(t testing.TB, f *fakeKinesis, mod func(*Config)) *Producer {
+	t.Helper()
+	cfg := &Config{
+		StreamName: "test",
+		Client:     f,
+		GetShards:  GetKinesisShardsFunc(f, "test"),
+		Logger:     &testLogger{},
+	}
+	if mod != nil {
+		mod(cfg)
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,369 @@
+package producer
+
+import (
+	"context"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+)
+
+// State is where a record of a Group stands.
+type State uint8
+
+const (
+	// Pending: not handed to the producer yet, or buffered in it and not
+	// yet part of a request.
+	Pending State = iota
+	// InFlight: part of a PutRecords request being sent.
+	InFlight
+	// Delivered: Kinesis accepted the record. Final; it is never sent again.
+	Delivered
+	// Failed: the record has a failed outcome. Outcome.Retryable tells
+	// whether putting it again may succeed; a failure that is not
+	// retryable is final.
+	Failed
+)
+
+func (s State) String() string {
+	switch s {
+	case Pending:
+		return "pending"
+	case InFlight:
+		return "in flight"
+	case Delivered:
+		return "delivered"
+	case Failed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Outcome is what happened to one record of a Group.
+type Outcome struct {
+	State State
+	// Err is why the record failed (State Failed), nil otherwise. It never
+	// contains the record's data or partition key.
+	Err error
+	// Retryable is true for a failure that putting the record again may
+	// fix: ErrRecordExpired, ErrCanceled, ErrStoppedProducer.
+	Retryable bool
+	// ShardID is the shard that accepted a Delivered record.
+	ShardID string
+}
+
+// groupRecord is one record of a Group. Its bytes live in the group's
+// arena at off: partition key, then explicit hash key in decimal (only
+// for records added with one), then data.
+type groupRecord struct {
+	hash      aggregation.HashKey
+	err       error
+	shardID   string
+	off       uint32
+	dataLen   uint32
+	epoch     uint32 // bumped on every hand-over; refs of older epochs are stale
+	pkLen     uint16
+	ehkLen    uint8
+	explicit  bool
+	state     State
+	queued    bool // handed over and buffered, not in a request
+	retryable bool
+}
+
+func (r *groupRecord) size() int { return int(r.pkLen) + int(r.dataLen) }
+
+// sendable reports whether PutGroup should hand the record over: it is
+// pending and not in the producer, or it failed in a way a new attempt
+// may fix.
+func (r *groupRecord) sendable() bool {
+	return (r.state == Pending && !r.queued) || (r.state == Failed && r.retryable)
+}
+
+// Group is a set of records put and tracked together, such as the records
+// of one Fluent Bit chunk. Get one with Producer.NewGroup, Add records,
+// hand them over with Producer.PutGroup and Wait for their outcomes.
+//
+// Add, AddWithHashKey, PutGroup and Release must not run concurrently with
+// each other on one group; Wait, Outcome, Counts, Len and Cancel may be
+// called from any goroutine.
+type Group struct {
+	p        *Producer
+	internal bool // holds records of Put and PutUserRecord
+
+	mu    sync.Mutex
+	arena []byte
+	recs  []groupRecord
+	// users are the UserRecords of an internal group, for FailureRecord.
+	users []UserRecord
+	// outstanding counts records handed over and not final.
+	outstanding int
+	// held counts the references the producer keeps into the arena; the
+	// group is not reused while any remain.
+	held      int
+	releasing bool
+	signal    chan struct{} // capacity 1: outstanding reached zero
+	flushed   bool
+}
+
+// NewGroup returns an empty group from the producer's pool.
+func (p *Producer) NewGroup() *Group {
+	g := p.groupPool.Get().(*Group)
+	g.p = p
+	return g
+}
+
+func newGroupForPool() any {
+	return &Group{signal: make(chan struct{}, 1)}
+}
+
+// Add copies data and partitionKey into the group and returns the record's
+// index. A record that can never be sent (empty or too long partition key,
+// too large) gets its final failed outcome at once.
+func (g *Group) Add(data []byte, partitionKey string) int {
+	return g.add(data, partitionKey, aggregation.PartitionKeyHash(partitionKey), false)
+}
+
+// AddWithHashKey is Add with an explicit hash key, which decides the shard
+// instead of the partition key's hash.
+func (g *Group) AddWithHashKey(data []byte, partitionKey string, explicitHashKey aggregation.HashKey) int {
+	return g.add(data, partitionKey, explicitHashKey, true)
+}
+
+func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit bool) int {
+	var invalid error
+	switch {
+	case !validPartitionKey(partitionKey):
+		invalid = errOutcomeIllegalKey
+	case len(partitionKey)+len(data) > g.p.cfg.MaxRecordSize:
+		invalid = errOutcomeTooLarge
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i := len(g.recs)
+	if invalid != nil {
+		g.recs = append(g.recs, groupRecord{state: Failed, err: invalid})
+		return i
+	}
+	rec := groupRecord{
+		hash:     hash,
+		off:      uint32(len(g.arena)),
+		dataLen:  uint32(len(data)),
+		pkLen:    uint16(len(partitionKey)),
+		explicit: explicit,
+	}
+	g.arena = append(g.arena, partitionKey...)
+	if explicit {
+		n := len(g.arena)
+		g.arena = hash.AppendDecimal(g.arena)
+		rec.ehkLen = uint8(len(g.arena) - n)
+	}
+	g.arena = append(g.arena, data...)
+	g.recs = append(g.recs, rec)
+	return i
+}
+
+func validPartitionKey(pk string) bool {
+	if len(pk) == 0 {
+		return false
+	}
+	return len(pk) <= kinesisMaxPartitionKeyChars || utf8.RuneCountInString(pk) <= kinesisMaxPartitionKeyChars
+}
+
+// ref returns the producer's reference to record i for the current epoch.
+// Caller holds g.mu.
+func (g *Group) ref(i int, deadline int64) recRef {
+	r := &g.recs[i]
+	end := int(r.off) + int(r.pkLen) + int(r.ehkLen) + int(r.dataLen)
+	return recRef{
+		g:        g,
+		rec:      g.arena[r.off:end:end],
+		hash:     r.hash,
+		deadline: deadline,
+		idx:      uint32(i),
+		epoch:    r.epoch,
+		pkLen:    r.pkLen,
+		ehkLen:   r.ehkLen,
+	}
+}
+
+// Len returns the number of records added.
+func (g *Group) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.recs)
+}
+
+// Outcome returns record i's outcome so far.
+func (g *Group) Outcome(i int) Outcome {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := &g.recs[i]
+	return Outcome{State: r.state, Err: r.err, Retryable: r.retryable, ShardID: r.shardID}
+}
+
+// Counts returns how many records are delivered, failed for good, failed
+// but retryable, and not final yet (pending or in flight).
+func (g *Group) Counts() (delivered, failedPermanent, failedRetryable, pending int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := range g.recs {
+		switch r := &g.recs[i]; {
+		case r.state == Delivered:
+			delivered++
+		case r.state == Failed && r.retryable:
+			failedRetryable++
+		case r.state == Failed:
+			failedPermanent++
+		default:
+			pending++
+		}
+	}
+	return
+}
+
+// Wait returns nil once every record of the group has a final outcome
+// (delivered or failed), and ctx.Err() if ctx ends first. It asks the
+// producer to send the group's buffered records now rather than at the
+// next FlushInterval. It returns ErrNotHandedOver when records that were
+// never handed to the producer are all that is left.
+func (g *Group) Wait(ctx context.Context) error {
+	asked := false
+	for {
+		g.mu.Lock()
+		outstanding := g.outstanding
+		notHanded := false
+		if outstanding == 0 {
+			for i := range g.recs {
+				if g.recs[i].state == Pending {
+					notHanded = true
+					break
+				}
+			}
+		}
+		g.mu.Unlock()
+		if outstanding == 0 {
+			if notHanded {
+				return ErrNotHandedOver
+			}
+			return nil
+		}
+		if !asked {
+			asked = true
+			g.p.requestFlush()
+		}
+		select {
+		case <-g.signal:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Cancel withdraws the group's records that are buffered in the producer
+// but not yet in a request: their outcome becomes a retryable failure with
+// ErrCanceled. Records in flight keep going and get their real outcome.
+// Once Cancel returns, no record of the group that was not already in
+// flight will be sent.
+func (g *Group) Cancel() {
+	g.mu.Lock()
+	for i := range g.recs {
+		r := &g.recs[i]
+		if r.state == Pending && r.queued {
+			r.state, r.err, r.retryable, r.queued = Failed, ErrCanceled, true, false
+			g.outstanding--
+		}
+	}
+	g.signalIfDoneLocked()
+	g.mu.Unlock()
+}
+
+// Release returns the group to the producer's pool. The caller must not
+// use g afterwards. Records still in flight finish normally; the group is
+// reused only after the producer dropped every reference into it, so
+// Release is safe at any time.
+func (g *Group) Release() {
+	g.mu.Lock()
+	g.releasing = true
+	recycle := g.held == 0
+	g.mu.Unlock()
+	if recycle {
+		g.recycle()
+	}
+}
+
+// recycle resets the group and puts it in the pool. Called exactly once,
+// by whoever sees releasing with held == 0 (under g.mu) first.
+func (g *Group) recycle() {
+	p := g.p
+	g.mu.Lock()
+	if len(g.arena) > maxPooledArena {
+		g.arena = nil
+	}
+	g.arena = g.arena[:0]
+	clear(g.recs) // drop errors and shard IDs
+	g.recs = g.recs[:0]
+	clear(g.users)
+	g.users = g.users[:0]
+	g.outstanding, g.held, g.releasing, g.internal, g.flushed = 0, 0, false, false, false
+	select {
+	case <-g.signal:
+	default:
+	}
+	g.mu.Unlock()
+	g.p = nil
+	p.groupPool.Put(g)
+}
+
+// maxPooledArena keeps a single huge group from pinning its arena in the
+// pool forever.
+const maxPooledArena = 16 << 20
+
+// signalIfDoneLocked wakes Wait when nothing is outstanding.
+func (g *Group) signalIfDoneLocked() {
+	if g.outstanding == 0 {
+		select {
+		case g.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dropRefLocked forgets one producer reference; it reports whether the
+// group must now be recycled (after g.mu is released).
+func (g *Group) dropRefLocked() bool {
+	g.held--
+	return g.held == 0 && g.releasing
+}
+
+// recRef is the producer's handle on one handed-over record: where its
+// bytes are (stable while the reference is held) and which hand-over it
+// belongs to.
+type recRef struct {
+	g        *Group
+	rec      []byte // partition key, explicit hash key decimal, data
+	hash     aggregation.HashKey
+	deadline int64 // producer clock, nanoseconds
+	idx      uint32
+	epoch    uint32
+	pkLen    uint16
+	ehkLen   uint8
+}
+
+// partitionKey views the key in place; the arena is not reused while the
+// reference is held.
+func (r *recRef) partitionKey() string {
+	return unsafe.String(unsafe.SliceData(r.rec), int(r.pkLen))
+}
+
+// explicitHashKey is the decimal explicit hash key, "" for none.
+func (r *recRef) explicitHashKey() string {
+	if r.ehkLen == 0 {
+		return ""
+	}
+	return unsafe.String(&r.rec[r.pkLen], int(r.ehkLen))
+}
+
+func (r *recRef) data() []byte { return r.rec[int(r.pkLen)+int(r.ehkLen):] }
+
+func (r *recRef) size() int { return len(r.rec) - int(r.ehkLen) }

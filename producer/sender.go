@@ -1,0 +1,427 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// request is one PutRecords call in preparation or in flight.
+type request struct {
+	entries []*entry
+	in      kinesis.PutRecordsInput
+	records []types.PutRecordsRequestEntry
+}
+
+func (p *Producer) newRequestLocked() *request {
+	if n := len(p.freeRequests); n > 0 {
+		r := p.freeRequests[n-1]
+		p.freeRequests = p.freeRequests[:n-1]
+		return r
+	}
+	return &request{}
+}
+
+func (p *Producer) freeRequestLocked(r *request) {
+	clear(r.entries)
+	r.entries = r.entries[:0]
+	clear(r.records)
+	r.records = r.records[:0]
+	r.in = kinesis.PutRecordsInput{}
+	p.freeRequests = append(p.freeRequests, r)
+}
+
+// errCountMismatch is the last error of entries whose response did not
+// have one result per entry.
+var errCountMismatch = errors.New("producer: PutRecords response has a different number of results than the request had entries")
+
+// worker sends requests until the producer stops.
+func (p *Producer) worker() {
+	defer p.wg.Done()
+	for {
+		select {
+		case req := <-p.requests:
+			out, err := p.put(req)
+			p.complete(req, out, err)
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+// put sends req once. A panic in the client is turned into an error: the
+// producer runs inside Fluent Bit.
+func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) {
+	for _, e := range req.entries {
+		re := types.PutRecordsRequestEntry{Data: e.data, PartitionKey: &e.pk}
+		if e.ehk != "" {
+			re.ExplicitHashKey = &e.ehk
+		}
+		req.records = append(req.records, re)
+	}
+	req.in.StreamName = &p.cfg.StreamName
+	req.in.Records = req.records
+	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("producer: PutRecords client panicked: %v", r)
+		}
+	}()
+	return p.cfg.Client.PutRecords(ctx, &req.in)
+}
+
+// outcome kinds for finishRefs.
+const (
+	outcomeDelivered = iota
+	outcomeFailed
+	outcomeRetry // back to Pending, buffered again
+)
+
+// complete records the outcome of every entry of req and puts retried
+// entries back in the buffer.
+func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err error) {
+	freed := 0
+	var fails failureBatch
+	refresh := false
+	finish := func(e *entry, kind int, oerr error, retryable bool, shardID string) {
+		f, fb := p.finishRefs(e, kind, oerr, retryable, shardID)
+		freed += f
+		fails.merge(&fb)
+	}
+	var retries, isolate []*entry
+	switch {
+	case err != nil && p.sendCtx.Err() != nil:
+		// Stop's deadline passed: the request was aborted.
+		for _, e := range req.entries {
+			finish(e, outcomeFailed, errOutcomeStopped, true, "")
+		}
+	case err != nil:
+		class, code, msg := classifyError(err)
+		switch {
+		case class == classPermanent && len(req.entries) > 1:
+			// One entry may be at fault: send each alone to find it.
+			p.log.Error("PutRecords rejected a request; sending its entries one by one", err, LogValue{"entries", len(req.entries)})
+			for _, e := range req.entries {
+				e.solo, e.lastErr = true, err
+				finish(e, outcomeRetry, nil, false, "")
+				isolate = append(isolate, e)
+			}
+		case class == classPermanent:
+			p.log.Error("PutRecords rejected an entry for good", err)
+			ee := &EntryError{Code: code, Message: msg}
+			for _, e := range req.entries {
+				finish(e, outcomeFailed, ee, false, "")
+			}
+		default:
+			if class == classRetryLoud {
+				p.log.Error("PutRecords failed; retrying until the records' time to live, check the stream and the permissions", err, LogValue{"stream", p.cfg.StreamName})
+			} else if p.cfg.Verbose {
+				p.log.Error("PutRecords failed; retrying", err, LogValue{"entries", len(req.entries)})
+			}
+			for _, e := range req.entries {
+				e.lastErr = err
+				finish(e, outcomeRetry, nil, false, "")
+				retries = append(retries, e)
+			}
+		}
+	case out == nil || len(out.Records) != len(req.entries):
+		n := 0
+		if out != nil {
+			n = len(out.Records)
+		}
+		p.log.Error("PutRecords response does not match the request; retrying every entry", errCountMismatch,
+			LogValue{"entries", len(req.entries)}, LogValue{"results", n})
+		for _, e := range req.entries {
+			e.lastErr = errCountMismatch
+			finish(e, outcomeRetry, nil, false, "")
+			retries = append(retries, e)
+		}
+	default:
+		failed := 0
+		for i, e := range req.entries {
+			res := &out.Records[i]
+			if res.ErrorCode == nil || *res.ErrorCode == "" {
+				shardID := deref(res.ShardId)
+				if e.shard >= 0 && shardID != "" && shardID != e.table.ids[e.shard] {
+					refresh = true
+				}
+				finish(e, outcomeDelivered, nil, false, shardID)
+				continue
+			}
+			failed++
+			code, msg := *res.ErrorCode, deref(res.ErrorMessage)
+			ee := &EntryError{Code: code, Message: msg, Retryable: classifyCode(code) != classPermanent}
+			if !ee.Retryable {
+				p.log.Error("Kinesis rejected a record for good", ee)
+				finish(e, outcomeFailed, ee, false, "")
+				continue
+			}
+			if classifyCode(code) == classRetryLoud {
+				p.log.Error("Kinesis failed a record; retrying until its time to live, check the stream and the permissions", ee)
+			}
+			e.lastErr = ee
+			finish(e, outcomeRetry, nil, false, "")
+			retries = append(retries, e)
+		}
+		if p.cfg.Verbose {
+			p.log.Info("PutRecords done", LogValue{"entries", len(req.entries)}, LogValue{"failed", failed})
+		}
+	}
+
+	p.mu.Lock()
+	p.bufferedBytes -= freed
+	p.inflight--
+	for _, e := range req.entries {
+		if len(e.refs) == 0 {
+			p.freeEntryLocked(e)
+		}
+	}
+	for _, e := range isolate {
+		if len(e.refs) > 0 {
+			p.requeueLocked(e, false)
+		}
+	}
+	for _, e := range retries {
+		if len(e.refs) > 0 {
+			p.requeueLocked(e, true)
+		}
+	}
+	p.freeRequestLocked(req)
+	p.notifyLocked(&fails, nil)
+	if refresh {
+		p.requestRefreshLocked()
+	}
+	p.signalChangedLocked()
+	p.dispatchLocked()
+	p.mu.Unlock()
+	if len(retries) > 0 || len(isolate) > 0 {
+		p.kick()
+	}
+}
+
+// finishRefs gives every current record of e the outcome kind. For
+// outcomeRetry the records become buffered again and e keeps them; for
+// the others e's references are dropped. It returns the bytes freed and
+// the failures to notify. It does not take p.mu.
+func (p *Producer) finishRefs(e *entry, kind int, err error, retryable bool, shardID string) (freed int, fails failureBatch) {
+	live := e.refs[:0]
+	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
+		recycle := false
+		g.mu.Lock()
+		for _, ref := range run {
+			r := &g.recs[ref.idx]
+			current := r.epoch == ref.epoch && (r.state == InFlight || (r.state == Pending && r.queued))
+			if current && kind == outcomeRetry {
+				r.state, r.queued = Pending, true
+				live = append(live, ref)
+				continue
+			}
+			if current {
+				switch kind {
+				case outcomeDelivered:
+					r.state, r.shardID = Delivered, shardID
+				case outcomeFailed:
+					r.state, r.err, r.retryable = Failed, err, retryable
+					fails.add(g, ref, err)
+				}
+				r.queued = false
+				g.outstanding--
+			}
+			freed += ref.size()
+			recycle = g.dropRefLocked() || recycle
+		}
+		g.signalIfDoneLocked()
+		g.mu.Unlock()
+		if recycle {
+			g.recycle()
+		}
+	})
+	clear(e.refs[len(live):])
+	e.refs = live
+	return freed, fails
+}
+
+// failureBatch collects the failed records of Put and PutUserRecord for
+// NotifyFailures.
+type failureBatch struct {
+	err     error
+	records []UserRecord
+	pk      string
+}
+
+// add notes a failed record if it came through Put or PutUserRecord.
+// Caller holds g.mu.
+func (f *failureBatch) add(g *Group, ref recRef, err error) {
+	if !g.internal {
+		return
+	}
+	var ur UserRecord
+	if int(ref.idx) < len(g.users) {
+		ur = g.users[ref.idx]
+	}
+	if ur == nil {
+		ur = NewDataRecord(append([]byte(nil), ref.data()...), strings.Clone(ref.partitionKey()))
+	}
+	if f.err == nil {
+		f.err, f.pk = err, ur.PartitionKey()
+	}
+	f.records = append(f.records, ur)
+}
+
+func (f *failureBatch) merge(o *failureBatch) {
+	if len(o.records) == 0 {
+		return
+	}
+	if f.err == nil {
+		f.err, f.pk = o.err, o.pk
+	}
+	f.records = append(f.records, o.records...)
+}
+
+// notifyLocked sends f on the failures channel without ever blocking.
+func (p *Producer) notifyLocked(f *failureBatch, e *entry) {
+	if len(f.records) == 0 {
+		return
+	}
+	fr := &FailureRecord{Err: f.err, PartitionKey: f.pk, UserRecords: f.records}
+	if e != nil {
+		fr.ExplicitHashKey = strings.Clone(e.ehk)
+	}
+	select {
+	case p.failures <- fr:
+	default:
+		p.dropped++
+	}
+}
+
+// requestRefresh asks the refresh goroutine for a new shard map.
+func (p *Producer) requestRefresh() {
+	select {
+	case p.refreshReq <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Producer) requestRefreshLocked() {
+	if p.cfg.GetShards == nil || p.now()-p.lastRefresh < int64(minShardRefreshGap) {
+		return
+	}
+	p.requestRefresh()
+}
+
+// loop flushes on FlushInterval, promotes due retries and wakes rate
+// limited shards.
+func (p *Producer) loop() {
+	defer p.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		now := p.now()
+		if now >= p.nextFlush {
+			p.flushLocked()
+			p.nextFlush = now + int64(p.cfg.FlushInterval)
+		}
+		next := p.nextFlush
+		if r := p.promoteRetriesLocked(now); r > 0 && r < next {
+			next = r
+		}
+		p.dispatchLocked()
+		if w := p.rateWaitLocked(now); w > 0 && w < next {
+			next = w
+		}
+		p.mu.Unlock()
+		timer.Reset(time.Duration(max(next-now, int64(time.Millisecond))))
+		select {
+		case <-timer.C:
+		case <-p.wake:
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+// rateWaitLocked returns when a ready entry held back by its shard's rate
+// limit may go (0 when none waits).
+func (p *Producer) rateWaitLocked(now int64) int64 {
+	if p.cfg.RateLimit == NoRateLimit || len(p.ready) == 0 || p.inflight >= p.cfg.MaxConnections {
+		return 0
+	}
+	var next int64
+	for _, e := range p.ready {
+		b := p.bucketLocked(e)
+		if b == nil {
+			continue
+		}
+		at := now + b.wait(now, e.size, p.cfg.RateLimit)
+		if next == 0 || at < next {
+			next = at
+		}
+	}
+	return next
+}
+
+// refreshLoop calls GetShards on ShardRefreshInterval and on request.
+func (p *Producer) refreshLoop() {
+	defer p.wg.Done()
+	if p.cfg.GetShards == nil {
+		<-p.stop
+		return
+	}
+	var tick <-chan time.Time
+	if p.cfg.ShardRefreshInterval > 0 {
+		t := time.NewTicker(p.cfg.ShardRefreshInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick:
+		case <-p.refreshReq:
+		}
+		p.refresh()
+	}
+}
+
+func (p *Producer) refresh() {
+	p.mu.Lock()
+	p.lastRefresh = p.now()
+	var old []types.Shard
+	if p.table != nil {
+		old = p.table.shards
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(p.sendCtx, defaultShardListTimeout)
+	shards, update, err := p.getShards(ctx, old)
+	cancel()
+	if err != nil {
+		p.log.Error("refreshing the shard map; keeping the current one", &ShardRefreshError{Err: err})
+		return
+	}
+	if !update {
+		return
+	}
+	if err := p.setShards(shards); err != nil {
+		p.log.Error("refreshing the shard map; keeping the current one", &ShardRefreshError{Err: err})
+		return
+	}
+	p.log.Info("shard map updated", LogValue{"shards", len(shards)})
+}
+
+// getShards calls GetShards, turning a panic into an error.
+func (p *Producer) getShards(ctx context.Context, old []types.Shard) (shards []types.Shard, update bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			shards, update, err = nil, false, fmt.Errorf("GetShards panicked: %v", r)
+		}
+	}()
+	return p.cfg.GetShards(ctx, old)
+}
