@@ -105,6 +105,10 @@ func appendKey(dst, b []byte, off int) ([]byte, int, reason) {
 		dst = strconv.AppendInt(dst, int64(h.n), 10)
 		return append(dst, '"'), h.end, rNone
 	}
+	// Malformed bytes are reported as such, even in a key of the wrong type.
+	if end, why := skipValue(b, off); why != rNone {
+		return dst, end, why
+	}
 	return dst, off, rKeyType
 }
 
