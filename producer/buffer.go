@@ -349,10 +349,10 @@ func retryDelay(n int) int64 {
 }
 
 // requeueLocked puts an entry whose records are Pending again (after a
-// retryable failure) back into the buffer: after a backoff, or at once
+// retryable failure) back into the buffer: at due, or at once (due 0)
 // when it must be isolated. An entry predicted on an older shard map is
 // split up and its records aggregated anew.
-func (p *Producer) requeueLocked(e *entry, backoff bool) {
+func (p *Producer) requeueLocked(e *entry, due int64) {
 	if e.table != p.table {
 		for _, ref := range e.refs {
 			p.addLocked(ref)
@@ -363,13 +363,13 @@ func (p *Producer) requeueLocked(e *entry, backoff bool) {
 		p.flushing = true
 		return
 	}
-	if !backoff {
+	if due == 0 {
 		p.pushReadyLocked(e)
 		p.flushing = true
 		return
 	}
 	e.tries++
-	e.due = p.now() + retryDelay(e.tries-1)
+	e.due = due
 	p.retry = append(p.retry, e)
 }
 

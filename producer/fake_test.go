@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -42,13 +43,19 @@ type fakeKinesis struct {
 }
 
 // step scripts one PutRecords call. err fails the whole request; codes
-// fails entries (index -> error code); count, when >= 0, truncates or pads
-// the results to that length.
+// fails entries (index -> error code); count, when >= 0, answers that many
+// results while storing nothing. Use ok() for a plain success.
 type step struct {
 	err   error
 	codes map[int]string
 	count int
 }
+
+func ok() step { return step{count: -1} }
+
+func codes(m map[int]string) step { return step{count: -1, codes: m} }
+
+func fail(err error) step { return step{count: -1, err: err} }
 
 type listPage struct {
 	shards []types.Shard
@@ -112,6 +119,13 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 		return nil, st.err
 	}
 	out := &kinesis.PutRecordsOutput{}
+	if st.count >= 0 {
+		// A garbled response: nothing was stored.
+		for range st.count {
+			out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: ptr("shardId-999999999999")})
+		}
+		return out, nil
+	}
 	failed := int32(0)
 	for i, e := range in.Records {
 		if code, ok := st.codes[i]; ok {
@@ -123,12 +137,6 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 		out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: ptr(shardID), SequenceNumber: ptr(seq)})
 	}
 	out.FailedRecordCount = &failed
-	if st.count >= 0 {
-		for len(out.Records) < st.count {
-			out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: ptr("shardId-999999999999")})
-		}
-		out.Records = out.Records[:st.count]
-	}
 	return out, nil
 }
 
@@ -228,4 +236,19 @@ func newTestProducer(t testing.TB, f *fakeKinesis, mod func(*Config)) *Producer 
 		t.Fatal(err)
 	}
 	return p
+}
+
+func (l *testLogger) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.msgs...)
+}
+
+func (l *testLogger) has(s string) bool {
+	for _, m := range l.all() {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -47,7 +47,7 @@ func TestEndToEndGroup(t *testing.T) {
 func TestPartialFailureRetriesOnlyFailed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(1)
-		f.script = []step{{count: -1, codes: map[int]string{0: "ProvisionedThroughputExceededException"}}}
+		f.script = []step{codes(map[int]string{0: "ProvisionedThroughputExceededException"})}
 		p := newTestProducer(t, f, func(c *Config) { c.AggregateBatchSize = 100 })
 		p.Start()
 		g := p.NewGroup()

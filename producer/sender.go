@@ -68,12 +68,7 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 	req.in.Records = req.records
 	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
 	defer cancel()
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("producer: PutRecords client panicked: %v", r)
-		}
-	}()
-	return p.cfg.Client.PutRecords(ctx, &req.in)
+	return safePut(ctx, p.cfg.Client, &req.in)
 }
 
 // outcome kinds for finishRefs.
@@ -184,12 +179,19 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	}
 	for _, e := range isolate {
 		if len(e.refs) > 0 {
-			p.requeueLocked(e, false)
+			p.requeueLocked(e, 0)
 		}
 	}
+	// The entries of one request back off together, so that they are
+	// retried in one request again.
+	tries := 0
+	for _, e := range retries {
+		tries = max(tries, e.tries)
+	}
+	due := p.now() + retryDelay(tries)
 	for _, e := range retries {
 		if len(e.refs) > 0 {
-			p.requeueLocked(e, true)
+			p.requeueLocked(e, due)
 		}
 	}
 	p.freeRequestLocked(req)
