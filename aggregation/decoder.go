@@ -285,6 +285,9 @@ func consumeField(b []byte, absOff int) (num protowire.Number, typ protowire.Typ
 	if tagLen < 0 {
 		return 0, 0, nil, 0, parseError(tagLen, absOff)
 	}
+	if !num.IsValid() { // ConsumeTag lets numbers up to 2^31-1 through
+		return 0, 0, nil, 0, &DecodeError{Reason: ErrBadField, Offset: absOff, Record: -1}
+	}
 	rest := b[tagLen:]
 	switch typ {
 	case protowire.BytesType:
