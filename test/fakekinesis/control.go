@@ -1,0 +1,190 @@
+package fakekinesis
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// ListShards page sizes, as Kinesis has them.
+const (
+	defaultListShardsPage = 1000
+	maxListShardsResults  = 10000
+)
+
+func (s *Server) createStream(q *request) {
+	var in createStreamInput
+	if err := json.Unmarshal(q.body, &in); err != nil {
+		s.reject(q.w, malformedBody)
+		return
+	}
+	if in.StreamName == nil || !validStreamName(*in.StreamName) {
+		s.reject(q.w, validationError("1 validation error detected: Value at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"))
+		return
+	}
+	shards := onDemandShards
+	if in.ShardCount != nil {
+		shards = *in.ShardCount
+	} else if in.StreamModeDetails == nil || in.StreamModeDetails.StreamMode != "ON_DEMAND" {
+		s.reject(q.w, invalidArgument("ShardCount is required for a stream in PROVISIONED mode."))
+		return
+	}
+	if shards < 1 || shards > MaxShards {
+		s.reject(q.w, validationError("1 validation error detected: Value at 'shardCount' failed to satisfy constraint: Member must have value between 1 and 10000"))
+		return
+	}
+	maxRecordBytes := s.maxRecordBytes
+	if in.MaxRecordSizeInKiB != nil {
+		kib := *in.MaxRecordSizeInKiB
+		if kib < minRecordSizeKiB || kib > maxRecordSizeKiB {
+			s.reject(q.w, validationError("1 validation error detected: Value at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1024 and 10240"))
+			return
+		}
+		maxRecordBytes = kib << 10
+	}
+	s.mu.Lock()
+	err := s.createStreamLocked(*in.StreamName, shards, maxRecordBytes)
+	s.mu.Unlock()
+	if err != nil {
+		s.reject(q.w, &apiError{http.StatusBadRequest, codeResourceInUse,
+			"Stream " + *in.StreamName + " under account " + accountID + " already exists."})
+		return
+	}
+	writeBody(q.w, http.StatusOK, nil)
+}
+
+func (s *Server) describeStreamSummary(q *request) {
+	var in describeStreamSummaryInput
+	if err := json.Unmarshal(q.body, &in); err != nil {
+		s.reject(q.w, malformedBody)
+		return
+	}
+	s.mu.Lock()
+	st, bad := s.lookupStreamLocked(in.streamRef)
+	var out describeStreamSummaryOutput
+	if st != nil {
+		out.StreamDescriptionSummary = streamDescriptionSummary{
+			StreamName:              st.name,
+			StreamARN:               st.arn(),
+			StreamStatus:            "ACTIVE",
+			StreamModeDetails:       streamModeDetails{StreamMode: "PROVISIONED"},
+			RetentionPeriodHours:    24,
+			StreamCreationTimestamp: float64(st.created.UnixMilli()) / 1000,
+			EnhancedMonitoring:      []enhancedMetrics{{ShardLevelMetrics: []string{}}},
+			EncryptionType:          "NONE",
+			OpenShardCount:          len(st.open),
+			MaxRecordSizeInKiB:      st.maxRecordBytes >> 10,
+		}
+	}
+	s.mu.Unlock()
+	if bad != nil {
+		s.reject(q.w, bad)
+		return
+	}
+	writeJSON(q.w, out)
+}
+
+func (s *Server) listShards(q *request) {
+	var in listShardsInput
+	if err := json.Unmarshal(q.body, &in); err != nil {
+		s.reject(q.w, malformedBody)
+		return
+	}
+	page := defaultListShardsPage
+	if in.MaxResults != nil {
+		if *in.MaxResults < 1 || *in.MaxResults > maxListShardsResults {
+			s.reject(q.w, validationError("1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000"))
+			return
+		}
+		page = min(*in.MaxResults, defaultListShardsPage)
+	}
+
+	// The stream and the shard to start after come from the token, or from
+	// the stream name and ExclusiveStartShardId (or an AFTER_SHARD_ID
+	// filter); Kinesis refuses a mix.
+	ref, after := in.streamRef, ""
+	if in.NextToken != nil {
+		if in.StreamName != nil || in.StreamARN != nil || in.ExclusiveStartShardId != nil || len(in.StreamCreationTimestamp) > 0 {
+			s.reject(q.w, invalidArgument("NextToken cannot be provided together with StreamName, StreamARN, ExclusiveStartShardId or StreamCreationTimestamp."))
+			return
+		}
+		name, last, ok := decodeNextToken(*in.NextToken)
+		if !ok {
+			s.reject(q.w, invalidArgument("Invalid NextToken."))
+			return
+		}
+		ref, after = streamRef{StreamName: &name}, last
+	} else {
+		if in.ExclusiveStartShardId != nil {
+			after = *in.ExclusiveStartShardId
+		}
+		if f := in.ShardFilter; f != nil && f.Type == "AFTER_SHARD_ID" {
+			if f.ShardId == nil {
+				s.reject(q.w, invalidArgument("ShardId is required for the AFTER_SHARD_ID filter."))
+				return
+			}
+			after = max(after, *f.ShardId)
+		}
+	}
+
+	s.mu.Lock()
+	denied := s.faults.ListShardsDenied
+	st, bad := s.lookupStreamLocked(ref)
+	var out listShardsOutput
+	if st != nil && !denied {
+		// Shard ids are zero-padded and only grow, so string order is
+		// creation order, which is also hash key order among open shards.
+		out.Shards = []shardJSON{}
+		for i, sh := range st.open {
+			if sh.id <= after {
+				continue
+			}
+			if len(out.Shards) == page {
+				out.NextToken = encodeNextToken(st.name, st.open[i-1].id)
+				break
+			}
+			out.Shards = append(out.Shards, shardJSON{
+				ShardId:             sh.id,
+				HashKeyRange:        hashKeyRange{StartingHashKey: sh.start.String(), EndingHashKey: sh.end.String()},
+				SequenceNumberRange: sequenceNumberRange{StartingSequenceNumber: sh.startSeq},
+			})
+		}
+	}
+	if denied {
+		s.stats.RequestsFailed++
+		s.notifyLocked()
+	}
+	s.mu.Unlock()
+
+	switch {
+	case denied:
+		writeError(q.w, &apiError{http.StatusBadRequest, codeAccessDenied,
+			"User: arn:aws:iam::" + accountID + ":user/fake is not authorized to perform: kinesis:ListShards"})
+	case bad != nil:
+		s.reject(q.w, bad)
+	default:
+		writeJSON(q.w, out)
+	}
+}
+
+// A NextToken names the stream and the last shard id listed. It is opaque
+// to clients, as Kinesis' tokens are.
+const nextTokenPrefix = "fk1|"
+
+func encodeNextToken(stream, lastShardID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(nextTokenPrefix + stream + "|" + lastShardID))
+}
+
+func decodeNextToken(token string) (stream, lastShardID string, ok bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return "", "", false
+	}
+	rest, ok := strings.CutPrefix(string(raw), nextTokenPrefix)
+	if !ok {
+		return "", "", false
+	}
+	stream, lastShardID, ok = strings.Cut(rest, "|")
+	return stream, lastShardID, ok && validStreamName(stream)
+}

@@ -1,0 +1,18 @@
+// Package fakekinesis is an in-process fake of Amazon Kinesis Data Streams
+// for tests: an HTTP server on 127.0.0.1 that speaks the Kinesis JSON 1.1
+// protocol to unmodified aws-sdk-go-v2 clients, injects scripted faults
+// (throttling, partial failures, outages, slow or lost responses, dropped
+// connections, reshards), and records exactly what it accepted.
+//
+// It owns the wire protocol of the operations a producer needs
+// (CreateStream, DescribeStreamSummary, ListShards, PutRecords, PutRecord),
+// the shard model (the 128-bit hash key space split evenly, as Kinesis does
+// for a new stream), validation as Kinesis applies it, fault scripting, and
+// the record of what arrived. It reads the KPL aggregate format only through
+// package aggregation, to tell callers which user records reached which
+// shard. It must not import the producer or the plugin: it stands in for
+// AWS, and knowing the code under test would let the two agree on a mistake.
+//
+// Request signatures are accepted without being checked. Nothing is ever
+// logged, and error messages never carry record data or partition keys.
+package fakekinesis

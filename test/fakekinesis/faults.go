@@ -1,0 +1,227 @@
+package fakekinesis
+
+import (
+	"context"
+	"time"
+)
+
+// Faults script what the server does to put requests (PutRecords and
+// PutRecord; ListShardsDenied aside, other operations never fail by
+// fault). The zero value injects nothing. SetFaults replaces the whole
+// script at any time; counts ("the next N") are used up as requests
+// arrive, and Faults reports what is left.
+//
+// A put request meets the faults in this order, and at most one of the
+// whole-request faults from DropConnections on (counts are used up one
+// request at a time, in the order listed):
+//
+//  1. it is decoded and validated; invalid requests and unknown streams are
+//     answered at once and use up no fault;
+//  2. Delay and Hang hold it;
+//  3. AccessDenied, then ResourceNotFound answer it whole;
+//  4. DropConnections, FailRequests, ThrottleRequests, LoseResponses,
+//     ResponseMismatch;
+//  5. ThrottleEvery and InternalErrorEvery fail single entries.
+type Faults struct {
+	// ThrottleEvery fails every Nth entry, counting entries that reach
+	// step 5 since SetFaults, with ProvisionedThroughputExceededException in
+	// its PutRecords result entry (a partial failure). A PutRecord call whose
+	// entry is picked fails whole with HTTP 400 and that code.
+	ThrottleEvery int
+	// InternalErrorEvery fails every Nth entry, on the same count, with
+	// InternalFailure (PutRecord: HTTP 500). ThrottleEvery wins when both
+	// pick an entry.
+	InternalErrorEvery int
+
+	// FailRequests fails the next N put requests whole: HTTP 500
+	// InternalFailure, or HTTP 503 ServiceUnavailable when FailUnavailable.
+	FailRequests    int
+	FailUnavailable bool
+	// ThrottleRequests fails the next N put requests whole with HTTP 400
+	// ProvisionedThroughputExceededException.
+	ThrottleRequests int
+	// DropConnections closes the connection of the next N put requests
+	// after reading their body, without an answer; nothing is stored.
+	DropConnections int
+	// LoseResponses stores the next N put requests as usual (entry faults
+	// included) and then closes the connection without an answer: the
+	// records arrived but the client cannot know it.
+	LoseResponses int
+	// ResponseMismatch answers the next N PutRecords requests with one
+	// result entry fewer than the request had, all successful and none
+	// stored. PutRecord is not affected.
+	ResponseMismatch int
+
+	// Delay holds each put request this long before it is processed. A
+	// client that gives up meanwhile (its context ends or it closes the
+	// connection) gets no answer and nothing is stored.
+	Delay time.Duration
+	// Hang holds every put request until the faults change (SetFaults), the
+	// client gives up, or the server closes. Released requests go on under
+	// the new faults.
+	Hang bool
+
+	// ResourceNotFound answers put requests with HTTP 400
+	// ResourceNotFoundException, as if the stream were gone.
+	ResourceNotFound bool
+	// AccessDenied answers put requests with HTTP 400 AccessDeniedException.
+	AccessDenied bool
+	// ListShardsDenied answers ListShards with HTTP 400
+	// AccessDeniedException, as for a role without kinesis:ListShards.
+	ListShardsDenied bool
+}
+
+// faultState is the current script and its progress. Guarded by Server.mu.
+type faultState struct {
+	Faults
+	entries int // entries judged by ThrottleEvery/InternalErrorEvery since SetFaults
+	// changed is closed (and cleared) by the next SetFaults; it exists only
+	// while a held request waits on it.
+	changed chan struct{}
+}
+
+// SetFaults replaces the fault script, restarts the entry count of
+// ThrottleEvery and InternalErrorEvery, and wakes held requests so that
+// they go on under f.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.Faults = f
+	s.faults.entries = 0
+	if s.faults.changed != nil {
+		close(s.faults.changed)
+		s.faults.changed = nil
+	}
+}
+
+// Faults returns the current script: the counts are what is left.
+func (s *Server) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.Faults
+}
+
+// requestFault is the whole-request fault chosen for one put request.
+type requestFault int
+
+const (
+	noFault requestFault = iota
+	faultAccessDenied
+	faultResourceNotFound
+	faultDrop
+	faultFail
+	faultThrottle
+	faultLose
+	faultMismatch
+)
+
+// takeRequestFaultLocked picks the whole-request fault for a put request
+// and uses up its count. mismatchable says whether ResponseMismatch applies
+// (PutRecords only).
+func (s *Server) takeRequestFaultLocked(mismatchable bool) requestFault {
+	f := &s.faults.Faults
+	take := func(n *int) bool {
+		if *n > 0 {
+			*n--
+			return true
+		}
+		return false
+	}
+	switch {
+	case f.AccessDenied:
+		return faultAccessDenied
+	case f.ResourceNotFound:
+		return faultResourceNotFound
+	case take(&f.DropConnections):
+		return faultDrop
+	case take(&f.FailRequests):
+		return faultFail
+	case take(&f.ThrottleRequests):
+		return faultThrottle
+	case take(&f.LoseResponses):
+		return faultLose
+	case mismatchable && take(&f.ResponseMismatch):
+		return faultMismatch
+	}
+	return noFault
+}
+
+// entryFaultLocked counts one entry and returns the error code it fails
+// with, or "".
+func (s *Server) entryFaultLocked() string {
+	s.faults.entries++
+	k := s.faults.entries
+	switch f := s.faults.Faults; {
+	case f.ThrottleEvery > 0 && k%f.ThrottleEvery == 0:
+		return codeThroughput
+	case f.InternalErrorEvery > 0 && k%f.InternalErrorEvery == 0:
+		return codeInternalFailure
+	}
+	return ""
+}
+
+// holdResult says how a hold ended.
+type holdResult int
+
+const (
+	holdDone      holdResult = iota // go on
+	holdAbandoned                   // the client gave up
+	holdClosed                      // the server is closing
+)
+
+// hold applies Delay and Hang to a put request that arrived at start,
+// re-reading them whenever SetFaults changes them.
+func (s *Server) hold(ctx context.Context, start time.Time) holdResult {
+	held := false
+	defer func() {
+		if held {
+			s.mu.Lock()
+			s.stats.Held--
+			s.notifyLocked()
+			s.mu.Unlock()
+		}
+	}()
+	for {
+		s.mu.Lock()
+		f := s.faults.Faults
+		wait := time.Until(start.Add(f.Delay))
+		if !f.Hang && wait <= 0 {
+			s.mu.Unlock()
+			return holdDone
+		}
+		if !held {
+			held = true
+			s.stats.Held++
+			s.notifyLocked()
+		}
+		if s.faults.changed == nil {
+			s.faults.changed = make(chan struct{})
+		}
+		changed := s.faults.changed
+		s.mu.Unlock()
+
+		if r, ok := s.waitOnce(ctx, changed, f.Hang, wait); !ok {
+			return r
+		}
+	}
+}
+
+// waitOnce waits for a fault change, the end of wait (unless hang), the
+// client giving up, or Close. ok is false when the request must end with r.
+func (s *Server) waitOnce(ctx context.Context, changed <-chan struct{}, hang bool, wait time.Duration) (r holdResult, ok bool) {
+	var expired <-chan time.Time
+	if !hang {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-expired:
+	case <-changed:
+	case <-ctx.Done():
+		return holdAbandoned, false
+	case <-s.done:
+		return holdClosed, false
+	}
+	return holdDone, true
+}

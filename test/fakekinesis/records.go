@@ -1,0 +1,107 @@
+package fakekinesis
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+)
+
+// Record is one Kinesis record as the server stored it: what a consumer's
+// GetRecords would return. Its Data may be a KPL aggregate.
+type Record struct {
+	ShardID         string
+	SequenceNumber  string
+	PartitionKey    string
+	ExplicitHashKey string // "" when the entry had none
+	Data            []byte
+}
+
+// Records returns a copy of the records a stream accepted, in order of
+// acceptance (sequence number order), or nil for an unknown stream.
+func (s *Server) Records(stream string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[stream]
+	if st == nil {
+		return nil
+	}
+	out := make([]Record, len(st.records))
+	for i, r := range st.records {
+		r.Data = bytes.Clone(r.Data)
+		out[i] = r
+	}
+	return out
+}
+
+// UserRecord is one user record as a KCL consumer would see it: a
+// sub-record of a stored aggregate, or a stored plain record.
+type UserRecord struct {
+	// ShardID and SequenceNumber are those of the Kinesis record that
+	// carried the user record.
+	ShardID        string
+	SequenceNumber string
+	// SubIndex is the position within its aggregate (0 for a plain record).
+	SubIndex int
+	// Aggregated says whether the carrying record was a KPL aggregate.
+	Aggregated bool
+
+	PartitionKey    string
+	ExplicitHashKey string // "" when it has none
+	Data            []byte
+
+	// InShard says whether the user record's hash key (its explicit hash
+	// key, else the MD5 of its partition key) lies in the hash key range of
+	// the shard that stored the carrying record. KCL consumers drop
+	// sub-records for which it is false.
+	InShard bool
+}
+
+// UserRecords deaggregates every record a stream accepted, in order, with
+// aggregation.Deaggregate (strict: an aggregate whose checksum does not
+// match is an error, not a plain record). A record that fails to decode
+// fails the call with an error naming its position and matching the
+// aggregation error (errors.Is(err, aggregation.ErrMalformed)). An unknown
+// stream returns ErrStreamNotFound.
+func (s *Server) UserRecords(stream string) ([]UserRecord, error) {
+	s.mu.Lock()
+	st := s.streams[stream]
+	if st == nil {
+		s.mu.Unlock()
+		return nil, ErrStreamNotFound
+	}
+	records := make([]Record, len(st.records))
+	ranges := make([][2]aggregation.HashKey, len(st.records))
+	for i, r := range st.records {
+		r.Data = bytes.Clone(r.Data)
+		records[i] = r
+		sh := st.byID[r.ShardID]
+		ranges[i] = [2]aggregation.HashKey{sh.start, sh.end}
+	}
+	s.mu.Unlock()
+
+	var out []UserRecord
+	var subs []aggregation.Record
+	for i, r := range records {
+		var err error
+		subs, err = aggregation.AppendDeaggregated(subs[:0], r.Data, r.PartitionKey, r.ExplicitHashKey)
+		if err != nil {
+			return nil, fmt.Errorf("fakekinesis: stream %s, record %d (%s): %w", stream, i, r.SequenceNumber, err)
+		}
+		aggregated := aggregation.IsAggregated(r.Data)
+		for j, sub := range subs {
+			h, err := sub.HashKey()
+			out = append(out, UserRecord{
+				ShardID:         r.ShardID,
+				SequenceNumber:  r.SequenceNumber,
+				SubIndex:        j,
+				Aggregated:      aggregated,
+				PartitionKey:    sub.PartitionKey,
+				ExplicitHashKey: sub.ExplicitHashKey,
+				Data:            sub.Data,
+				InShard:         err == nil && h.InRange(ranges[i][0], ranges[i][1]),
+			})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,229 @@
+package fakekinesis
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Default limits: those of Kinesis today. Emulators and older documentation
+// use a 5 MiB request limit; WithMaxRequestBytes sets it.
+const (
+	DefaultMaxRequestBytes = 10 << 20
+	DefaultMaxRecordBytes  = 1 << 20
+)
+
+// Server is a fake Kinesis endpoint. All methods are safe for concurrent use.
+type Server struct {
+	url             string
+	http            *http.Server
+	served          chan struct{} // closed when the serve loop has returned
+	maxRequestBytes int
+	maxRecordBytes  int
+
+	mu        sync.Mutex
+	closed    bool
+	done      chan struct{} // closed by Close; releases held requests
+	handlers  sync.WaitGroup
+	streams   map[string]*stream
+	requestID uint64
+	faults    faultState
+	stats     Stats
+	// statsChanged is closed (and cleared) at the next change of stats; it
+	// exists only while someone waits in WaitFor.
+	statsChanged chan struct{}
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithMaxRequestBytes sets the PutRecords request limit: the sum of data
+// and partition key bytes over its entries (10 MiB by default, like Kinesis;
+// 5 MiB mimics emulators).
+func WithMaxRequestBytes(n int) Option { return func(s *Server) { s.maxRequestBytes = n } }
+
+// WithMaxRecordBytes sets the record limit (data plus partition key bytes)
+// of streams created by CreateStream (1 MiB by default, like Kinesis).
+// CreateStream over the wire may set its own with MaxRecordSizeInKiB.
+func WithMaxRecordBytes(n int) Option { return func(s *Server) { s.maxRecordBytes = n } }
+
+// New starts a Server on a free port of 127.0.0.1. Close it when done.
+func New(opts ...Option) (*Server, error) {
+	s := &Server{
+		maxRequestBytes: DefaultMaxRequestBytes,
+		maxRecordBytes:  DefaultMaxRecordBytes,
+		served:          make(chan struct{}),
+		done:            make(chan struct{}),
+		streams:         map[string]*stream{},
+		stats:           Stats{Operations: map[string]int{}},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.maxRequestBytes < 1 {
+		return nil, fmt.Errorf("%w: max request bytes must be positive, got %d", ErrInvalidOption, s.maxRequestBytes)
+	}
+	if s.maxRecordBytes < 1 {
+		return nil, fmt.Errorf("%w: max record bytes must be positive, got %d", ErrInvalidOption, s.maxRecordBytes)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fakekinesis: listen: %w", err)
+	}
+	s.url = "http://" + ln.Addr().String()
+	s.http = &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 30 * time.Second,
+		// net/http's own log lines would only report faults we inject.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go func() {
+		defer close(s.served)
+		_ = s.http.Serve(ln) // returns http.ErrServerClosed after Close
+	}()
+	return s, nil
+}
+
+// URL returns the endpoint ("http://127.0.0.1:port") to give a client as
+// its BaseEndpoint.
+func (s *Server) URL() string { return s.url }
+
+// Close stops the server: it closes the listener and every connection,
+// releases requests held by Delay or Hang without an answer, and returns
+// once every handler has returned. What was recorded stays readable.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	s.notifyLocked()
+	s.mu.Unlock()
+
+	err := s.http.Close()
+	<-s.served
+	s.handlers.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) now() time.Time { return time.Now() }
+
+// enter registers a running handler, or refuses once Close has begun, so
+// that Close can wait for every handler.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
+}
+
+// Operations the server implements.
+var operations = map[string]func(*Server, *request){
+	"CreateStream":          (*Server).createStream,
+	"DescribeStreamSummary": (*Server).describeStreamSummary,
+	"ListShards":            (*Server).listShards,
+	"PutRecords":            (*Server).putRecords,
+	"PutRecord":             (*Server).putRecord,
+}
+
+// request is one decoded call.
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	op   string
+	body []byte
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		dropConnection(w)
+		return
+	}
+	defer s.handlers.Done()
+
+	s.mu.Lock()
+	s.requestID++
+	id := fmt.Sprintf("fake-%08x-0000-4000-8000-%012x", s.requestID, s.requestID)
+	s.mu.Unlock()
+	h := w.Header()
+	h.Set("X-Amzn-RequestId", id)
+	h.Set("X-Amz-Id-2", id)
+
+	// A body larger than any valid request (base64 of the request limit plus
+	// room for keys and JSON) is cut off and answered as malformed.
+	limit := int64(s.maxRequestBytes)/3*4 + 4<<20
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+
+	op, known := "", false
+	if target, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix); ok {
+		_, known = operations[target]
+		op = target
+	}
+	s.mu.Lock()
+	s.stats.Requests++
+	if known {
+		s.stats.Operations[op]++
+	} else {
+		s.stats.Operations[unknownOperation]++
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+
+	var bad *apiError
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case r.Method != http.MethodPost || !known:
+		bad = &apiError{http.StatusBadRequest, codeUnknownOperation, ""}
+	case mediaType != contentType:
+		bad = &apiError{http.StatusBadRequest, codeSerialization, "Content-Type must be " + contentType + "."}
+	case readErr != nil:
+		bad = &apiError{http.StatusBadRequest, codeSerialization, "Request body could not be read in full."}
+	}
+	if bad != nil {
+		s.reject(w, bad)
+		return
+	}
+	operations[op](s, &request{w: w, r: r, op: op, body: body})
+}
+
+// unknownOperation is the Stats.Operations key for requests whose target is
+// missing or names an operation the server does not implement.
+const unknownOperation = "Unknown"
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// Not reachable over HTTP/1.1; net/http turns this into a closed
+	// connection and recovers it.
+	panic(http.ErrAbortHandler)
+}
+
+// reject answers with an error that the request itself caused (not an
+// injected fault) and counts it in Stats.RequestsRejected.
+func (s *Server) reject(w http.ResponseWriter, e *apiError) {
+	s.mu.Lock()
+	s.stats.RequestsRejected++
+	s.notifyLocked()
+	s.mu.Unlock()
+	writeError(w, e)
+}
