@@ -204,7 +204,12 @@ func (p *Producer) dispatchLocked() {
 	for p.inflight < p.cfg.MaxConnections && len(p.ready) > 0 && (p.flushing || p.requestFullLocked()) {
 		req := p.assembleLocked()
 		if req == nil {
-			break // every ready entry waits for its shard's rate limit
+			// Every ready entry waits for its shard's rate limit: the
+			// loop sets a timer for the first to go.
+			if !p.inLoop {
+				p.kick()
+			}
+			break
 		}
 		p.inflight++
 		p.requests <- req // never blocks: capacity MaxConnections

@@ -46,6 +46,7 @@ type Producer struct {
 	bufferedBytes int      // every record held: buffered, retrying, in flight
 	inflight      int      // requests being sent
 	flushing      bool     // send partial requests until ready is empty
+	inLoop        bool     // the loop holds mu: no need to kick it
 	nextFlush     int64
 	changed       chan struct{} // closed on progress, for waiters; nil when none
 	freeAggs      []*aggregator
@@ -108,6 +109,7 @@ func New(cfg *Config) (*Producer, error) {
 		failures:   make(chan *FailureRecord, c.BacklogCount),
 	}
 	p.groupPool.New = newGroupForPool
+	p.lastRefresh = -int64(minShardRefreshGap) // the first mismatch may refresh at once
 	p.sendCtx, p.cancelSend = context.WithCancel(context.Background())
 	if c.GetShards != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), defaultShardListTimeout)

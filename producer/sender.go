@@ -325,6 +325,7 @@ func (p *Producer) loop() {
 	defer timer.Stop()
 	for {
 		p.mu.Lock()
+		p.inLoop = true
 		now := p.now()
 		if now >= p.nextFlush {
 			p.flushLocked()
@@ -338,6 +339,7 @@ func (p *Producer) loop() {
 		if w := p.rateWaitLocked(now); w > 0 && w < next {
 			next = w
 		}
+		p.inLoop = false
 		p.mu.Unlock()
 		timer.Reset(time.Duration(max(next-now, int64(time.Millisecond))))
 		select {
