@@ -319,7 +319,12 @@ func TestNotifyFailuresNeverBlocks(t *testing.T) {
 }
 
 func TestPutUserRecordValidation(t *testing.T) {
-	p := newTestProducer(t, newFake(1), func(c *Config) { c.MaxRecordSize = 100; c.AggregateBatchSize = 100; c.BatchSize = 1000; c.BufferMaxBytes = 1000 })
+	p := newTestProducer(t, newFake(1), func(c *Config) {
+		c.MaxRecordSize = 100
+		c.AggregateBatchSize = 100
+		c.BatchSize = 1000
+		c.BufferMaxBytes = 1000
+	})
 	p.Start()
 	defer p.Stop(context.Background())
 	var illegal *ErrIllegalPartitionKey
