@@ -158,7 +158,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.requestID++
-	id := fmt.Sprintf("fake-%08x-0000-4000-8000-%012x", s.requestID, s.requestID)
+	id := fmt.Sprintf("%08x-0000-4000-8000-%012x", s.requestID, s.requestID) // UUID-shaped, unique per server
 	s.mu.Unlock()
 	h := w.Header()
 	h.Set("X-Amzn-RequestId", id)
