@@ -25,6 +25,9 @@ func AppendJSON(dst, value []byte) ([]byte, error) {
 // appendJSON appends the value at b[off], which sits at nesting depth depth,
 // and returns the offset just past it; on failure, the offset of the problem.
 func appendJSON(dst, b []byte, off, depth int) ([]byte, int, reason) {
+	if start, end, found := shortStr(b, off); found {
+		return appendString(dst, b[start:end]), end, rNone
+	}
 	h, why := readHeader(b, off)
 	if why != rNone {
 		return dst, off, why
@@ -89,6 +92,9 @@ func appendJSON(dst, b []byte, off, depth int) ([]byte, int, reason) {
 
 // appendKey appends the map key at b[off] as a JSON string.
 func appendKey(dst, b []byte, off int) ([]byte, int, reason) {
+	if start, end, found := shortStr(b, off); found {
+		return appendString(dst, b[start:end]), end, rNone
+	}
 	h, why := readHeader(b, off)
 	if why != rNone {
 		return dst, off, why
@@ -161,12 +167,35 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// plainASCII8 reports whether the eight bytes packed in x are all ASCII that
+// a JSON string holds as is: no high bit, nothing below 0x20, no '"' and no
+// '\'. The tests are the classic "does some byte equal zero" bit tricks,
+// which are exact about whether any byte matches when no high bit is set.
+func plainASCII8(x uint64) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	hasZero := func(v uint64) uint64 { return (v - ones) & ^v }
+	control := (x - 0x20*ones) & ^x
+	quote := hasZero(x ^ '"'*ones)
+	backslash := hasZero(x ^ '\\'*ones)
+	return (x|control|quote|backslash)&highs == 0
+}
+
 // appendString appends s as a quoted JSON string, escaped as the package
 // comment describes.
 func appendString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is pending, to be copied as it is
 	for i := 0; i < len(s); {
+		// Most text is plain ASCII: pass it eight bytes at a time.
+		for len(s)-i >= 8 && plainASCII8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonSafe[c] {

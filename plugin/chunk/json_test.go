@@ -2,6 +2,7 @@ package chunk
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -168,8 +169,11 @@ func stringCases() []string {
 		"\xf4\x90\x80\x80 above U+10FFFF", "\xef\xbf\xbd real U+FFFD", "\xef\xbb\xbf BOM",
 		strings.Repeat("long line of text ", 100),
 	}
+	// Every byte at every position of an eight-byte block and around it.
 	for c := 0; c < 256; c++ {
-		cases = append(cases, string([]byte{'x', byte(c), 'y'}))
+		for pos := range 10 {
+			cases = append(cases, strings.Repeat("a", pos)+string([]byte{byte(c)})+"bcdefghijk")
+		}
 	}
 	return cases
 }
@@ -384,4 +388,30 @@ func containerLogChunk(n int, v2 bool) []byte {
 func itoa(i int) string {
 	b, _, _ := AppendText(nil, mpInt(int64(i)))
 	return string(b)
+}
+
+// TestPlainASCII8 checks the eight-byte test against the byte table for
+// every byte value in every position.
+func TestPlainASCII8(t *testing.T) {
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			b := bytes.Clone(base)
+			b[pos] = byte(c)
+			want := c < 0x80 && jsonSafe[c]
+			if got := plainASCII8(binary.LittleEndian.Uint64(b)); got != want {
+				t.Fatalf("byte %#x at %d: plainASCII8 = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+	// Two special bytes side by side, where borrows could mask each other.
+	for c1 := range 256 {
+		for c2 := range 256 {
+			b := []byte{'a', byte(c1), byte(c2), 'a', 'a', 'a', 'a', 'a'}
+			want := c1 < 0x80 && jsonSafe[c1] && c2 < 0x80 && jsonSafe[c2]
+			if got := plainASCII8(binary.LittleEndian.Uint64(b)); got != want {
+				t.Fatalf("bytes %#x %#x: plainASCII8 = %v, want %v", c1, c2, got, want)
+			}
+		}
+	}
 }

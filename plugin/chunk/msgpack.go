@@ -143,6 +143,24 @@ func payload(b []byte, k kind, n uint64, start int) (header, reason) {
 	return header{kind: k, n: n, start: start, end: start + int(n)}, rNone
 }
 
+// shortStr recognises the strings that fill log records, fixstr and str8, and
+// returns their payload's bounds. It is a fast path in front of readHeader,
+// small enough to inline; anything else, including a string that does not
+// fit, is left to readHeader.
+func shortStr(b []byte, off int) (start, end int, found bool) {
+	if off >= len(b) {
+		return 0, 0, false
+	}
+	if c := b[off]; c&0xe0 == 0xa0 {
+		start, end = off+1, off+1+int(c&0x1f)
+	} else if c == 0xd9 && off+1 < len(b) {
+		start, end = off+2, off+2+int(b[off+1])
+	} else {
+		return 0, 0, false
+	}
+	return start, end, end <= len(b)
+}
+
 // skipValue returns the offset just past the value at b[off], checking that it
 // is well-formed. It walks nested values with a counter instead of recursion,
 // so any nesting depth costs no stack. On failure the offset is where the
@@ -151,6 +169,10 @@ func skipValue(b []byte, off int) (int, reason) {
 	// Each header consumes at least one byte, so the loop ends within len(b)
 	// rounds whatever counts the input claims.
 	for pending := uint64(1); pending > 0; pending-- {
+		if _, end, found := shortStr(b, off); found {
+			off = end
+			continue
+		}
 		h, r := readHeader(b, off)
 		if r != rNone {
 			return off, r
