@@ -1,0 +1,180 @@
+package fakekinesis_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+)
+
+// keysInShard returns n partition keys whose MD5 falls in shard i of
+// shards, and one that does not.
+func keysInShard(t *testing.T, i, shards, n int) (in []string, out string) {
+	t.Helper()
+	for k := 0; len(in) < n || out == ""; k++ {
+		pk := fmt.Sprintf("key-%d", k)
+		if shardOf(md5Key(pk), shards) == i {
+			if len(in) < n {
+				in = append(in, pk)
+			}
+		} else if out == "" {
+			out = pk
+		}
+	}
+	return in, out
+}
+
+func TestUserRecords(t *testing.T) {
+	const shards = 4
+	srv := newServer(t)
+	newStream(t, srv, "s", shards)
+	c := newClient(t, srv)
+	ctx := testContext(t)
+
+	inShard, outside := keysInShard(t, 1, shards, 3)
+	start, end := expectedRange(1, shards)
+	lo, err1 := aggregation.ParseHashKey(start.String())
+	hi, err2 := aggregation.ParseHashKey(end.String())
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	mid := aggregation.Midpoint(lo, hi)
+
+	var enc aggregation.Encoder
+	for i, pk := range inShard {
+		enc.Add(pk, "", []byte(fmt.Sprintf("user-%d", i)))
+	}
+	enc.Add(outside, "", []byte("stray"))
+	enc.Add("any key", start.String(), []byte("by explicit hash key"))
+	aggregate := enc.AppendTo(nil)
+
+	out, err := putRecords(ctx, c, "s", []types.PutRecordsRequestEntry{
+		{PartitionKey: aws.String("outer"), ExplicitHashKey: aws.String(mid.String()), Data: aggregate},
+		{PartitionKey: aws.String("plain"), Data: []byte("plain record")},
+	})
+	if err != nil || aws.ToInt32(out.FailedRecordCount) != 0 {
+		t.Fatalf("PutRecords: %v", err)
+	}
+	if got := aws.ToString(out.Records[0].ShardId); got != "shardId-000000000001" {
+		t.Fatalf("aggregate stored in %s, want shardId-000000000001", got)
+	}
+
+	users, err := srv.UserRecords("s")
+	if err != nil {
+		t.Fatalf("UserRecords: %v", err)
+	}
+	type summary struct {
+		pk, ehk, data     string
+		index             int
+		aggregated, where bool
+	}
+	var got []summary
+	for _, u := range users {
+		got = append(got, summary{u.PartitionKey, u.ExplicitHashKey, string(u.Data), u.SubIndex, u.Aggregated, u.InShard})
+	}
+	want := []summary{
+		{inShard[0], "", "user-0", 0, true, true},
+		{inShard[1], "", "user-1", 1, true, true},
+		{inShard[2], "", "user-2", 2, true, true},
+		{outside, "", "stray", 3, true, false},
+		{"any key", start.String(), "by explicit hash key", 4, true, true},
+		{"plain", "", "plain record", 0, false, true},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("UserRecords =\n%v\nwant\n%v", got, want)
+	}
+	stored := srv.Records("s")
+	for i, u := range users {
+		r := stored[min(i/5, 1)]
+		if u.ShardID != r.ShardID || u.SequenceNumber != r.SequenceNumber {
+			t.Errorf("user record %d carried by %s/%s, want %s/%s", i, u.ShardID, u.SequenceNumber, r.ShardID, r.SequenceNumber)
+		}
+	}
+
+	// A corrupt aggregate is reported, not passed through.
+	aggregate[len(aggregate)-1] ^= 0xff
+	if _, err := putRecords(ctx, c, "s", []types.PutRecordsRequestEntry{{PartitionKey: aws.String("bad"), Data: aggregate}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = srv.UserRecords("s")
+	if !errors.Is(err, aggregation.ErrChecksum) || !errors.Is(err, aggregation.ErrMalformed) {
+		t.Errorf("UserRecords with a corrupt aggregate = %v, want ErrChecksum", err)
+	}
+}
+
+func TestRecordsAreCopies(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 1)
+	if _, err := putRecords(testContext(t), newClient(t, srv), "s", entries(1)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Records("s")[0].Data[0] = 'X'
+	u, _ := srv.UserRecords("s")
+	u[0].Data[0] = 'Y'
+	if got := string(srv.Records("s")[0].Data); got != "data-0" {
+		t.Errorf("stored data changed through a returned slice: %q", got)
+	}
+}
+
+func TestReshard(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 2)
+	c := newClient(t, srv)
+	ctx := testContext(t)
+	if _, err := putRecords(ctx, c, "s", entries(50)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Reshard("s", 3); err != nil {
+		t.Fatalf("Reshard: %v", err)
+	}
+
+	ls, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := idsOf(ls.Shards); !slices.Equal(got, shardIDs(2, 5)) {
+		t.Fatalf("shards after reshard: %v, want %v", got, shardIDs(2, 5))
+	}
+	for i, s := range ls.Shards {
+		start, end := expectedRange(i, 3)
+		if mustBig(t, s.HashKeyRange.StartingHashKey).Cmp(start) != 0 || mustBig(t, s.HashKeyRange.EndingHashKey).Cmp(end) != 0 {
+			t.Errorf("new shard %d range [%s, %s]", i, *s.HashKeyRange.StartingHashKey, *s.HashKeyRange.EndingHashKey)
+		}
+	}
+	sum, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("s")})
+	if err != nil || aws.ToInt32(sum.StreamDescriptionSummary.OpenShardCount) != 3 {
+		t.Errorf("DescribeStreamSummary after reshard: %v, %+v", err, sum)
+	}
+
+	out, err := putRecords(ctx, c, "s", entries(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range out.Records {
+		want := fmt.Sprintf("shardId-%012d", 2+shardOf(md5Key(fmt.Sprintf("pk-%d", i)), 3))
+		if aws.ToString(r.ShardId) != want {
+			t.Errorf("entry %d after reshard in %s, want %s", i, aws.ToString(r.ShardId), want)
+		}
+	}
+
+	users, err := srv.UserRecords("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, u := range users {
+		seen[u.ShardID] = true
+		if !u.InShard {
+			t.Errorf("user record %d in %s judged outside its shard", i, u.ShardID)
+		}
+	}
+	if len(users) != 100 || len(seen) != 5 {
+		t.Errorf("%d user records over shards %v; want 100 over 5 shards", len(users), seen)
+	}
+}
