@@ -30,21 +30,14 @@ const (
 // The Encoder keeps the key strings it is given until Reset; data is copied.
 // An Encoder is not safe for concurrent use.
 type Encoder struct {
-	pkIndex  map[string]uint64 // partition key -> index in pkTable
-	ehkIndex map[string]uint64 // explicit hash key -> index in ehkTable
-	pkTable  []string
-	ehkTable []string
-	// tablesLen is the encoded length of both key tables, tags included.
+	pks  keyTable // partition_key_table
+	ehks keyTable // explicit_hash_key_table
+	// tablesLen is the encoded length of both key tables.
 	tablesLen int
 	// records holds every sub-record already encoded as an
 	// AggregatedRecord.records field (tag, length, Record message).
 	records []byte
 	count   int
-	// lastPK and lastPKIndex short-cut the table lookup when consecutive
-	// records share a partition key, as they do when aggregating per key.
-	lastPK      string
-	lastPKIndex uint64
-	lastPKSet   bool
 }
 
 // Add appends one user record. partitionKey goes in the partition key table,
@@ -53,12 +46,17 @@ type Encoder struct {
 // caller's policy) and does not allocate once the Encoder's buffers and
 // tables have grown to their steady-state size.
 func (e *Encoder) Add(partitionKey, explicitHashKey string, data []byte) {
-	pkIdx := e.partitionKeyIndex(partitionKey)
+	pkIdx, added := e.pks.indexOf(partitionKey)
+	if added {
+		e.tablesLen += fieldLen(len(partitionKey))
+	}
 	msgLen := 1 + varintLen(pkIdx) + 1 + varintLen(uint64(len(data))) + len(data)
 	var ehkIdx uint64
 	hasEHK := explicitHashKey != ""
 	if hasEHK {
-		ehkIdx = e.explicitHashKeyIndex(explicitHashKey)
+		if ehkIdx, added = e.ehks.indexOf(explicitHashKey); added {
+			e.tablesLen += fieldLen(len(explicitHashKey))
+		}
 		msgLen += 1 + varintLen(ehkIdx)
 	}
 	e.records = slices.Grow(e.records, 1+varintLen(uint64(msgLen))+msgLen)
@@ -76,57 +74,19 @@ func (e *Encoder) Add(partitionKey, explicitHashKey string, data []byte) {
 	e.count++
 }
 
-func (e *Encoder) partitionKeyIndex(pk string) uint64 {
-	if e.lastPKSet && pk == e.lastPK {
-		return e.lastPKIndex
-	}
-	idx, ok := e.pkIndex[pk]
-	if !ok {
-		if e.pkIndex == nil {
-			e.pkIndex = make(map[string]uint64)
-		}
-		idx = uint64(len(e.pkTable))
-		e.pkIndex[pk] = idx
-		e.pkTable = append(e.pkTable, pk)
-		e.tablesLen += fieldLen(len(pk))
-	}
-	e.lastPK, e.lastPKIndex, e.lastPKSet = pk, idx, true
-	return idx
-}
-
-func (e *Encoder) explicitHashKeyIndex(ehk string) uint64 {
-	idx, ok := e.ehkIndex[ehk]
-	if !ok {
-		if e.ehkIndex == nil {
-			e.ehkIndex = make(map[string]uint64)
-		}
-		idx = uint64(len(e.ehkTable))
-		e.ehkIndex[ehk] = idx
-		e.ehkTable = append(e.ehkTable, ehk)
-		e.tablesLen += fieldLen(len(ehk))
-	}
-	return idx
-}
-
 // SizeWith returns the exact encoded length (magic + protobuf + MD5) the
 // aggregate would have if Add(partitionKey, explicitHashKey, data) were
 // called with len(data) == dataLen. It is O(1) and does not allocate.
 func (e *Encoder) SizeWith(partitionKey, explicitHashKey string, dataLen int) int {
 	size := e.Size()
-	var pkIdx uint64
-	if e.lastPKSet && partitionKey == e.lastPK {
-		pkIdx = e.lastPKIndex
-	} else if idx, ok := e.pkIndex[partitionKey]; ok {
-		pkIdx = idx
-	} else {
-		pkIdx = uint64(len(e.pkTable))
+	pkIdx, ok := e.pks.lookup(partitionKey)
+	if !ok {
 		size += fieldLen(len(partitionKey))
 	}
 	msgLen := 1 + varintLen(pkIdx) + 1 + varintLen(uint64(dataLen)) + dataLen
 	if explicitHashKey != "" {
-		ehkIdx, ok := e.ehkIndex[explicitHashKey]
+		ehkIdx, ok := e.ehks.lookup(explicitHashKey)
 		if !ok {
-			ehkIdx = uint64(len(e.ehkTable))
 			size += fieldLen(len(explicitHashKey))
 		}
 		msgLen += 1 + varintLen(ehkIdx)
@@ -144,11 +104,11 @@ func (e *Encoder) Count() int { return e.count }
 // PartitionKeys returns the partition key table in index order (first-seen
 // order). The slice is owned by the Encoder and valid until the next Add or
 // Reset.
-func (e *Encoder) PartitionKeys() []string { return e.pkTable }
+func (e *Encoder) PartitionKeys() []string { return e.pks.keys }
 
 // ExplicitHashKeys returns the explicit hash key table in index order. The
 // slice is owned by the Encoder and valid until the next Add or Reset.
-func (e *Encoder) ExplicitHashKeys() []string { return e.ehkTable }
+func (e *Encoder) ExplicitHashKeys() []string { return e.ehks.keys }
 
 // AppendTo appends the aggregate (magic, protobuf, MD5 of the protobuf) to
 // dst and returns the extended slice; exactly Size() bytes are appended. The
@@ -158,10 +118,10 @@ func (e *Encoder) AppendTo(dst []byte) []byte {
 	dst = slices.Grow(dst, e.Size())
 	dst = append(dst, Magic[:]...)
 	start := len(dst)
-	for _, pk := range e.pkTable {
+	for _, pk := range e.pks.keys {
 		dst = appendStringField(dst, tagPartitionKeyTable, pk)
 	}
-	for _, ehk := range e.ehkTable {
+	for _, ehk := range e.ehks.keys {
 		dst = appendStringField(dst, tagExplicitHashKeyTable, ehk)
 	}
 	dst = append(dst, e.records...)
@@ -171,17 +131,11 @@ func (e *Encoder) AppendTo(dst []byte) []byte {
 
 // Reset empties the Encoder for a new aggregate, keeping its memory.
 func (e *Encoder) Reset() {
-	clear(e.pkIndex)
-	clear(e.ehkIndex)
-	// Drop the key strings so a reused Encoder does not pin them.
-	clear(e.pkTable)
-	clear(e.ehkTable)
-	e.pkTable = e.pkTable[:0]
-	e.ehkTable = e.ehkTable[:0]
+	e.pks.reset()
+	e.ehks.reset()
 	e.tablesLen = 0
 	e.records = e.records[:0]
 	e.count = 0
-	e.lastPK, e.lastPKIndex, e.lastPKSet = "", 0, false
 }
 
 // fieldLen is the encoded length of a length-delimited field with a

@@ -3,6 +3,7 @@ package aggregation
 import (
 	"bytes"
 	"crypto/md5"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -177,5 +178,47 @@ func TestEncoderSteadyStateZeroAllocs(t *testing.T) {
 	run() // grow buffers and tables once
 	if allocs := testing.AllocsPerRun(50, run); allocs != 0 {
 		t.Errorf("steady state: %v allocs per aggregate; want 0", allocs)
+	}
+}
+
+// TestEncoderLookupShortcutsStayCorrect drives the key lookup shortcuts
+// (the remembered last answer, the direct-mapped cache) through the cases
+// that could fool them: SizeWith about one key then Add of another, misses
+// followed by inserts of different keys, more keys than cache slots, and
+// keys that differ mostly where the cache slot function does not look.
+func TestEncoderLookupShortcutsStayCorrect(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	var keys []string
+	for i := range 600 {
+		keys = append(keys, fmt.Sprintf("%d", i))
+		// Same length, start, middle and end: they all share a cache slot.
+		keys = append(keys, fmt.Sprintf("prefix-%03d-xxxxxxxx-%03d-suffix", i%10, i/10))
+	}
+	var enc Encoder
+	for round := range 50 {
+		enc.Reset()
+		var recs []userRecord
+		for range r.IntN(400) {
+			u := userRecord{pk: keys[r.IntN(len(keys))], data: []byte{byte(r.Uint32())}}
+			if r.IntN(3) == 0 {
+				u.ehk = keys[r.IntN(len(keys))]
+			}
+			// Ask about some other record first, sometimes.
+			if r.IntN(2) == 0 {
+				_ = enc.SizeWith(keys[r.IntN(len(keys))], keys[r.IntN(len(keys))], 3)
+			}
+			predicted := enc.SizeWith(u.pk, u.ehk, len(u.data))
+			if r.IntN(4) == 0 {
+				_ = enc.SizeWith(keys[r.IntN(len(keys))], "", 1) // and after
+			}
+			enc.Add(u.pk, u.ehk, u.data)
+			if enc.Size() != predicted {
+				t.Fatalf("round %d: SizeWith predicted %d, Size is %d", round, predicted, enc.Size())
+			}
+			recs = append(recs, u)
+		}
+		if got, want := enc.AppendTo(nil), referenceAggregate(t, recs); !bytes.Equal(got, want) {
+			t.Fatalf("round %d: encoder output differs from proto.Marshal", round)
+		}
 	}
 }
