@@ -13,9 +13,6 @@ const (
 	tagPartitionKeyIndex    = 1<<3 | 0 // Record.partition_key_index, varint
 	tagExplicitHashKeyIndex = 2<<3 | 0 // Record.explicit_hash_key_index, varint
 	tagData                 = 3<<3 | 2 // Record.data, bytes
-	tagTags                 = 4<<3 | 2 // Record.tags, bytes
-	tagTagKey               = 1<<3 | 2 // Tag.key, bytes
-	tagTagValue             = 2<<3 | 2 // Tag.value, bytes
 )
 
 // Encoder builds one aggregated record. The zero value is ready to use;

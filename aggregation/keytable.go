@@ -13,7 +13,7 @@ package aggregation
 type keyTable struct {
 	index map[string]uint64
 	keys  []string
-	cache [keyCacheSlots]cachedKey
+	cache *[keyCacheSlots]cachedKey // allocated with the first key
 	// last is the most recent lookup's answer; set is false when there is
 	// none. A remembered miss stays true until the next insert, which
 	// replaces it.
@@ -38,6 +38,10 @@ func (t *keyTable) lookup(key string) (uint64, bool) {
 	if t.last.set && key == t.last.key {
 		return t.last.index, t.last.found
 	}
+	if t.cache == nil {
+		t.last = cachedKey{key: key, set: true} // an empty table
+		return 0, false
+	}
 	slot := &t.cache[cacheSlot(key)]
 	if slot.set && slot.key == key {
 		t.last = *slot
@@ -61,12 +65,13 @@ func (t *keyTable) indexOf(key string) (idx uint64, added bool) {
 	}
 	if t.index == nil {
 		t.index = make(map[string]uint64)
+		t.cache = new([keyCacheSlots]cachedKey)
 	}
 	idx = uint64(len(t.keys))
 	t.index[key] = idx
 	t.keys = append(t.keys, key)
-	t.cache[cacheSlot(key)] = cachedKey{key: key, index: idx, found: true, set: true}
-	t.last = t.cache[cacheSlot(key)]
+	t.last = cachedKey{key: key, index: idx, found: true, set: true}
+	t.cache[cacheSlot(key)] = t.last
 	return idx, true
 }
 
@@ -79,7 +84,9 @@ func (t *keyTable) reset() {
 	clear(t.index)
 	clear(t.keys)
 	t.keys = t.keys[:0]
-	clear(t.cache[:])
+	if t.cache != nil {
+		clear(t.cache[:])
+	}
 	t.last = cachedKey{}
 }
 
