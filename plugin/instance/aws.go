@@ -57,7 +57,7 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 		RecordTTL:            cfg.RecordTTL,
 		MaxConnections:       maxConnections,
 		FlushInterval:        100 * time.Millisecond,
-		Logger:               producer.NewSlogLogger(log),
+		Logger:               &producer.SlogLogger{Logger: log},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)

@@ -7,7 +7,6 @@ package instance
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
@@ -175,21 +175,22 @@ func (in *Instance) read(data []byte) *chunkWork {
 
 // partitionKey returns the record's partition key: the configured field's
 // text (at most 256 characters), or a random key when the field is absent,
-// empty or not a scalar.
+// empty or not a scalar. The string aliases s.key and is valid only until
+// the next call: Group.Add copies it.
 func (in *Instance) partitionKey(s *scratch, body []byte) string {
 	s.key = s.key[:0]
 	if in.cfg.PartitionKey != nil {
 		if v, ok, err := chunk.Lookup(body, in.cfg.PartitionKey); ok && err == nil {
 			if s.key, ok, _ = chunk.AppendText(s.key, v); ok && len(s.key) > 0 {
-				return string(truncateRunes(s.key, maxPartitionKey))
+				return unsafeString(truncateRunes(s.key, maxPartitionKey))
 			}
 		}
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-	s.key = strconv.AppendUint(s.key[:0], binary.LittleEndian.Uint64(b[:]), 36)
-	return string(s.key)
+	s.key = strconv.AppendUint(s.key[:0], rand.Uint64(), 36)
+	return unsafeString(s.key)
 }
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func truncateRunes(b []byte, n int) []byte {
 	if len(b) <= n { // fewer bytes than the limit means fewer characters too
@@ -248,9 +249,9 @@ func reasonOf(err error) string {
 func (in *Instance) retryLater(tag string, data []byte, w *chunkWork) Status {
 	in.stats.Retries.Add(1)
 	w.group.Cancel()
-	delivered, rejected, retryable, pending := w.group.Counts()
+	delivered, rejected, retryable, inFlight := w.group.Counts()
 	in.log.Warn("not every record was delivered in time; the chunk will be retried",
-		"tag", tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", pending)
+		"tag", tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
 	if in.ledger != nil {
 		in.ledger.put(tag, data, w)
 	} else {
