@@ -18,10 +18,11 @@ package aggregation
 // Magic is the 4-byte prefix that marks a Kinesis record as a KPL aggregate.
 var Magic = [4]byte{0xF3, 0x89, 0x9A, 0xC2}
 
-// Framing sizes of an aggregate around its protobuf.
 const (
 	magicLen    = len(Magic)
 	checksumLen = 16 // MD5
-	// Overhead is what an aggregate adds around its protobuf: magic and MD5.
-	Overhead = magicLen + checksumLen
 )
+
+// Overhead is the number of bytes an aggregate adds around its protobuf:
+// the magic and the MD5.
+const Overhead = magicLen + checksumLen

@@ -111,6 +111,9 @@ func (e *Encoder) ExplicitHashKeys() []string { return e.ehks.keys }
 // dst and returns the extended slice; exactly Size() bytes are appended. The
 // protobuf is byte-identical to proto.Marshal of the equivalent
 // pb.AggregatedRecord. AppendTo does not allocate when dst has room.
+//
+// An aggregate of no records (Size() == Overhead) is not recognised as one
+// by consumers, who take it for a plain record; do not send it.
 func (e *Encoder) AppendTo(dst []byte) []byte {
 	dst = slices.Grow(dst, e.Size())
 	dst = append(dst, Magic[:]...)
