@@ -383,7 +383,10 @@ func TestPutRecordsValidation(t *testing.T) {
 		{name: "501 entries", code: "ValidationException",
 			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry { return entries(501) }},
 		{name: "empty partition key", code: "ValidationException",
-			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry { e[1].PartitionKey = aws.String(""); return e }},
+			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
+				e[1].PartitionKey = aws.String("")
+				return e
+			}},
 		{name: "257 character partition key", code: "ValidationException",
 			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
 				e[1].PartitionKey = aws.String(strings.Repeat("a", 257))
@@ -400,18 +403,30 @@ func TestPutRecordsValidation(t *testing.T) {
 				return e
 			}},
 		{name: "hash key 0",
-			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry { e[0].ExplicitHashKey = aws.String("0"); return e }},
+			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
+				e[0].ExplicitHashKey = aws.String("0")
+				return e
+			}},
 		{name: "hash key 2^128", code: "InvalidArgumentException",
 			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
 				e[2].ExplicitHashKey = aws.String(pow128.String())
 				return e
 			}},
 		{name: "hash key with leading zero", code: "ValidationException",
-			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry { e[0].ExplicitHashKey = aws.String("01"); return e }},
+			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
+				e[0].ExplicitHashKey = aws.String("01")
+				return e
+			}},
 		{name: "negative hash key", code: "ValidationException",
-			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry { e[0].ExplicitHashKey = aws.String("-1"); return e }},
+			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
+				e[0].ExplicitHashKey = aws.String("-1")
+				return e
+			}},
 		{name: "empty hash key", code: "ValidationException",
-			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry { e[0].ExplicitHashKey = aws.String(""); return e }},
+			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
+				e[0].ExplicitHashKey = aws.String("")
+				return e
+			}},
 		{name: "40 digit hash key", code: "ValidationException",
 			edit: func(e []types.PutRecordsRequestEntry) []types.PutRecordsRequestEntry {
 				e[0].ExplicitHashKey = aws.String("1" + strings.Repeat("0", 39))

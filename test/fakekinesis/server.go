@@ -56,6 +56,24 @@ func WithMaxRecordBytes(n int) Option { return func(s *Server) { s.maxRecordByte
 
 // New starts a Server on a free port of 127.0.0.1. Close it when done.
 func New(opts ...Option) (*Server, error) {
+	s, err := newUnstarted(opts...)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fakekinesis: listen: %w", err)
+	}
+	s.url = "http://" + ln.Addr().String()
+	go func() {
+		defer close(s.served)
+		_ = s.http.Serve(ln) // returns http.ErrServerClosed after Close
+	}()
+	return s, nil
+}
+
+// newUnstarted returns a configured Server that listens nowhere yet.
+func newUnstarted(opts ...Option) (*Server, error) {
 	s := &Server{
 		maxRequestBytes: DefaultMaxRequestBytes,
 		maxRecordBytes:  DefaultMaxRecordBytes,
@@ -73,21 +91,12 @@ func New(opts ...Option) (*Server, error) {
 	if s.maxRecordBytes < 1 {
 		return nil, fmt.Errorf("%w: max record bytes must be positive, got %d", ErrInvalidOption, s.maxRecordBytes)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("fakekinesis: listen: %w", err)
-	}
-	s.url = "http://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 30 * time.Second,
 		// net/http's own log lines would only report faults we inject.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	go func() {
-		defer close(s.served)
-		_ = s.http.Serve(ln) // returns http.ErrServerClosed after Close
-	}()
 	return s, nil
 }
 
@@ -110,7 +119,9 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 
 	err := s.http.Close()
-	<-s.served
+	if s.url != "" { // started by New
+		<-s.served
+	}
 	s.handlers.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

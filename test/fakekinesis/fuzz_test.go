@@ -1,0 +1,96 @@
+package fakekinesis
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// knownCodes are the error codes the server may answer with when no fault
+// is scripted.
+var knownCodes = map[string]bool{
+	codeResourceNotFound: true, codeResourceInUse: true, codeValidation: true,
+	codeInvalidArgument: true, codeSerialization: true, codeUnknownOperation: true,
+}
+
+// FuzzServe feeds arbitrary operations and bodies to a server with one
+// 3-shard stream and no faults. Invariants: it never panics; it answers 200
+// or 400 with the JSON 1.1 content type; an error names a known code in
+// both "__type" and X-Amzn-ErrorType; a PutRecords success answers one
+// result per entry, all stored; the counters agree with what was stored.
+func FuzzServe(f *testing.F) {
+	for _, seed := range []struct{ op, body string }{
+		{"PutRecords", `{"StreamName":"s","Records":[{"PartitionKey":"a","Data":"AA=="},{"PartitionKey":"b","ExplicitHashKey":"0","Data":""}]}`},
+		{"PutRecords", `{"StreamName":"s","Records":[{"PartitionKey":"a","ExplicitHashKey":"340282366920938463463374607431768211456","Data":"AA=="}]}`},
+		{"PutRecords", `{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s","Records":[{"PartitionKey":"€","Data":"AA=="}]}`},
+		{"PutRecords", `{"StreamName":"s","Records":[{"PartitionKey":null,"Data":"AA=="}]}`},
+		{"PutRecords", `{"StreamName":"s","Records":null}`},
+		{"PutRecord", `{"StreamName":"s","PartitionKey":"a","Data":"AA=="}`},
+		{"ListShards", `{"StreamName":"s","MaxResults":1}`},
+		{"ListShards", `{"NextToken":"ZmsxfHN8c2hhcmRJZC0wMDAwMDAwMDAwMDE"}`},
+		{"ListShards", `{"StreamName":"s","ShardFilter":{"Type":"AFTER_SHARD_ID","ShardId":"shardId-000000000000"}}`},
+		{"DescribeStreamSummary", `{"StreamName":"s"}`},
+		{"CreateStream", `{"StreamName":"t","ShardCount":2,"MaxRecordSizeInKiB":2048}`},
+		{"CreateStream", `{"StreamName":"s","ShardCount":1}`},
+		{"GetRecords", `{}`},
+		{"PutRecords", `{"StreamName":`},
+		{"PutRecords", `[]`},
+		{"PutRecords", ``},
+	} {
+		f.Add(seed.op, []byte(seed.body))
+	}
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		s, err := newUnstarted(WithMaxRequestBytes(1<<20), WithMaxRecordBytes(1<<20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateStream("s", 3); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		req.Header.Set("X-Amz-Target", targetPrefix+op)
+		req.Header.Set("Content-Type", contentType)
+		rec := httptest.NewRecorder()
+		s.serveHTTP(rec, req)
+
+		resp := rec.Result()
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("HTTP %d", resp.StatusCode)
+		}
+		if resp.Header.Get("Content-Type") != contentType || resp.Header.Get("X-Amzn-RequestId") == "" {
+			t.Fatalf("headers %v", resp.Header)
+		}
+		out := rec.Body.Bytes()
+		if resp.StatusCode == http.StatusBadRequest {
+			var e errorBody
+			if err := json.Unmarshal(out, &e); err != nil || !knownCodes[e.Type] || resp.Header.Get("X-Amzn-ErrorType") != e.Type {
+				t.Fatalf("error answer %q (%v), X-Amzn-ErrorType %q", out, err, resp.Header.Get("X-Amzn-ErrorType"))
+			}
+			if strings.Contains(e.Message, "\x00") {
+				t.Fatalf("message carries raw bytes: %q", e.Message)
+			}
+		} else if len(out) > 0 && !json.Valid(out) {
+			t.Fatalf("answer is not JSON: %q", out)
+		}
+
+		stored := len(s.Records("s"))
+		st := s.Stats()
+		if st.Requests != 1 || st.EntriesAccepted < stored || st.EntriesFailed != 0 {
+			t.Fatalf("Stats %+v with %d stored in s", st, stored)
+		}
+		if op == "PutRecords" && resp.StatusCode == http.StatusOK {
+			var in putRecordsInput
+			var res putRecordsOutput
+			if err := json.Unmarshal(body, &in); err != nil {
+				t.Fatalf("accepted a body that does not decode: %v", err)
+			}
+			if err := json.Unmarshal(out, &res); err != nil || len(res.Records) != len(in.Records) ||
+				res.FailedRecordCount != 0 || stored != len(in.Records) || st.EntriesAccepted != stored {
+				t.Fatalf("answer %q for %d entries, %d stored", out, len(in.Records), stored)
+			}
+		}
+	})
+}
