@@ -24,8 +24,10 @@ const (
 // de-duplicated tables in first-seen order; a record's indexes are the
 // positions its keys got when first added, so they are right by construction.
 //
-// The Encoder keeps the key strings it is given until Reset; data is copied.
-// An Encoder is not safe for concurrent use.
+// The Encoder keeps the key strings it is given until Reset, and copies
+// data. Strings are immutable in Go, so this is safe; a caller that makes
+// strings over reused or foreign (C) memory with package unsafe must copy
+// the keys before passing them. An Encoder is not safe for concurrent use.
 type Encoder struct {
 	pks  keyTable // partition_key_table
 	ehks keyTable // explicit_hash_key_table
