@@ -6,24 +6,24 @@ import (
 )
 
 // Faults script what the server does to put requests (PutRecords and
-// PutRecord; ListShardsDenied aside, other operations never fail by
-// fault). The zero value injects nothing. SetFaults replaces the whole
-// script at any time; counts ("the next N") are used up as requests
+// PutRecord). Other operations never fail by fault, except ListShards with
+// ListShardsDenied. The zero value injects nothing. SetFaults replaces the
+// whole script at any time; counts ("the next N") are used up as requests
 // arrive, and Faults reports what is left.
 //
-// A put request meets the faults in this order, and at most one of the
-// whole-request faults from DropConnections on (counts are used up one
-// request at a time, in the order listed):
+// A put request meets the script in this order:
 //
-//  1. it is decoded and validated; invalid requests and unknown streams are
-//     answered at once and use up no fault;
+//  1. it is decoded and validated; an invalid request or an unknown stream
+//     is answered at once and uses up nothing;
 //  2. Delay and Hang hold it;
-//  3. AccessDenied, then ResourceNotFound answer it whole;
-//  4. DropConnections, FailRequests, ThrottleRequests, LoseResponses,
-//     ResponseMismatch;
-//  5. ThrottleEvery and InternalErrorEvery fail single entries.
+//  3. AccessDenied, else ResourceNotFound, answers it whole;
+//  4. else the first of DropConnections, FailRequests, ThrottleRequests,
+//     LoseResponses and ResponseMismatch with a count left loses one and
+//     applies (so each request meets at most one of them);
+//  5. ThrottleEvery and InternalErrorEvery fail single entries (not for
+//     ResponseMismatch, which judges no entry).
 type Faults struct {
-	// ThrottleEvery fails every Nth entry, counting entries that reach
+	// ThrottleEvery fails every Nth entry, counting the entries that reach
 	// step 5 since SetFaults, with ProvisionedThroughputExceededException in
 	// its PutRecords result entry (a partial failure). A PutRecord call whose
 	// entry is picked fails whole with HTTP 400 and that code.

@@ -1,0 +1,55 @@
+package fakekinesis_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
+)
+
+// A producer test points the SDK at the server, scripts a fault, and
+// checks exactly what arrived.
+func Example() {
+	srv, err := fakekinesis.New()
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	if err := srv.CreateStream("logs", 2); err != nil {
+		panic(err)
+	}
+	client := kinesis.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
+	}, func(o *kinesis.Options) {
+		o.BaseEndpoint = aws.String(srv.URL())
+		o.Retryer = aws.NopRetryer{}
+	})
+
+	srv.SetFaults(fakekinesis.Faults{ThrottleEvery: 2})
+	out, err := client.PutRecords(context.Background(), &kinesis.PutRecordsInput{
+		StreamName: aws.String("logs"),
+		Records: []types.PutRecordsRequestEntry{
+			{PartitionKey: aws.String("a"), Data: []byte("first")},
+			{PartitionKey: aws.String("b"), Data: []byte("second")},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("failed:", aws.ToInt32(out.FailedRecordCount), aws.ToString(out.Records[1].ErrorCode))
+	for _, r := range srv.Records("logs") {
+		fmt.Printf("stored: %s in %s\n", r.Data, r.ShardID)
+	}
+	st := srv.Stats()
+	fmt.Println("seen:", st.EntriesSeen, "accepted:", st.EntriesAccepted, "failed:", st.EntriesFailed)
+	// Output:
+	// failed: 1 ProvisionedThroughputExceededException
+	// stored: first in shardId-000000000000
+	// seen: 2 accepted: 1 failed: 1
+}
