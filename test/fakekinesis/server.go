@@ -152,11 +152,10 @@ var operations = map[string]func(*Server, *request){
 	"PutRecord":             (*Server).putRecord,
 }
 
-// request is one decoded call.
+// request is one call whose operation is known and whose body was read.
 type request struct {
 	w    http.ResponseWriter
 	r    *http.Request
-	op   string
 	body []byte
 }
 
@@ -209,7 +208,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, bad)
 		return
 	}
-	operations[op](s, &request{w: w, r: r, op: op, body: body})
+	operations[op](s, &request{w: w, r: r, body: body})
 }
 
 // unknownOperation is the Stats.Operations key for requests whose target is

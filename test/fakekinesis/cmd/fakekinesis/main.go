@@ -5,8 +5,8 @@
 //
 //	fakekinesis -streams logs:4,audit:1 -port-file /tmp/fk.port -throttle-every 10
 //
-// Point a client at the printed URL (its endpoint_url or BaseEndpoint) with
-// any credentials; signatures are not checked.
+// Point a client's endpoint at the printed URL, with any credentials;
+// signatures are not checked.
 package main
 
 import (
