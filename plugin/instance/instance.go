@@ -126,6 +126,9 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 		if p := in.ledger.take(tag, data); p != nil {
 			w = p.work
 			in.stats.LedgerResumes.Add(1)
+			delivered, rejected, retryable, inFlight := w.group.Counts()
+			in.log.Info("continuing a retried chunk from the ledger", "tag", tag,
+				"delivered", delivered, "rejected", rejected, "to_send", retryable, "in_flight", inFlight)
 		}
 	}
 	if w == nil {

@@ -73,7 +73,7 @@ func start(t *testing.T, logName string, extraEnv []string, name string, args ..
 	}
 	p := &proc{cmd: cmd, done: make(chan error, 1), log: logPath}
 	go func() { p.done <- cmd.Wait(); f.Close() }()
-	t.Cleanup(func() { p.stop(t, 15*time.Second) })
+	t.Cleanup(func() { p.stop(t, 30*time.Second) })
 	return p
 }
 

@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
+)
+
+// Fault tests: a real Fluent Bit with the plugin against the project's fake
+// Kinesis, which fails requests and entries on a script and counts exactly
+// what it stored.
+
+func fakeKinesis(t *testing.T, stream string, shards int) *fakekinesis.Server {
+	t.Helper()
+	srv, err := fakekinesis.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.CreateStream(stream, shards); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func faultConfig(port int, endpoint, extra string) string {
+	return fmt.Sprintf(`
+[SERVICE]
+    Flush           1
+    Grace           10
+    Log_Level       info
+    scheduler.base  1
+    scheduler.cap   2
+
+[INPUT]
+    Name    http
+    Listen  127.0.0.1
+    Port    %d
+
+[OUTPUT]
+    Name           kinesis_kpl
+    Match          *
+    stream         logs
+    endpoint       %s
+    partition_key  pk
+    Retry_Limit    False
+%s`, port, endpoint, extra)
+}
+
+func fakeRecords(t *testing.T, srv *fakekinesis.Server, stream string) []userRecord {
+	t.Helper()
+	urs, err := srv.UserRecords(stream)
+	if err != nil {
+		t.Fatalf("the fake cannot read what it stored: %v", err)
+	}
+	out := make([]userRecord, len(urs))
+	for i, u := range urs {
+		out[i] = userRecord{Shard: u.ShardID, Seq: u.SequenceNumber, Sub: u.SubIndex, Aggregated: u.Aggregated,
+			PK: u.PartitionKey, EHK: u.ExplicitHashKey, InShard: u.InShard, Data: u.Data}
+	}
+	return out
+}
+
+// waitFake polls the fake until it holds want user records.
+func waitFake(t *testing.T, srv *fakekinesis.Server, stream string, want int, fb *proc, within time.Duration) []userRecord {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := fakeRecords(t, srv, stream)
+		if len(got) >= want || time.Now().After(deadline) {
+			return got
+		}
+		select {
+		case err := <-fb.done:
+			fb.done <- err
+			t.Fatalf("fluent-bit exited early: %v\n%s", err, fb.output())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitLog polls Fluent Bit's log until it holds n lines containing s.
+func waitLog(t *testing.T, fb *proc, s string, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for strings.Count(fb.output(), s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not show %q %d times within %s\n%s", s, n, within, fb.output())
+		}
+		time.Sleep(100 * time.Millisecond) // polling a log file; there is nothing to wait on
+	}
+}
+
+func TestFaultsPartialFailuresAndFailedRequests(t *testing.T) {
+	e := setup(t)
+	srv := fakeKinesis(t, "logs", 4)
+	srv.SetFaults(fakekinesis.Faults{
+		ThrottleEvery:      5,
+		InternalErrorEvery: 13,
+		FailRequests:       3,
+		ThrottleRequests:   3,
+		DropConnections:    2,
+		ResponseMismatch:   2,
+	})
+	port := freePort(t)
+	fb := fluentBit(t, e, faultConfig(port, srv.URL(), ""))
+	waitHTTP(t, fb, port)
+
+	records := makeRecords(10000, 50, "faults")
+	post(t, port, "app", records)
+	waitFake(t, srv, "logs", len(records), fb, 90*time.Second)
+	if err := fb.stop(t, 20*time.Second); err != nil {
+		t.Errorf("fluent-bit exit: %v", err)
+	}
+	got := fakeRecords(t, srv, "logs")
+	checkExactlyOnce(t, records, got)
+	st := srv.Stats()
+	t.Logf("stats: %d requests, %d entries seen, %d accepted, %d failed by fault, %d requests failed, %d dropped, %d mismatched",
+		st.Requests, st.EntriesSeen, st.EntriesAccepted, st.EntriesFailed, st.RequestsFailed, st.RequestsDropped, st.ResponsesMismatched)
+	if st.EntriesFailed == 0 || st.RequestsFailed < 6 || st.RequestsDropped != 2 || st.ResponsesMismatched != 2 {
+		t.Errorf("the faults did not all happen: %+v", st)
+	}
+}
+
+// A request that hangs past flush_timeout makes the flush answer RETRY;
+// when Fluent Bit hands the chunk again, the plugin continues with the
+// records it already has in flight instead of sending them twice.
+func TestFaultsHangingRequestsResumeFromTheLedger(t *testing.T) {
+	e := setup(t)
+	srv := fakeKinesis(t, "logs", 2)
+	srv.SetFaults(fakekinesis.Faults{Hang: true})
+	port := freePort(t)
+	fb := fluentBit(t, e, faultConfig(port, srv.URL(), "    flush_timeout  1s\n"))
+	waitHTTP(t, fb, port)
+
+	records := makeRecords(2000, 50, "hang")
+	post(t, port, "app", records)
+	// Two flushes of the chunk answer RETRY while its requests hang.
+	waitLog(t, fb, "the chunk will be retried", 2, 60*time.Second)
+	waitLog(t, fb, "continuing a retried chunk", 1, 60*time.Second)
+	srv.SetFaults(fakekinesis.Faults{})
+	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
+	if err := fb.stop(t, 20*time.Second); err != nil {
+		t.Errorf("fluent-bit exit: %v", err)
+	}
+	checkExactlyOnce(t, records, fakeRecords(t, srv, "logs"))
+}
+
+// A stream that is missing (or a role without permission) is retried with
+// a loud log, never dropped.
+func TestFaultsMissingStreamIsRetriedNotDropped(t *testing.T) {
+	e := setup(t)
+	srv := fakeKinesis(t, "logs", 3)
+	srv.SetFaults(fakekinesis.Faults{ResourceNotFound: true})
+	port := freePort(t)
+	fb := fluentBit(t, e, faultConfig(port, srv.URL(), "    flush_timeout  1s\n"))
+	waitHTTP(t, fb, port)
+
+	records := makeRecords(1000, 50, "missing")
+	post(t, port, "app", records)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := srv.WaitFor(ctx, func(s fakekinesis.Stats) bool { return s.RequestsFailed >= 3 }); err != nil {
+		t.Fatalf("no failed requests: %v\n%s", err, fb.output())
+	}
+	srv.SetFaults(fakekinesis.Faults{})
+	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
+	if err := fb.stop(t, 20*time.Second); err != nil {
+		t.Errorf("fluent-bit exit: %v", err)
+	}
+	checkExactlyOnce(t, records, fakeRecords(t, srv, "logs"))
+	if !strings.Contains(fb.output(), "ResourceNotFoundException") {
+		t.Errorf("the log does not say the stream was not found:\n%s", fb.output())
+	}
+}
+
+// A response lost after Kinesis stored the records cannot be told from a
+// failure: the records are sent again. Nothing is lost; the duplicates are
+// only those of the lost responses.
+func TestFaultsLostResponsesLoseNothing(t *testing.T) {
+	e := setup(t)
+	srv := fakeKinesis(t, "logs", 2)
+	srv.SetFaults(fakekinesis.Faults{LoseResponses: 1})
+	port := freePort(t)
+	fb := fluentBit(t, e, faultConfig(port, srv.URL(), ""))
+	waitHTTP(t, fb, port)
+
+	records := makeRecords(3000, 50, "lost")
+	post(t, port, "app", records)
+	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
+	if err := fb.stop(t, 20*time.Second); err != nil {
+		t.Errorf("fluent-bit exit: %v", err)
+	}
+	got := fakeRecords(t, srv, "logs")
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Data)]++
+	}
+	dups := 0
+	for _, r := range records {
+		switch n := seen[string(r)]; {
+		case n == 0:
+			t.Fatalf("a record was lost")
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	if st := srv.Stats(); st.ResponsesLost != 1 {
+		t.Fatalf("responses lost = %d, want 1", st.ResponsesLost)
+	}
+	t.Logf("%d records, %d duplicates from one lost response", len(records), dups)
+}
