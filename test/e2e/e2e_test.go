@@ -117,39 +117,23 @@ func aggregatedShare(recs []userRecord) (aggregated, outer int) {
 	return aggregated, len(outers)
 }
 
-const serviceSection = `
-[SERVICE]
-    Flush        1
-    Grace        10
-    Log_Level    info
-
-[INPUT]
-    Name          http
-    Listen        127.0.0.1
-    Port          %d
-`
-
 func TestDeliversEveryRecordOnceOnItsShard(t *testing.T) {
 	e := setup(t)
 	endpoint := kinesalite(t, e)
 	createStream(t, e, endpoint, "logs", 4)
-	port := freePort(t)
-	fb := fluentBit(t, e, fmt.Sprintf(serviceSection+`
+	fb, port := pipeline(t, e, fmt.Sprintf(`
 [OUTPUT]
     Name           kinesis_kpl
     Match          app.*
     stream         logs
     endpoint       %s
     partition_key  pk
-`, port, endpoint))
-	waitHTTP(t, fb, port)
+`, endpoint))
 
 	records := makeRecords(10000, 50, "one")
 	post(t, port, "app.logs", records)
 	got := waitFor(t, e, endpoint, "logs", len(records), fb)
-	if err := fb.stop(t, 20*time.Second); err != nil {
-		t.Errorf("fluent-bit exit: %v", err)
-	}
+	fb.shutdown(t)
 	got = readStream(t, e, endpoint, "logs") // after exit: nothing more, nothing twice
 	checkExactlyOnce(t, records, got)
 	agg, outer := aggregatedShare(got)
@@ -170,23 +154,21 @@ func TestTwoOutputsAreIndependent(t *testing.T) {
 	endpoint := kinesalite(t, e)
 	createStream(t, e, endpoint, "alpha", 2)
 	createStream(t, e, endpoint, "beta", 3)
-	port := freePort(t)
-	fb := fluentBit(t, e, fmt.Sprintf(serviceSection+`
+	fb, port := pipeline(t, e, fmt.Sprintf(`
 [OUTPUT]
     Name           kinesis_kpl
     Match          a.*
     stream         alpha
-    endpoint       %[2]s
+    endpoint       %[1]s
     partition_key  pk
 
 [OUTPUT]
     Name           kinesis_kpl
     Match          b.*
     stream         beta
-    endpoint       %[2]s
+    endpoint       %[1]s
     partition_key  $pk
-`, port, endpoint))
-	waitHTTP(t, fb, port)
+`, endpoint))
 
 	alpha := makeRecords(3000, 50, "alpha")
 	beta := makeRecords(2000, 20, "beta")
@@ -194,9 +176,7 @@ func TestTwoOutputsAreIndependent(t *testing.T) {
 	post(t, port, "b.logs", beta)
 	waitFor(t, e, endpoint, "alpha", len(alpha), fb)
 	waitFor(t, e, endpoint, "beta", len(beta), fb)
-	if err := fb.stop(t, 20*time.Second); err != nil {
-		t.Errorf("fluent-bit exit: %v", err)
-	}
+	fb.shutdown(t)
 	checkExactlyOnce(t, alpha, readStream(t, e, endpoint, "alpha"))
 	checkExactlyOnce(t, beta, readStream(t, e, endpoint, "beta"))
 }
@@ -205,8 +185,7 @@ func TestWorkers(t *testing.T) {
 	e := setup(t)
 	endpoint := kinesalite(t, e)
 	createStream(t, e, endpoint, "logs", 4)
-	port := freePort(t)
-	fb := fluentBit(t, e, fmt.Sprintf(serviceSection+`
+	fb, port := pipeline(t, e, fmt.Sprintf(`
 [OUTPUT]
     Name           kinesis_kpl
     Match          *
@@ -214,8 +193,7 @@ func TestWorkers(t *testing.T) {
     endpoint       %s
     partition_key  pk
     workers        2
-`, port, endpoint))
-	waitHTTP(t, fb, port)
+`, endpoint))
 
 	records := makeRecords(10000, 50, "workers")
 	// Several tags make several chunks that the two workers flush at once.
@@ -224,9 +202,7 @@ func TestWorkers(t *testing.T) {
 		post(t, port, fmt.Sprintf("w%d.logs", i), part)
 	}
 	waitFor(t, e, endpoint, "logs", len(records), fb)
-	if err := fb.stop(t, 20*time.Second); err != nil {
-		t.Errorf("fluent-bit exit: %v", err)
-	}
+	fb.shutdown(t)
 	checkExactlyOnce(t, records, readStream(t, e, endpoint, "logs"))
 }
 

@@ -27,20 +27,10 @@ func fakeKinesis(t *testing.T, stream string, shards int) *fakekinesis.Server {
 	return srv
 }
 
-func faultConfig(port int, endpoint, extra string) string {
+// faultOutput is the [OUTPUT] section of the fault tests, with extra
+// options appended.
+func faultOutput(endpoint, extra string) string {
 	return fmt.Sprintf(`
-[SERVICE]
-    Flush           1
-    Grace           10
-    Log_Level       info
-    scheduler.base  1
-    scheduler.cap   2
-
-[INPUT]
-    Name    http
-    Listen  127.0.0.1
-    Port    %d
-
 [OUTPUT]
     Name           kinesis_kpl
     Match          *
@@ -48,7 +38,7 @@ func faultConfig(port int, endpoint, extra string) string {
     endpoint       %s
     partition_key  pk
     Retry_Limit    False
-%s`, port, endpoint, extra)
+%s`, endpoint, extra)
 }
 
 func fakeRecords(t *testing.T, srv *fakekinesis.Server, stream string) []userRecord {
@@ -68,30 +58,20 @@ func fakeRecords(t *testing.T, srv *fakekinesis.Server, stream string) []userRec
 // waitFake polls the fake until it holds want user records.
 func waitFake(t *testing.T, srv *fakekinesis.Server, stream string, want int, fb *proc, within time.Duration) []userRecord {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := fakeRecords(t, srv, stream)
-		if len(got) >= want || time.Now().After(deadline) {
-			return got
-		}
-		select {
-		case err := <-fb.done:
-			fb.done <- err
-			t.Fatalf("fluent-bit exited early: %v\n%s", err, fb.output())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	var got []userRecord
+	pollUntil(t, fb, within, func() bool {
+		got = fakeRecords(t, srv, stream)
+		return len(got) >= want
+	})
+	return got
 }
 
 // waitLog polls Fluent Bit's log until it holds n lines containing s.
 func waitLog(t *testing.T, fb *proc, s string, n int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for strings.Count(fb.output(), s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log does not show %q %d times within %s\n%s", s, n, within, fb.output())
-		}
-		time.Sleep(100 * time.Millisecond) // polling a log file; there is nothing to wait on
+	pollUntil(t, fb, within, func() bool { return strings.Count(fb.output(), s) >= n })
+	if strings.Count(fb.output(), s) < n {
+		t.Fatalf("the log does not show %q %d times within %s\n%s", s, n, within, fb.output())
 	}
 }
 
@@ -106,16 +86,12 @@ func TestFaultsPartialFailuresAndFailedRequests(t *testing.T) {
 		DropConnections:    2,
 		ResponseMismatch:   2,
 	})
-	port := freePort(t)
-	fb := fluentBit(t, e, faultConfig(port, srv.URL(), ""))
-	waitHTTP(t, fb, port)
+	fb, port := pipeline(t, e, faultOutput(srv.URL(), ""))
 
 	records := makeRecords(10000, 50, "faults")
 	post(t, port, "app", records)
 	waitFake(t, srv, "logs", len(records), fb, 90*time.Second)
-	if err := fb.stop(t, 20*time.Second); err != nil {
-		t.Errorf("fluent-bit exit: %v", err)
-	}
+	fb.shutdown(t)
 	got := fakeRecords(t, srv, "logs")
 	checkExactlyOnce(t, records, got)
 	st := srv.Stats()
@@ -133,9 +109,7 @@ func TestFaultsHangingRequestsResumeFromTheLedger(t *testing.T) {
 	e := setup(t)
 	srv := fakeKinesis(t, "logs", 2)
 	srv.SetFaults(fakekinesis.Faults{Hang: true})
-	port := freePort(t)
-	fb := fluentBit(t, e, faultConfig(port, srv.URL(), "    flush_timeout  1s\n"))
-	waitHTTP(t, fb, port)
+	fb, port := pipeline(t, e, faultOutput(srv.URL(), "    flush_timeout  1s\n"))
 
 	records := makeRecords(2000, 50, "hang")
 	post(t, port, "app", records)
@@ -144,9 +118,7 @@ func TestFaultsHangingRequestsResumeFromTheLedger(t *testing.T) {
 	waitLog(t, fb, "continuing a retried chunk", 1, 60*time.Second)
 	srv.SetFaults(fakekinesis.Faults{})
 	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
-	if err := fb.stop(t, 20*time.Second); err != nil {
-		t.Errorf("fluent-bit exit: %v", err)
-	}
+	fb.shutdown(t)
 	checkExactlyOnce(t, records, fakeRecords(t, srv, "logs"))
 }
 
@@ -156,9 +128,7 @@ func TestFaultsMissingStreamIsRetriedNotDropped(t *testing.T) {
 	e := setup(t)
 	srv := fakeKinesis(t, "logs", 3)
 	srv.SetFaults(fakekinesis.Faults{ResourceNotFound: true})
-	port := freePort(t)
-	fb := fluentBit(t, e, faultConfig(port, srv.URL(), "    flush_timeout  1s\n"))
-	waitHTTP(t, fb, port)
+	fb, port := pipeline(t, e, faultOutput(srv.URL(), "    flush_timeout  1s\n"))
 
 	records := makeRecords(1000, 50, "missing")
 	post(t, port, "app", records)
@@ -169,9 +139,7 @@ func TestFaultsMissingStreamIsRetriedNotDropped(t *testing.T) {
 	}
 	srv.SetFaults(fakekinesis.Faults{})
 	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
-	if err := fb.stop(t, 20*time.Second); err != nil {
-		t.Errorf("fluent-bit exit: %v", err)
-	}
+	fb.shutdown(t)
 	checkExactlyOnce(t, records, fakeRecords(t, srv, "logs"))
 	if !strings.Contains(fb.output(), "ResourceNotFoundException") {
 		t.Errorf("the log does not say the stream was not found:\n%s", fb.output())
@@ -185,16 +153,12 @@ func TestFaultsLostResponsesLoseNothing(t *testing.T) {
 	e := setup(t)
 	srv := fakeKinesis(t, "logs", 2)
 	srv.SetFaults(fakekinesis.Faults{LoseResponses: 1})
-	port := freePort(t)
-	fb := fluentBit(t, e, faultConfig(port, srv.URL(), ""))
-	waitHTTP(t, fb, port)
+	fb, port := pipeline(t, e, faultOutput(srv.URL(), ""))
 
 	records := makeRecords(3000, 50, "lost")
 	post(t, port, "app", records)
 	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
-	if err := fb.stop(t, 20*time.Second); err != nil {
-		t.Errorf("fluent-bit exit: %v", err)
-	}
+	fb.shutdown(t)
 	got := fakeRecords(t, srv, "logs")
 	seen := map[string]int{}
 	for _, r := range got {

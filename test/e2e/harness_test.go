@@ -51,6 +51,7 @@ func setup(t *testing.T) env {
 
 // proc is a process a test started; Cleanup stops it by its PID.
 type proc struct {
+	name string
 	cmd  *exec.Cmd
 	done chan error
 	log  string
@@ -71,7 +72,7 @@ func start(t *testing.T, logName string, extraEnv []string, name string, args ..
 		f.Close()
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &proc{cmd: cmd, done: make(chan error, 1), log: logPath}
+	p := &proc{name: filepath.Base(name), cmd: cmd, done: make(chan error, 1), log: logPath}
 	go func() { p.done <- cmd.Wait(); f.Close() }()
 	t.Cleanup(func() { p.stop(t, 30*time.Second) })
 	return p
@@ -107,19 +108,18 @@ func kinesalite(t *testing.T, e env) string {
 	t.Helper()
 	portFile := filepath.Join(t.TempDir(), "port")
 	p := start(t, "kinesalite.log", nil, "node", "--no-warnings", e.tool, "serve", portFile)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(portFile); err == nil && len(b) > 0 {
-			return "http://127.0.0.1:" + strings.TrimSpace(string(b))
+	var url string
+	pollUntil(t, p, 20*time.Second, func() bool {
+		b, err := os.ReadFile(portFile)
+		if err == nil && len(b) > 0 {
+			url = "http://127.0.0.1:" + strings.TrimSpace(string(b))
 		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("kinesalite exited: %v\n%s", err, p.output())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return url != ""
+	})
+	if url == "" {
+		t.Fatalf("kinesalite did not start\n%s", p.output())
 	}
-	t.Fatalf("kinesalite did not start\n%s", p.output())
-	return ""
+	return url
 }
 
 func tool(t *testing.T, e env, args ...string) []byte {
@@ -172,17 +172,26 @@ func readStream(t *testing.T, e env, endpoint, stream string) []userRecord {
 // passes, and returns what it read last.
 func waitFor(t *testing.T, e env, endpoint, stream string, want int, fb *proc) []userRecord {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		recs := readStream(t, e, endpoint, stream)
-		if len(recs) >= want || time.Now().After(deadline) {
-			return recs
-		}
+	var recs []userRecord
+	pollUntil(t, fb, 90*time.Second, func() bool {
+		recs = readStream(t, e, endpoint, stream)
+		return len(recs) >= want
+	})
+	return recs
+}
+
+// pollUntil calls done until it returns true or within passes (done's last
+// answer then stands: the caller's checks report what is missing). It fails
+// the test at once if Fluent Bit exits meanwhile.
+func pollUntil(t *testing.T, fb *proc, within time.Duration, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !done() && time.Now().Before(deadline) {
 		select {
 		case err := <-fb.done:
 			fb.done <- err
-			t.Fatalf("fluent-bit exited early: %v\n%s", err, fb.output())
-		case <-time.After(300 * time.Millisecond):
+			t.Fatalf("%s exited early: %v\n%s", fb.name, err, fb.output())
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -208,24 +217,56 @@ func fluentBit(t *testing.T, e env, config string) *proc {
 		e.fluentBit, "-e", e.plugin, "-c", path)
 }
 
+// pipelineConfig is the [SERVICE] and http [INPUT] sections every test
+// uses; outputs follow it. Retries are scheduled within 1-2 seconds.
+const pipelineConfig = `
+[SERVICE]
+    Flush           1
+    Grace           10
+    Log_Level       info
+    scheduler.base  1
+    scheduler.cap   2
+
+[INPUT]
+    Name    http
+    Listen  127.0.0.1
+    Port    %d
+`
+
+// pipeline starts Fluent Bit with an http input on a free port feeding the
+// given [OUTPUT] sections, and waits until the input accepts connections.
+func pipeline(t *testing.T, e env, outputs string) (*proc, int) {
+	t.Helper()
+	port := freePort(t)
+	fb := fluentBit(t, e, fmt.Sprintf(pipelineConfig, port)+outputs)
+	waitHTTP(t, fb, port)
+	return fb, port
+}
+
+// shutdown stops Fluent Bit as its service manager would and expects a
+// clean exit.
+func (p *proc) shutdown(t *testing.T) {
+	t.Helper()
+	if err := p.stop(t, 30*time.Second); err != nil {
+		t.Errorf("fluent-bit exit: %v\n%s", err, p.output())
+	}
+}
+
 // waitHTTP waits until Fluent Bit's http input accepts connections.
 func waitHTTP(t *testing.T, fb *proc, port int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	open := false
+	pollUntil(t, fb, 20*time.Second, func() bool {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
-			return
+			open = true
 		}
-		select {
-		case err := <-fb.done:
-			fb.done <- err
-			t.Fatalf("fluent-bit exited: %v\n%s", err, fb.output())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return open
+	})
+	if !open {
+		t.Fatalf("fluent-bit's http input did not open port %d\n%s", port, fb.output())
 	}
-	t.Fatalf("fluent-bit's http input did not open port %d\n%s", port, fb.output())
 }
 
 // post sends records, as JSON objects, to Fluent Bit's http input under tag,
