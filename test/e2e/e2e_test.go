@@ -231,3 +231,41 @@ func TestBadConfigurationStopsFluentBit(t *testing.T) {
 		}
 	}
 }
+
+// Records still on their way when Fluent Bit is told to stop are sent
+// before it exits, by every instance: Fluent Bit 1.8 hands the exit
+// callback the last instance's context for each of them.
+func TestShutdownDrainsEveryInstance(t *testing.T) {
+	e := setup(t)
+	endpoint := kinesalite(t, e)
+	createStream(t, e, endpoint, "alpha", 2)
+	createStream(t, e, endpoint, "beta", 2)
+	fb, port := pipeline(t, e, fmt.Sprintf(`
+[OUTPUT]
+    Name           kinesis_kpl
+    Match          a.*
+    stream         alpha
+    endpoint       %[1]s
+    partition_key  pk
+
+[OUTPUT]
+    Name           kinesis_kpl
+    Match          b.*
+    stream         beta
+    endpoint       %[1]s
+    partition_key  pk
+`, endpoint))
+	alpha := makeRecords(2000, 50, "alpha")
+	beta := makeRecords(2000, 50, "beta")
+	post(t, port, "a.logs", alpha)
+	post(t, port, "b.logs", beta)
+	fb.shutdown(t) // at once: nothing waited for the records
+	checkExactlyOnce(t, alpha, readStream(t, e, endpoint, "alpha"))
+	checkExactlyOnce(t, beta, readStream(t, e, endpoint, "beta"))
+	out := fb.output()
+	for _, name := range []string{"kinesis_kpl.0] stopped", "kinesis_kpl.1] stopped"} {
+		if strings.Count(out, name) != 1 {
+			t.Errorf("the log does not show %q once:\n%s", name, out)
+		}
+	}
+}
