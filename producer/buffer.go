@@ -298,6 +298,10 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 	p.notifyLocked(&fails, e)
 	clear(e.refs[len(live):])
 	e.refs = live
+	if dropped {
+		// Room was freed: whoever waits for room or idleness looks again.
+		p.signalChangedLocked()
+	}
 	if len(live) == 0 {
 		return false
 	}

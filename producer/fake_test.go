@@ -119,8 +119,9 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 		return nil, st.err
 	}
 	out := &kinesis.PutRecordsOutput{}
-	if st.count >= 0 {
-		// A garbled response: nothing was stored.
+	if st.count >= 0 && st.count != len(in.Records) {
+		// A garbled response: nothing was stored. (With the right
+		// length it would be a plain success.)
 		for range st.count {
 			out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: ptr("shardId-999999999999")})
 		}

@@ -1,0 +1,150 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestEveryRecordOneOutcome puts groups through a service that fails at
+// random (whole requests, single entries, garbled responses, permanent
+// rejections), cancels some groups and re-puts retryable failures. For
+// every seed: each record ends with exactly one final outcome; a record
+// is stored by the service exactly once if Delivered and never otherwise,
+// so nothing is sent again after it succeeded.
+func TestEveryRecordOneOutcome(t *testing.T) {
+	for seed := range uint64(propertySeeds) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				checkOneOutcome(t, seed)
+			})
+		})
+	}
+}
+
+func checkOneOutcome(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	f := newFake(1 + rng.IntN(6))
+	var script []step
+	for range 400 {
+		switch r := rng.IntN(10); {
+		case r < 4:
+			script = append(script, ok())
+		case r < 6:
+			m := map[int]string{}
+			for range 1 + rng.IntN(5) {
+				m[rng.IntN(20)] = []string{"ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"}[rng.IntN(3)]
+			}
+			if rng.IntN(4) == 0 {
+				m[rng.IntN(20)] = "ValidationException"
+			}
+			script = append(script, codes(m))
+		case r < 8:
+			script = append(script, fail(apiError([]string{"ProvisionedThroughputExceededException", "ServiceUnavailable", "ExpiredTokenException"}[rng.IntN(3)])))
+		case r < 9:
+			script = append(script, step{count: rng.IntN(30)})
+		default:
+			script = append(script, fail(errors.New("connection reset")))
+		}
+	}
+	f.script = script
+	p := newTestProducer(t, f, func(c *Config) {
+		c.AggregateBatchCount = 1 + rng.IntN(8)
+		c.AggregateBatchSize = 200 + rng.IntN(2000)
+		c.BatchCount = 1 + rng.IntN(20)
+		c.MaxConnections = 1 + rng.IntN(4)
+		c.RecordTTL = time.Duration(1+rng.IntN(5)) * time.Second
+		c.RateLimit = NoRateLimit
+	})
+	p.Start()
+	ctx := context.Background()
+	var groups []*Group
+	id := 0
+	for range 6 {
+		g := p.NewGroup()
+		for range 1 + rng.IntN(60) {
+			g.Add([]byte(fmt.Sprintf("r%06d", id)), fmt.Sprintf("key-%d", rng.IntN(25)))
+			id++
+		}
+		if err := p.PutGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		if rng.IntN(4) == 0 {
+			g.Cancel()
+		}
+		groups = append(groups, g)
+	}
+	// Retryable failures are put again, a few rounds.
+	for round := range 3 {
+		for _, g := range groups {
+			if err := g.Wait(ctx); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if _, _, retryable, _ := g.Counts(); retryable > 0 {
+				if err := p.PutGroup(ctx, g); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, g := range groups {
+		if err := g.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, g := range groups {
+		for i := range g.Len() {
+			o := g.Outcome(i)
+			stored := f.deliveredCount(fmt.Sprintf("r%06d", total))
+			total++
+			switch o.State {
+			case Delivered:
+				if stored != 1 {
+					t.Errorf("delivered record stored %d times", stored)
+				}
+			case Failed:
+				if stored != 0 {
+					t.Errorf("failed record (%v) stored %d times", o.Err, stored)
+				}
+				if o.Err == nil {
+					t.Error("failed record without an error")
+				}
+			default:
+				t.Errorf("record left %v", o.State)
+			}
+		}
+		g.Release()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for data, n := range f.delivered {
+		if n != 1 {
+			t.Errorf("%s stored %d times", data, n)
+		}
+	}
+	if f.outOfShard != 0 {
+		t.Errorf("%d aggregates outside their shard", f.outOfShard)
+	}
+	if f.maxEntries > p.cfg.BatchCount {
+		t.Errorf("a request had %d entries, BatchCount %d", f.maxEntries, p.cfg.BatchCount)
+	}
+}
+
+// propertySeeds is how many random runs the property test makes; raise it
+// locally when changing the buffer.
+var propertySeeds = 12
+
+func init() {
+	if s := os.Getenv("PRODUCER_PROPERTY_SEEDS"); s != "" {
+		fmt.Sscan(s, &propertySeeds)
+	}
+}
