@@ -253,3 +253,16 @@ func (l *testLogger) has(s string) bool {
 	}
 	return false
 }
+
+// listerFunc observes ListShards inputs.
+type listerFunc func(ctx context.Context, _ *types.Shard, nextToken, stream *string)
+
+type spyLister struct {
+	f   *fakeKinesis
+	spy listerFunc
+}
+
+func (s spyLister) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	s.spy(ctx, nil, in.NextToken, in.StreamName)
+	return s.f.ListShards(ctx, in, o...)
+}
