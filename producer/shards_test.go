@@ -156,10 +156,10 @@ func TestShardTable(t *testing.T) {
 		}
 	}
 	bad := [][]types.Shard{
-		{shard("a", "0", "100", false), shard("b", "100", "200", false)}, // overlap
-		{shard("a", "10", "5", false)},                                  // end below start
-		{shard("a", "x", "5", false)},                                   // not a number
-		{{ShardId: ptr("a")}},                                           // no range
+		{shard("a", "0", "100", false), shard("b", "100", "200", false)},    // overlap
+		{shard("a", "10", "5", false)},                                      // end below start
+		{shard("a", "x", "5", false)},                                       // not a number
+		{{ShardId: ptr("a")}},                                               // no range
 		{shard("a", "0", "340282366920938463463374607431768211456", false)}, // 2^128
 	}
 	for i, shards := range bad {
