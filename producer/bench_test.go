@@ -3,8 +3,12 @@ package producer
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
+	"sort"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -64,6 +68,7 @@ func BenchmarkProducer(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0 := cpuTime()
 				for done := 0; done < b.N; {
 					n := min(groupSize, b.N-done)
 					g := p.NewGroup()
@@ -84,6 +89,10 @@ func BenchmarkProducer(b *testing.B) {
 					done += n
 				}
 				b.StopTimer()
+				cpu := cpuTime() - cpu0
+				// Every goroutine's CPU time (caller, workers, GC) per
+				// record: records per CPU-second is the per-core rate.
+				b.ReportMetric(float64(b.N)/cpu.Seconds(), "records/cpu-s")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 				if err := p.Stop(ctx); err != nil {
 					b.Fatal(err)
@@ -93,9 +102,21 @@ func BenchmarkProducer(b *testing.B) {
 	}
 }
 
-// BenchmarkShardLookup measures finding the shard of a hash key among 4096.
+// cpuTime is the process's user plus system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkShardLookup measures finding the shard of a hash key among 4096:
+// the producer's lookup, against a binary search over all shards and the
+// big.Int search a straightforward port would do (baselines, same run).
 func BenchmarkShardLookup(b *testing.B) {
-	t, err := newShardTable(mustShards(4096))
+	shards := mustShards(4096)
+	t, err := newShardTable(shards)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,12 +125,39 @@ func BenchmarkShardLookup(b *testing.B) {
 	for i := range keys {
 		keys[i] = aggregation.HashKey{Hi: rng.Uint64(), Lo: rng.Uint64()}
 	}
-	b.ReportAllocs()
-	sum := 0
-	for i := 0; b.Loop(); i++ {
-		sum += t.lookup(keys[i&(len(keys)-1)])
+	bigEnds := make([]*big.Int, len(shards))
+	for i, s := range shards {
+		bigEnds[i], _ = new(big.Int).SetString(*s.HashKeyRange.EndingHashKey, 10)
 	}
-	if sum < 0 {
-		b.Fatal("lookup missed")
-	}
+	var nsLookup float64
+	b.Run("impl=prefix-table", func(b *testing.B) {
+		b.ReportAllocs()
+		sum := 0
+		for i := 0; b.Loop(); i++ {
+			sum += t.lookup(keys[i&(len(keys)-1)])
+		}
+		if sum < 0 {
+			b.Fatal("lookup missed")
+		}
+		nsLookup = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	})
+	b.Run("impl=binary-search", func(b *testing.B) {
+		b.ReportAllocs()
+		sum := 0
+		for i := 0; b.Loop(); i++ {
+			sum += t.lastStartAtOrBelow(keys[i&(len(keys)-1)], 0, len(t.starts)-1)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nsLookup, "x-prefix-table")
+		_ = sum
+	})
+	b.Run("impl=big.Int", func(b *testing.B) {
+		b.ReportAllocs()
+		sum := 0
+		for i := 0; b.Loop(); i++ {
+			k := keys[i&(len(keys)-1)].BigInt()
+			sum += sort.Search(len(bigEnds), func(j int) bool { return bigEnds[j].Cmp(k) >= 0 })
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nsLookup, "x-prefix-table")
+		_ = sum
+	})
 }

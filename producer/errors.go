@@ -33,6 +33,10 @@ var (
 	// Start was called.
 	ErrNotStarted = errors.New("producer: not started")
 
+	// ErrForeignGroup is returned by PutGroup for a group that another
+	// producer made (or one already released).
+	ErrForeignGroup = errors.New("producer: group belongs to another producer")
+
 	// ErrInvalidConfig is matched by every error New returns for a bad
 	// Config; the error lists every problem.
 	ErrInvalidConfig = errors.New("producer: invalid configuration")

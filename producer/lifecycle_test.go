@@ -511,3 +511,44 @@ func TestRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestNoGoroutineLeftAfterStop runs a producer on real time and checks
+// that Stop leaves no goroutine behind.
+func TestNoGoroutineLeftAfterStop(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	f := newFake(4)
+	f.script = []step{codes(map[int]string{0: "InternalFailure"}), fail(apiError("ServiceUnavailable"))}
+	p := newTestProducer(t, f, func(c *Config) { c.ShardRefreshInterval = time.Hour })
+	p.Start()
+	g := p.NewGroup()
+	for i := range 300 {
+		g.Add([]byte(recordData(i)), fmt.Sprint("k", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.PutGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Put([]byte("seed"), "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.Release()
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForeignGroup(t *testing.T) {
+	a := newTestProducer(t, newFake(1), nil)
+	b := newTestProducer(t, newFake(1), nil)
+	g := a.NewGroup()
+	if err := b.PutGroup(context.Background(), g); !errors.Is(err, ErrForeignGroup) {
+		t.Fatalf("PutGroup of another producer's group: %v", err)
+	}
+	g.Release()
+	_ = a.Stop(context.Background())
+	_ = b.Stop(context.Background())
+}

@@ -267,6 +267,9 @@ func (p *Producer) idleLocked() bool {
 // the records not handed over stay Pending. After Stop it returns an
 // error matching *ErrStoppedProducer.
 func (p *Producer) PutGroup(ctx context.Context, g *Group) error {
+	if g.p != p {
+		return ErrForeignGroup
+	}
 	g.mu.Lock()
 	n := len(g.recs)
 	g.mu.Unlock()

@@ -172,7 +172,17 @@ type shardTable struct {
 	// mids are the explicit hash keys (decimal) that entries to a shard
 	// carry: the middle of its range, so the entry lands inside it.
 	mids []string
+	// prefix[i] is the shard holding the first key whose top prefixBits
+	// bits are i (or the last shard starting below it); the shard of any
+	// key with prefix i lies in [prefix[i], prefix[i+1]], so lookup
+	// searches a handful of shards instead of all of them.
+	prefix []uint32
 }
+
+// prefixBits sizes shardTable.prefix: 4,097 entries (16 KiB) keep the
+// table in L1 cache and leave about one candidate shard per prefix at
+// 4,096 evenly split shards.
+const prefixBits = 12
 
 // newShardTable checks and sorts shards. An empty list gives nil: no map.
 func newShardTable(shards []types.Shard) (*shardTable, error) {
@@ -209,19 +219,19 @@ func newShardTable(shards []types.Shard) (*shardTable, error) {
 		t.starts[i], t.ends[i], t.ids[i] = start, end, *s.ShardId
 		t.mids[i] = aggregation.Midpoint(start, end).String()
 	}
+	t.prefix = make([]uint32, 1<<prefixBits+1)
+	for i := range 1 << prefixBits {
+		t.prefix[i] = uint32(t.lastStartAtOrBelow(aggregation.HashKey{Hi: uint64(i) << (64 - prefixBits)}, 0, len(t.starts)-1))
+	}
+	t.prefix[1<<prefixBits] = uint32(len(t.starts) - 1)
 	return t, nil
 }
 
-// lookup returns the index of the shard holding h, or -1 when h falls in a
-// gap of the map. It compares two uint64 words per step and does not
-// allocate.
-func (t *shardTable) lookup(h aggregation.HashKey) int {
+// lastStartAtOrBelow returns the last shard index in [lo, hi] whose start
+// is <= h, or lo when none is.
+func (t *shardTable) lastStartAtOrBelow(h aggregation.HashKey, lo, hi int) int {
 	starts := t.starts
-	if len(starts) == 0 {
-		return -1
-	}
-	// Find the last start <= h.
-	lo, n := 0, len(starts)
+	n := hi - lo + 1
 	for n > 1 {
 		half := n >> 1
 		s := starts[lo+half]
@@ -230,7 +240,16 @@ func (t *shardTable) lookup(h aggregation.HashKey) int {
 		}
 		n -= half
 	}
-	s, e := starts[lo], t.ends[lo]
+	return lo
+}
+
+// lookup returns the index of the shard holding h, or -1 when h falls in a
+// gap of the map. It compares two uint64 words per step and does not
+// allocate.
+func (t *shardTable) lookup(h aggregation.HashKey) int {
+	p := h.Hi >> (64 - prefixBits)
+	lo := t.lastStartAtOrBelow(h, int(t.prefix[p]), int(t.prefix[p+1]))
+	s, e := t.starts[lo], t.ends[lo]
 	if h.Hi < s.Hi || (h.Hi == s.Hi && h.Lo < s.Lo) || h.Hi > e.Hi || (h.Hi == e.Hi && h.Lo > e.Lo) {
 		return -1
 	}
