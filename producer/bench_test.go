@@ -161,3 +161,34 @@ func BenchmarkShardLookup(b *testing.B) {
 		_ = sum
 	})
 }
+
+// BenchmarkPut measures the seed API's Put (one record per call, failures
+// on NotifyFailures) on the same pipeline, at 80 shards with random keys.
+func BenchmarkPut(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%016x", rng.Uint64())
+	}
+	data := make([]byte, 100)
+	p, err := New(&Config{StreamName: "bench", Client: newNopPutter(), GetShards: StaticGetShardsFunc(80), RateLimit: NoRateLimit})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Start()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for i := 0; b.Loop(); i++ {
+		if err := p.Put(data, keys[i&(len(keys)-1)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "records/cpu-s")
+	if err := p.Stop(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}

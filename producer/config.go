@@ -107,7 +107,9 @@ type Config struct {
 	MaxRecordSize int
 	// BufferMaxBytes caps the bytes (data plus partition keys) of all
 	// records in the producer, buffered, waiting for a retry or in flight.
-	// Put waits while it is reached. Default 64 MiB, at least
+	// Put waits while it is reached. The producer's own memory stays
+	// within about twice this (aggregates copy their records) plus one
+	// reusable aggregate buffer per shard. Default 64 MiB, at least
 	// MaxRecordSize.
 	BufferMaxBytes int
 	// RequestTimeout bounds one PutRecords call. Default 10s.

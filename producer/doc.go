@@ -49,6 +49,39 @@
 // it. Records of one shard keep their order within one request, but a
 // retried entry may land after records put later.
 //
+// What the producer guarantees while embedded (in Fluent Bit, say): no
+// panic escapes (a panicking client or GetShards becomes an error); memory
+// is bounded by Config.BufferMaxBytes (plus aggregation copies of at most
+// the same size and one reusable aggregate buffer per shard); every
+// goroutine ends in Stop, which also bounds its own time with its context;
+// and nothing blocks forever: PutGroup waits with its context, records
+// expire after Config.RecordTTL, and NotifyFailures drops notifications
+// nobody reads. The Putter must return when its context ends, as
+// *kinesis.Client does.
+//
+// A Group may be Released at any time: records in flight finish, and the
+// group is reused only after the producer dropped every reference into
+// it. Release only after reading the outcomes you need.
+//
+// Records whose shard the map predicts are aggregated per shard, and the
+// aggregate carries an ExplicitHashKey in the middle of that shard's
+// range, so every sub-record lands where a KCL consumer expects it. An
+// aggregate of one record is sent as a plain record. When a PutRecords
+// result shows an entry landed on another shard than predicted (a reshard
+// happened), the map is refreshed and buffered records are redistributed.
+// Without a shard map, only records of the same partition key (or the
+// same explicit hash key) share an aggregate.
+//
+// Errors are classified by the API error code (smithy.APIError) or the
+// entry's ErrorCode: throttling, 5xx, network errors, timeouts and expired
+// credentials are retried with jittered exponential backoff until the
+// record's time to live; ResourceNotFound, AccessDenied and KMS key
+// problems are retried too, and logged each time; only codes the service
+// will never accept as sent (ValidationException, InvalidArgument) fail a
+// record for good, and a request rejected as a whole is split so that
+// only the entry at fault fails. Logs never carry record data or
+// partition keys.
+//
 // The SDK's own retryer retries a PutRecords call only when the whole
 // call failed (a network error, a throttled or 5xx response), in which
 // case the service accepted none of its entries; a 200 response with

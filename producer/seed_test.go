@@ -293,3 +293,18 @@ func TestPutUserRecordExplicitHashKey(t *testing.T) {
 		}
 	})
 }
+
+func TestWorkerPoolAddAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(1)
+		wp := NewWorkerPool(&Config{StreamName: "s", Client: f, Logger: &testLogger{}})
+		pk := "k"
+		wp.Add(NewAggregatedRecordRequest([]byte("never started"), &pk, nil, nil))
+		wp.Close()
+		wp.Wait()
+		if err := <-wp.Errors(); !errors.Is(err, &ErrStoppedProducer{}) {
+			t.Fatalf("unsent entry: %v", err)
+		}
+		wp.Add(NewAggregatedRecordRequest([]byte("late"), &pk, nil, nil)) // must not panic
+	})
+}

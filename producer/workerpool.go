@@ -29,12 +29,29 @@ type WorkerPool struct {
 	flushing bool
 	inflight int
 	errs     chan error
+	errMu    sync.Mutex // guards sending on and closing errs
+	errsDone bool
 	wake     chan struct{}
 	done     chan struct{}
 	start    time.Time
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+}
+
+// Work is what one PutRecords call of a WorkerPool carries: the entries,
+// in request order.
+type Work struct {
+	Records []*AggregatedRecordRequest
+	items   []*poolItem
+}
+
+func newWork(items []*poolItem) *Work {
+	w := &Work{Records: make([]*AggregatedRecordRequest, len(items)), items: items}
+	for i, it := range items {
+		w.Records[i] = it.req
+	}
+	return w
 }
 
 type poolItem struct {
@@ -145,11 +162,16 @@ func (wp *WorkerPool) Close() {
 	}
 	wp.closed, wp.flushing, wp.paused = true, true, false
 	started := wp.started
+	var unsent []*poolItem
+	if !started {
+		unsent, wp.queue = wp.queue, nil
+	}
 	wp.mu.Unlock()
 	if !started {
-		wp.cancel()
-		close(wp.errs)
-		close(wp.done)
+		for _, it := range unsent {
+			wp.report(it.req, &ErrStoppedProducer{})
+		}
+		wp.finish()
 		return
 	}
 	wp.kick()
@@ -175,11 +197,27 @@ func (wp *WorkerPool) kick() {
 
 func (wp *WorkerPool) report(r *AggregatedRecordRequest, err error) {
 	fr := &FailureRecord{Err: err, PartitionKey: deref(r.Entry.PartitionKey), ExplicitHashKey: deref(r.Entry.ExplicitHashKey), UserRecords: r.UserRecords}
+	wp.errMu.Lock()
+	defer wp.errMu.Unlock()
+	if wp.errsDone {
+		wp.Logger.Error("failure not reported: the pool is closed", err, LogValue{"records", len(r.UserRecords)})
+		return
+	}
 	select {
 	case wp.errs <- fr:
 	default:
 		wp.Logger.Error("failure not reported: nobody reads WorkerPool.Errors", err, LogValue{"records", len(r.UserRecords)})
 	}
+}
+
+// finish ends the pool: no more reports, Errors closed, Wait released.
+func (wp *WorkerPool) finish() {
+	wp.cancel()
+	wp.errMu.Lock()
+	wp.errsDone = true
+	close(wp.errs)
+	wp.errMu.Unlock()
+	close(wp.done)
 }
 
 // loop batches due entries into requests and hands them to senders.
@@ -203,7 +241,7 @@ func (wp *WorkerPool) loop() {
 			sends.Add(1)
 			go func() {
 				defer sends.Done()
-				wp.send(batch)
+				wp.send(newWork(batch))
 			}()
 		}
 		if len(wp.queue) == 0 {
@@ -219,9 +257,7 @@ func (wp *WorkerPool) loop() {
 		wp.mu.Unlock()
 		if finished {
 			sends.Wait()
-			wp.cancel()
-			close(wp.errs)
-			close(wp.done)
+			wp.finish()
 			return
 		}
 		timer.Reset(time.Duration(next))
@@ -271,11 +307,12 @@ func (wp *WorkerPool) takeLocked(now int64) (batch, expired []*poolItem) {
 	return batch, expired
 }
 
-// send puts one batch and requeues or reports its failed entries.
-func (wp *WorkerPool) send(batch []*poolItem) {
-	in := &kinesis.PutRecordsInput{StreamName: &wp.StreamName, Records: make([]types.PutRecordsRequestEntry, len(batch))}
-	for i, it := range batch {
-		in.Records[i] = *it.req.Entry
+// send puts one Work and requeues or reports its failed entries.
+func (wp *WorkerPool) send(work *Work) {
+	batch := work.items
+	in := &kinesis.PutRecordsInput{StreamName: &wp.StreamName, Records: make([]types.PutRecordsRequestEntry, len(work.Records))}
+	for i, r := range work.Records {
+		in.Records[i] = *r.Entry
 	}
 	ctx, cancel := context.WithTimeout(wp.ctx, wp.RequestTimeout)
 	out, err := safePut(ctx, wp.Client, in)
