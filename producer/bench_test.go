@@ -36,6 +36,7 @@ func (n *nopPutter) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _
 // records/s is per benchmark (GOMAXPROCS) run.
 func BenchmarkProducer(b *testing.B) {
 	const groupSize = 4096
+	var nsGroup80 float64 // shards=80/keys=random, the baseline's reference
 	for _, shards := range []int{1, 80, 500} {
 		for _, explicit := range []bool{false, true} {
 			name := fmt.Sprintf("shards=%d/keys=random", shards)
@@ -94,12 +95,42 @@ func BenchmarkProducer(b *testing.B) {
 				// record: records per CPU-second is the per-core rate.
 				b.ReportMetric(float64(b.N)/cpu.Seconds(), "records/cpu-s")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+				if shards == 80 && !explicit {
+					nsGroup80 = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+				}
 				if err := p.Stop(ctx); err != nil {
 					b.Fatal(err)
 				}
 			})
 		}
 	}
+	// Baseline, same run: the seed's building blocks (a DataRecord per
+	// record, ShardMap.Put and Drain, no sending at all) at 80 shards.
+	b.Run("baseline=ShardMap/shards=80/keys=random", func(b *testing.B) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		keys := make([]string, groupSize)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("%016x", rng.Uint64())
+		}
+		data := make([]byte, 100)
+		m, err := NewShardMap(mustShards(80), 0, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := m.Put(NewDataRecord(append([]byte(nil), data...), keys[i&(groupSize-1)])); err != nil {
+				b.Fatal(err)
+			}
+			if i&(groupSize-1) == groupSize-1 {
+				m.Drain()
+			}
+		}
+		if nsGroup80 > 0 {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nsGroup80, "x-group-path")
+		}
+	})
 }
 
 // cpuTime is the process's user plus system CPU time.
