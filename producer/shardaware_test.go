@@ -1,0 +1,176 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+)
+
+func TestGroupExplicitHashKeysAndLargeRecords(t *testing.T) {
+	for _, withMap := range []bool{true, false} {
+		t.Run(fmt.Sprint("shard map ", withMap), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake(4)
+				p := newTestProducer(t, f, func(c *Config) {
+					c.AggregateBatchSize = 2000
+					if !withMap {
+						c.GetShards = nil
+					}
+				})
+				p.Start()
+				tab, _ := newShardTable(mustShards(4))
+				g := p.NewGroup()
+				for i := range 200 {
+					data := []byte(recordData(i))
+					switch {
+					case i%5 == 0:
+						// Larger than an aggregate: sent alone.
+						data = append(make([]byte, 3000), data...)
+						g.Add(data, fmt.Sprint("big-", i))
+					case i%2 == 0:
+						g.AddWithHashKey(data, "same", hashIn(tab, i%4))
+					default:
+						g.Add(data, fmt.Sprint("key-", i%7))
+					}
+				}
+				ctx := context.Background()
+				if err := p.PutGroup(ctx, g); err != nil {
+					t.Fatal(err)
+				}
+				if err := g.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if d, _, _, _ := g.Counts(); d != 200 {
+					t.Fatalf("%d delivered", d)
+				}
+				for i := range 200 {
+					if o := g.Outcome(i); i%2 == 0 && i%5 != 0 && o.ShardID != tab.ids[i%4] {
+						t.Errorf("record %d with explicit hash key in shard %d landed on %s", i, i%4, o.ShardID)
+					}
+				}
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				if f.outOfShard != 0 {
+					t.Errorf("%d aggregates outside their shard", f.outOfShard)
+				}
+				if f.maxBytes > p.cfg.BatchSize {
+					t.Errorf("request of %d bytes", f.maxBytes)
+				}
+				g.Release()
+				if err := p.Stop(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+// hashIn returns a hash key inside shard s of tab.
+func hashIn(tab *shardTable, s int) aggregation.HashKey {
+	return aggregation.Midpoint(tab.starts[s], tab.ends[s])
+}
+
+func TestReshardWhileInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(8)
+		block := make(chan struct{})
+		f.blockUntil = block
+		f.script = []step{fail(apiError("ProvisionedThroughputExceededException"))}
+		p := newTestProducer(t, f, func(c *Config) {
+			c.GetShards = StaticGetShardsFunc(1)
+			c.RequestTimeout = time.Hour
+		})
+		p.Start()
+		g := p.NewGroup()
+		for i := range 100 {
+			g.Add([]byte(recordData(i)), fmt.Sprint("key-", i))
+		}
+		ctx := context.Background()
+		if err := p.PutGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		p.requestFlush()
+		synctest.Wait() // the one-shard aggregate is in flight
+		if err := p.setShards(mustShards(8)); err != nil {
+			t.Fatal(err)
+		}
+		close(block) // it comes back throttled: its records go to the new map
+		if err := g.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		out, used := f.outOfShard, len(f.perShard)
+		f.mu.Unlock()
+		if out != 0 || used != 8 {
+			t.Errorf("%d aggregates outside their shard, %d shards used", out, used)
+		}
+		if d, _, _, _ := g.Counts(); d != 100 {
+			t.Errorf("%d delivered", d)
+		}
+		g.Release()
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestShardListErrorAtStartThenRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(4)
+		f.listPages = []listPage{{err: apiError("AccessDeniedException")}}
+		log := &testLogger{}
+		p := newTestProducer(t, f, func(c *Config) {
+			c.Logger = log
+			c.ShardRefreshInterval = time.Minute
+		})
+		if p.Shards() != nil {
+			t.Fatal("a shard map after ListShards failed")
+		}
+		if !log.has("AccessDeniedException") {
+			t.Errorf("ListShards failure not logged: %q", log.all())
+		}
+		p.Start()
+		synctest.Wait() // New asked for a refresh at once
+		if n := len(p.Shards()); n != 4 {
+			t.Fatalf("after the refresh: %d shards", n)
+		}
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestGetShardsPanicIsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(1)
+		calls := 0
+		log := &testLogger{}
+		p := newTestProducer(t, f, func(c *Config) {
+			c.Logger = log
+			c.ShardRefreshInterval = time.Second
+			c.GetShards = func(context.Context, []types.Shard) ([]types.Shard, bool, error) {
+				calls++
+				if calls > 1 {
+					panic("bad GetShards")
+				}
+				return nil, false, errors.New("first call fails")
+			}
+		})
+		p.Start()
+		time.Sleep(1500 * time.Millisecond) // virtual: one refresh tick
+		synctest.Wait()
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !log.has("panicked") {
+			t.Errorf("panic not turned into a logged error: %q", log.all())
+		}
+	})
+}
