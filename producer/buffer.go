@@ -66,6 +66,11 @@ func (p *Producer) aggregatorLocked(ref recRef) *aggregator {
 			}
 			return a
 		}
+		if !p.gapLogged {
+			p.gapLogged = true
+			p.log.Error("the shard map has a gap; records there are aggregated per key until the next refresh", &ShardBucketError{})
+			p.requestRefreshLocked()
+		}
 	}
 	k := aggKey{hash: ref.hash, explicit: ref.ehkLen > 0}
 	a := p.keyAggs[k]
@@ -466,6 +471,7 @@ func (p *Producer) setShards(shards []types.Shard) error {
 		}
 	}
 	p.table = t
+	p.gapLogged = false
 	p.shardAggs, p.buckets = nil, nil
 	if t != nil {
 		p.shardAggs = make([]*aggregator, len(t.ids))

@@ -85,10 +85,12 @@ func (e *ErrStoppedProducer) Is(target error) bool {
 	return ok || target == errStopped
 }
 
-// ShardBucketError is reported through Config.Logger when a record's hash
-// key falls in no shard of the shard map (the map has a gap, as it can
-// during resharding). Such a record is not dropped: it is aggregated only
-// with records of the same key, as without a shard map.
+// ShardBucketError happens when a record cannot be given a shard bucket.
+// ShardMap.Put returns it for a record whose explicit hash key is not a
+// valid hash key. The Producer logs it (once per shard map) when a
+// record's hash key falls in a gap of the map, as it can during
+// resharding; such a record is not dropped but aggregated only with
+// records of the same key, as without a shard map.
 type ShardBucketError struct {
 	UserRecord
 }

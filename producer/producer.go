@@ -54,6 +54,7 @@ type Producer struct {
 	freeRequests  []*request
 	scratch       aggregation.Encoder
 	lastRefresh   int64
+	gapLogged     bool // a ShardBucketError was logged for this map
 	failures      chan *FailureRecord
 	dropped       int // failure notifications nobody had room for
 

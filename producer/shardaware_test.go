@@ -174,3 +174,28 @@ func TestGetShardsPanicIsAnError(t *testing.T) {
 		}
 	})
 }
+
+func TestShardMapGapIsLoggedNotDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(1)
+		log := &testLogger{}
+		// The map covers only the lower half of the hash key space.
+		half := mustShards(2)[:1]
+		p := newTestProducer(t, f, func(c *Config) {
+			c.Logger = log
+			c.GetShards = func(context.Context, []types.Shard) ([]types.Shard, bool, error) { return half, true, nil }
+		})
+		p.Start()
+		g := putAndWait(t, p, 50)
+		if d, _, _, _ := g.Counts(); d != 50 {
+			t.Fatalf("%d delivered", d)
+		}
+		if !log.has("gap") {
+			t.Errorf("gap not logged: %q", log.all())
+		}
+		g.Release()
+		if err := p.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
