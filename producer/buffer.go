@@ -2,6 +2,7 @@ package producer
 
 import (
 	"math/rand/v2"
+	"strings"
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -29,16 +30,17 @@ type entry struct {
 // addLocked puts a handed-over record in the aggregator of its predicted
 // shard, draining the aggregator first when the record would overflow it.
 func (p *Producer) addLocked(ref recRef) {
-	a := p.aggregatorLocked(ref)
+	shard := p.shardLocked(ref)
 	pk, ehk, data := ref.partitionKey(), ref.explicitHashKey(), ref.data()
 	if len(pk)+len(data) > p.cfg.AggregateBatchSize {
 		// Too large to share an aggregate: it goes alone, plain.
-		e := p.newEntryLocked(a.shard)
+		e := p.newEntryLocked(shard)
 		e.refs = append(e.refs, ref)
 		p.buildPlainLocked(e)
 		p.pushReadyLocked(e)
 		return
 	}
+	a := p.aggregatorLocked(ref, shard)
 	if n := a.enc.Count(); n > 0 {
 		outerPK := len(a.refs[0].partitionKey())
 		if n >= p.cfg.AggregateBatchCount || a.enc.SizeWith(pk, ehk, len(data))+outerPK > p.cfg.AggregateBatchSize {
@@ -53,24 +55,33 @@ func (p *Producer) addLocked(ref recRef) {
 	}
 }
 
-// aggregatorLocked returns the aggregator for ref's predicted shard, or
-// for its key when there is no shard map or the map has a gap there.
-func (p *Producer) aggregatorLocked(ref recRef) *aggregator {
-	if t := p.table; t != nil {
-		if s := t.lookup(ref.hash); s >= 0 {
-			a := p.shardAggs[s]
-			if a == nil {
-				a = p.newAggregatorLocked()
-				a.shard = s
-				p.shardAggs[s] = a
-			}
-			return a
+// shardLocked returns ref's predicted shard, -1 without a map or in a gap
+// of it.
+func (p *Producer) shardLocked(ref recRef) int {
+	t := p.table
+	if t == nil {
+		return -1
+	}
+	s := t.lookup(ref.hash)
+	if s < 0 && !p.gapLogged {
+		p.gapLogged = true
+		p.log.Error("the shard map has a gap; records there are aggregated per key until the next refresh", &ShardBucketError{})
+		p.requestRefreshLocked()
+	}
+	return s
+}
+
+// aggregatorLocked returns the aggregator for the predicted shard, or for
+// ref's key when there is none.
+func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
+	if shard >= 0 {
+		a := p.shardAggs[shard]
+		if a == nil {
+			a = p.newAggregatorLocked()
+			a.shard = shard
+			p.shardAggs[shard] = a
 		}
-		if !p.gapLogged {
-			p.gapLogged = true
-			p.log.Error("the shard map has a gap; records there are aggregated per key until the next refresh", &ShardBucketError{})
-			p.requestRefreshLocked()
-		}
+		return a
 	}
 	k := aggKey{hash: ref.hash, explicit: ref.ehkLen > 0}
 	a := p.keyAggs[k]
@@ -257,7 +268,7 @@ func (p *Producer) assembleLocked() *request {
 		req.entries = append(req.entries, e)
 		bytes += e.size
 	}
-	clear(p.ready[len(kept):])
+	clear(p.ready) // becomes the spare: hold no entries
 	p.readySpare, p.ready = p.ready[:0], kept
 	if len(req.entries) == 0 {
 		p.freeRequestLocked(req)
@@ -300,7 +311,12 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 			g.recycle()
 		}
 	})
-	p.notifyLocked(&fails, e)
+	if len(fails.records) > 0 {
+		if len(fails.records) > 0 {
+			fails.ehk = strings.Clone(e.ehk)
+			p.notifyLocked(&fails)
+		}
+	}
 	clear(e.refs[len(live):])
 	e.refs = live
 	if dropped {
@@ -422,7 +438,10 @@ func (p *Producer) failAllQueuedLocked(err error) {
 	for _, e := range all {
 		freed, fails := p.finishRefs(e, outcomeFailed, err, true, "")
 		p.bufferedBytes -= freed
-		p.notifyLocked(&fails, e)
+		if len(fails.records) > 0 {
+			fails.ehk = strings.Clone(e.ehk)
+			p.notifyLocked(&fails)
+		}
 		p.freeEntryLocked(e)
 	}
 }

@@ -82,12 +82,15 @@ const (
 // entries back in the buffer.
 func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err error) {
 	freed := 0
-	var fails failureBatch
+	var fails []failureBatch // one per failed entry with Put records
 	refresh := false
 	finish := func(e *entry, kind int, oerr error, retryable bool, shardID string) {
 		f, fb := p.finishRefs(e, kind, oerr, retryable, shardID)
 		freed += f
-		fails.merge(&fb)
+		if len(fb.records) > 0 {
+			fb.ehk = strings.Clone(e.ehk)
+			fails = append(fails, fb)
+		}
 	}
 	var retries, isolate []*entry
 	switch {
@@ -195,7 +198,9 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 		}
 	}
 	p.freeRequestLocked(req)
-	p.notifyLocked(&fails, nil)
+	for i := range fails {
+		p.notifyLocked(&fails[i])
+	}
 	if refresh {
 		p.requestRefreshLocked()
 	}
@@ -255,6 +260,7 @@ type failureBatch struct {
 	err     error
 	records []UserRecord
 	pk      string
+	ehk     string
 }
 
 // add notes a failed record if it came through Put or PutUserRecord.
@@ -276,25 +282,12 @@ func (f *failureBatch) add(g *Group, ref recRef, err error) {
 	f.records = append(f.records, ur)
 }
 
-func (f *failureBatch) merge(o *failureBatch) {
-	if len(o.records) == 0 {
-		return
-	}
-	if f.err == nil {
-		f.err, f.pk = o.err, o.pk
-	}
-	f.records = append(f.records, o.records...)
-}
-
 // notifyLocked sends f on the failures channel without ever blocking.
-func (p *Producer) notifyLocked(f *failureBatch, e *entry) {
+func (p *Producer) notifyLocked(f *failureBatch) {
 	if len(f.records) == 0 {
 		return
 	}
-	fr := &FailureRecord{Err: f.err, PartitionKey: f.pk, UserRecords: f.records}
-	if e != nil {
-		fr.ExplicitHashKey = strings.Clone(e.ehk)
-	}
+	fr := &FailureRecord{Err: f.err, PartitionKey: f.pk, ExplicitHashKey: f.ehk, UserRecords: f.records}
 	select {
 	case p.failures <- fr:
 	default:
