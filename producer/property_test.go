@@ -148,3 +148,90 @@ func init() {
 		fmt.Sscan(s, &propertySeeds)
 	}
 }
+
+// TestConcurrentUse has several goroutines put, wait for, cancel and
+// re-put groups, and Put single records, while the service fails at
+// random; run with -race. Every delivered record is stored exactly once.
+func TestConcurrentUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		f := newFake(6)
+		var script []step
+		for range 2000 {
+			switch rng.IntN(6) {
+			case 0:
+				script = append(script, codes(map[int]string{rng.IntN(10): "ProvisionedThroughputExceededException"}))
+			case 1:
+				script = append(script, fail(apiError("InternalFailure")))
+			default:
+				script = append(script, ok())
+			}
+		}
+		f.script = script
+		p := newTestProducer(t, f, func(c *Config) {
+			c.AggregateBatchSize = 500
+			c.BatchCount = 20
+			c.MaxConnections = 3
+			c.BufferMaxBytes = 1 << 20
+		})
+		p.Start()
+		ctx := context.Background()
+		done := make(chan []*Group)
+		for w := range 4 {
+			go func() {
+				var mine []*Group
+				for gi := range 15 {
+					g := p.NewGroup()
+					for i := range 100 {
+						g.Add([]byte(fmt.Sprintf("w%d-g%d-r%d", w, gi, i)), fmt.Sprint("k", i%13))
+					}
+					if err := p.PutGroup(ctx, g); err != nil {
+						t.Error(err)
+					}
+					if gi%3 == 0 {
+						g.Cancel()
+					}
+					if err := p.Put([]byte(fmt.Sprintf("put-w%d-%d", w, gi)), "pk"); err != nil {
+						t.Error(err)
+					}
+					for {
+						if err := g.Wait(ctx); err != nil {
+							t.Error(err)
+						}
+						if _, _, retryable, _ := g.Counts(); retryable == 0 {
+							break
+						}
+						if err := p.PutGroup(ctx, g); err != nil {
+							t.Error(err)
+						}
+					}
+					mine = append(mine, g)
+				}
+				done <- mine
+			}()
+		}
+		var all []*Group
+		for range 4 {
+			all = append(all, <-done...)
+		}
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range all {
+			if d, fp, fr, pend := g.Counts(); d != g.Len() {
+				t.Errorf("group: %d delivered, %d %d %d not", d, fp, fr, pend)
+			}
+			g.Release()
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for data, n := range f.delivered {
+			if n != 1 {
+				t.Errorf("%s stored %d times", data, n)
+			}
+		}
+		if len(f.delivered) != 4*15*101 {
+			t.Errorf("%d records stored, want %d", len(f.delivered), 4*15*101)
+		}
+	})
+}

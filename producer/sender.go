@@ -141,7 +141,10 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 			retries = append(retries, e)
 		}
 	default:
-		failed := 0
+		// Per-entry failures are logged once per request and code, not
+		// once per entry.
+		failed, rejected, loud := 0, 0, 0
+		var rejectedErr, loudErr *EntryError
 		for i, e := range req.entries {
 			res := &out.Records[i]
 			if res.ErrorCode == nil || *res.ErrorCode == "" {
@@ -153,19 +156,28 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 				continue
 			}
 			failed++
-			code, msg := *res.ErrorCode, deref(res.ErrorMessage)
-			ee := &EntryError{Code: code, Message: msg, Retryable: classifyCode(code) != classPermanent}
-			if !ee.Retryable {
-				p.log.Error("Kinesis rejected a record for good", ee)
+			code := *res.ErrorCode
+			class := classifyCode(code)
+			ee := &EntryError{Code: code, Message: deref(res.ErrorMessage), Retryable: class != classPermanent}
+			if class == classPermanent {
+				rejected++
+				rejectedErr = ee
 				finish(e, outcomeFailed, ee, false, "")
 				continue
 			}
-			if classifyCode(code) == classRetryLoud {
-				p.log.Error("Kinesis failed a record; retrying until its time to live, check the stream and the permissions", ee)
+			if class == classRetryLoud {
+				loud++
+				loudErr = ee
 			}
 			e.lastErr = ee
 			finish(e, outcomeRetry, nil, false, "")
 			retries = append(retries, e)
+		}
+		if rejected > 0 {
+			p.log.Error("Kinesis rejected records for good", rejectedErr, LogValue{"entries", rejected})
+		}
+		if loud > 0 {
+			p.log.Error("Kinesis failed records; retrying until their time to live, check the stream and the permissions", loudErr, LogValue{"entries", loud})
 		}
 		if p.cfg.Verbose {
 			p.log.Info("PutRecords done", LogValue{"entries", len(req.entries)}, LogValue{"failed", failed})
