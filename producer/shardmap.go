@@ -17,7 +17,7 @@ import (
 // concurrent use. The Producer uses the same shard lookup but its own
 // buffer.
 type ShardMap struct {
-	sync.RWMutex
+	mu       sync.RWMutex
 	table    *shardTable
 	aggs     []*Aggregator
 	keyAggs  map[aggKey]*Aggregator
@@ -99,8 +99,8 @@ func (m *ShardMap) Put(userRecord UserRecord) (*AggregatedRecordRequest, error) 
 	if userRecord == nil || !validPartitionKey(userRecord.PartitionKey()) {
 		return nil, &ErrIllegalPartitionKey{UserRecord: userRecord}
 	}
-	m.Lock()
-	defer m.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	a, err := m.aggregatorFor(userRecord)
 	if err != nil {
 		return nil, &ShardBucketError{UserRecord: userRecord}
@@ -122,8 +122,8 @@ func (m *ShardMap) Put(userRecord UserRecord) (*AggregatedRecordRequest, error) 
 
 // Drain drains every aggregator and returns the entries.
 func (m *ShardMap) Drain() ([]*AggregatedRecordRequest, []error) {
-	m.Lock()
-	defer m.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	return m.drainLocked()
 }
 
@@ -154,8 +154,8 @@ func (m *ShardMap) drainLocked() ([]*AggregatedRecordRequest, []error) {
 // Shards returns the shards, sorted by starting hash key; nil without a
 // map. The slice must not be modified.
 func (m *ShardMap) Shards() []types.Shard {
-	m.RLock()
-	defer m.RUnlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if m.table == nil {
 		return nil
 	}
@@ -165,8 +165,8 @@ func (m *ShardMap) Shards() []types.Shard {
 // Size returns the bytes held in all aggregators, as Aggregator.Size
 // counts them.
 func (m *ShardMap) Size() int {
-	m.RLock()
-	defer m.RUnlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	n := 0
 	for _, a := range m.aggs {
 		n += a.Size()
@@ -185,8 +185,8 @@ func (m *ShardMap) UpdateShards(shards []types.Shard, pendingRecords []*Aggregat
 	if _, err := newShardTable(shards); err != nil {
 		return nil, err
 	}
-	m.Lock()
-	defer m.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var records []UserRecord
 	collect := func(a *Aggregator) {
 		records = append(records, a.records...)
