@@ -104,7 +104,7 @@ func BenchmarkProducer(b *testing.B) {
 			})
 		}
 	}
-	// Baseline, same run: the seed's building blocks (a DataRecord per
+	// Baseline, same run: the ShardMap building blocks (a DataRecord per
 	// record, ShardMap.Put and Drain, no sending at all) at 80 shards.
 	b.Run("baseline=ShardMap/shards=80/keys=random", func(b *testing.B) {
 		rng := rand.New(rand.NewPCG(1, 2))
@@ -193,7 +193,7 @@ func BenchmarkShardLookup(b *testing.B) {
 	})
 }
 
-// BenchmarkPut measures the seed API's Put (one record per call, failures
+// BenchmarkPut measures Put (one record per call, failures
 // on NotifyFailures) on the same pipeline, at 80 shards with random keys.
 func BenchmarkPut(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))

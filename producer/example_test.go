@@ -64,7 +64,7 @@ func ExampleProducer_PutGroup() {
 	// delivered failed producer: partition key must be 1 to 256 Unicode characters
 }
 
-// The seed API: Put, with failures reported on NotifyFailures.
+// The record-at-a-time API: Put, with failures reported on NotifyFailures.
 func ExampleProducer_Put() {
 	p, err := producer.New(&producer.Config{StreamName: "logs", Client: acceptAll{}})
 	if err != nil {

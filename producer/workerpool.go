@@ -15,7 +15,7 @@ import (
 // keeps at most MaxConnections requests in flight, and retries only the
 // failed entries, with jittered exponential backoff, until RecordTTL after
 // they were added. Entries that fail for good or expire are reported on
-// Errors as *FailureRecord. It is the seed API's sending block for callers
+// Errors as *FailureRecord. It is the sending block for callers
 // that build entries themselves (with ShardMap); the Producer has its own
 // buffer so it can track every user record.
 type WorkerPool struct {
