@@ -47,13 +47,7 @@ unit:
 
 # Each fuzz target runs for FUZZTIME; the seed corpora also run in `unit`.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-	  for f in $$(grep -hoE '^func Fuzz[A-Za-z0-9_]+' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg >/tmp/kpl-fuzz.log 2>&1 || { cat /tmp/kpl-fuzz.log; exit 1; }; \
-	  done; \
-	done
+	GO=$(GO) bash test/scripts/fuzz.sh $(FUZZTIME)
 
 ## crosscheck: aggregates written by our encoder, read back by the AWS deaggregation library
 crosscheck: node
