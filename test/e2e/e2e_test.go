@@ -121,14 +121,7 @@ func TestDeliversEveryRecordOnceOnItsShard(t *testing.T) {
 	e := setup(t)
 	endpoint := kinesalite(t, e)
 	createStream(t, e, endpoint, "logs", 4)
-	fb, port := pipeline(t, e, fmt.Sprintf(`
-[OUTPUT]
-    Name           kinesis_kpl
-    Match          app.*
-    stream         logs
-    endpoint       %s
-    partition_key  pk
-`, endpoint))
+	fb, port := pipeline(t, e, output("app.*", "logs", endpoint, "partition_key pk"))
 
 	records := makeRecords(10000, 50, "one")
 	post(t, port, "app.logs", records)
@@ -154,21 +147,8 @@ func TestTwoOutputsAreIndependent(t *testing.T) {
 	endpoint := kinesalite(t, e)
 	createStream(t, e, endpoint, "alpha", 2)
 	createStream(t, e, endpoint, "beta", 3)
-	fb, port := pipeline(t, e, fmt.Sprintf(`
-[OUTPUT]
-    Name           kinesis_kpl
-    Match          a.*
-    stream         alpha
-    endpoint       %[1]s
-    partition_key  pk
-
-[OUTPUT]
-    Name           kinesis_kpl
-    Match          b.*
-    stream         beta
-    endpoint       %[1]s
-    partition_key  $pk
-`, endpoint))
+	fb, port := pipeline(t, e, output("a.*", "alpha", endpoint, "partition_key pk")+
+		output("b.*", "beta", endpoint, "partition_key $pk"))
 
 	alpha := makeRecords(3000, 50, "alpha")
 	beta := makeRecords(2000, 20, "beta")
@@ -185,15 +165,7 @@ func TestWorkers(t *testing.T) {
 	e := setup(t)
 	endpoint := kinesalite(t, e)
 	createStream(t, e, endpoint, "logs", 4)
-	fb, port := pipeline(t, e, fmt.Sprintf(`
-[OUTPUT]
-    Name           kinesis_kpl
-    Match          *
-    stream         logs
-    endpoint       %s
-    partition_key  pk
-    workers        2
-`, endpoint))
+	fb, port := pipeline(t, e, output("*", "logs", endpoint, "partition_key pk", "workers 2"))
 
 	records := makeRecords(10000, 50, "workers")
 	// Several tags make several chunks that the two workers flush at once.
@@ -240,21 +212,8 @@ func TestShutdownDrainsEveryInstance(t *testing.T) {
 	endpoint := kinesalite(t, e)
 	createStream(t, e, endpoint, "alpha", 2)
 	createStream(t, e, endpoint, "beta", 2)
-	fb, port := pipeline(t, e, fmt.Sprintf(`
-[OUTPUT]
-    Name           kinesis_kpl
-    Match          a.*
-    stream         alpha
-    endpoint       %[1]s
-    partition_key  pk
-
-[OUTPUT]
-    Name           kinesis_kpl
-    Match          b.*
-    stream         beta
-    endpoint       %[1]s
-    partition_key  pk
-`, endpoint))
+	fb, port := pipeline(t, e, output("a.*", "alpha", endpoint, "partition_key pk")+
+		output("b.*", "beta", endpoint, "partition_key pk"))
 	alpha := makeRecords(2000, 50, "alpha")
 	beta := makeRecords(2000, 50, "beta")
 	post(t, port, "a.logs", alpha)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -27,18 +26,10 @@ func fakeKinesis(t *testing.T, stream string, shards int) *fakekinesis.Server {
 	return srv
 }
 
-// faultOutput is the [OUTPUT] section of the fault tests, with extra
-// options appended.
-func faultOutput(endpoint, extra string) string {
-	return fmt.Sprintf(`
-[OUTPUT]
-    Name           kinesis_kpl
-    Match          *
-    stream         logs
-    endpoint       %s
-    partition_key  pk
-    Retry_Limit    False
-%s`, endpoint, extra)
+// faultOutput is the [OUTPUT] section of the fault tests: chunks are
+// retried for as long as it takes.
+func faultOutput(endpoint string, extra ...string) string {
+	return output("*", "logs", endpoint, append([]string{"partition_key pk", "Retry_Limit False"}, extra...)...)
 }
 
 func fakeRecords(t *testing.T, srv *fakekinesis.Server, stream string) []userRecord {
@@ -55,15 +46,13 @@ func fakeRecords(t *testing.T, srv *fakekinesis.Server, stream string) []userRec
 	return out
 }
 
-// waitFake polls the fake until it holds want user records.
-func waitFake(t *testing.T, srv *fakekinesis.Server, stream string, want int, fb *proc, within time.Duration) []userRecord {
+// finish waits until the fake holds want user records, stops Fluent Bit
+// and returns everything the fake stored.
+func finish(t *testing.T, srv *fakekinesis.Server, fb *proc, want int) []userRecord {
 	t.Helper()
-	var got []userRecord
-	pollUntil(t, fb, within, func() bool {
-		got = fakeRecords(t, srv, stream)
-		return len(got) >= want
-	})
-	return got
+	pollUntil(t, fb, 90*time.Second, func() bool { return len(fakeRecords(t, srv, "logs")) >= want })
+	fb.shutdown(t)
+	return fakeRecords(t, srv, "logs")
 }
 
 // waitLog polls Fluent Bit's log until it holds n lines containing s.
@@ -86,13 +75,11 @@ func TestFaultsPartialFailuresAndFailedRequests(t *testing.T) {
 		DropConnections:    2,
 		ResponseMismatch:   2,
 	})
-	fb, port := pipeline(t, e, faultOutput(srv.URL(), ""))
+	fb, port := pipeline(t, e, faultOutput(srv.URL()))
 
 	records := makeRecords(10000, 50, "faults")
 	post(t, port, "app", records)
-	waitFake(t, srv, "logs", len(records), fb, 90*time.Second)
-	fb.shutdown(t)
-	got := fakeRecords(t, srv, "logs")
+	got := finish(t, srv, fb, len(records))
 	checkExactlyOnce(t, records, got)
 	st := srv.Stats()
 	t.Logf("stats: %d requests, %d entries seen, %d accepted, %d failed by fault, %d requests failed, %d dropped, %d mismatched",
@@ -109,7 +96,7 @@ func TestFaultsHangingRequestsResumeFromTheLedger(t *testing.T) {
 	e := setup(t)
 	srv := fakeKinesis(t, "logs", 2)
 	srv.SetFaults(fakekinesis.Faults{Hang: true})
-	fb, port := pipeline(t, e, faultOutput(srv.URL(), "    flush_timeout  1s\n"))
+	fb, port := pipeline(t, e, faultOutput(srv.URL(), "flush_timeout 1s"))
 
 	records := makeRecords(2000, 50, "hang")
 	post(t, port, "app", records)
@@ -117,9 +104,7 @@ func TestFaultsHangingRequestsResumeFromTheLedger(t *testing.T) {
 	waitLog(t, fb, "the chunk will be retried", 2, 60*time.Second)
 	waitLog(t, fb, "continuing a retried chunk", 1, 60*time.Second)
 	srv.SetFaults(fakekinesis.Faults{})
-	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
-	fb.shutdown(t)
-	checkExactlyOnce(t, records, fakeRecords(t, srv, "logs"))
+	checkExactlyOnce(t, records, finish(t, srv, fb, len(records)))
 }
 
 // A stream that is missing (or a role without permission) is retried with
@@ -128,7 +113,7 @@ func TestFaultsMissingStreamIsRetriedNotDropped(t *testing.T) {
 	e := setup(t)
 	srv := fakeKinesis(t, "logs", 3)
 	srv.SetFaults(fakekinesis.Faults{ResourceNotFound: true})
-	fb, port := pipeline(t, e, faultOutput(srv.URL(), "    flush_timeout  1s\n"))
+	fb, port := pipeline(t, e, faultOutput(srv.URL(), "flush_timeout 1s"))
 
 	records := makeRecords(1000, 50, "missing")
 	post(t, port, "app", records)
@@ -138,9 +123,7 @@ func TestFaultsMissingStreamIsRetriedNotDropped(t *testing.T) {
 		t.Fatalf("no failed requests: %v\n%s", err, fb.output())
 	}
 	srv.SetFaults(fakekinesis.Faults{})
-	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
-	fb.shutdown(t)
-	checkExactlyOnce(t, records, fakeRecords(t, srv, "logs"))
+	checkExactlyOnce(t, records, finish(t, srv, fb, len(records)))
 	if !strings.Contains(fb.output(), "ResourceNotFoundException") {
 		t.Errorf("the log does not say the stream was not found:\n%s", fb.output())
 	}
@@ -153,13 +136,11 @@ func TestFaultsLostResponsesLoseNothing(t *testing.T) {
 	e := setup(t)
 	srv := fakeKinesis(t, "logs", 2)
 	srv.SetFaults(fakekinesis.Faults{LoseResponses: 1})
-	fb, port := pipeline(t, e, faultOutput(srv.URL(), ""))
+	fb, port := pipeline(t, e, faultOutput(srv.URL()))
 
 	records := makeRecords(3000, 50, "lost")
 	post(t, port, "app", records)
-	waitFake(t, srv, "logs", len(records), fb, 60*time.Second)
-	fb.shutdown(t)
-	got := fakeRecords(t, srv, "logs")
+	got := finish(t, srv, fb, len(records))
 	seen := map[string]int{}
 	for _, r := range got {
 		seen[string(r.Data)]++

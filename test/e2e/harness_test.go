@@ -243,6 +243,17 @@ func pipeline(t *testing.T, e env, outputs string) (*proc, int) {
 	return fb, port
 }
 
+// output is an [OUTPUT] section of the plugin sending what matches to
+// stream at endpoint; each extra line ("partition_key pk") follows.
+func output(match, stream, endpoint string, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n[OUTPUT]\n    Name      kinesis_kpl\n    Match     %s\n    stream    %s\n    endpoint  %s\n", match, stream, endpoint)
+	for _, line := range extra {
+		b.WriteString("    " + line + "\n")
+	}
+	return b.String()
+}
+
 // shutdown stops Fluent Bit as its service manager would and expects a
 // clean exit.
 func (p *proc) shutdown(t *testing.T) {
