@@ -337,3 +337,35 @@ func TestPartitionKeyTruncatedTo256Characters(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// A record without the partition key field, or with a non-scalar value
+// there, goes out under a random key; records with the field keep theirs.
+func TestMissingPartitionKeyFieldGetsARandomKey(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, _ := newInstance(t, fk, nil)
+	var c []byte
+	for i := 0; i < 20; i++ {
+		c = event(c, false, "log", fmt.Sprint("no key ", i))
+	}
+	c = event(c, false, "pk", "", "log", "empty key")
+	c = event(c, false, "pk", "kept", "log", "with key")
+	if got := in.Flush("app", c); got != OK {
+		t.Fatalf("Flush = %s, want OK", got)
+	}
+	keys := map[string]bool{}
+	for _, r := range fk.got() {
+		if r.PartitionKey == "" {
+			t.Fatal("a record went out with an empty partition key")
+		}
+		if string(r.Data) == `{"pk":"kept","log":"with key"}` {
+			if r.PartitionKey != "kept" {
+				t.Fatalf("partition key %q, want kept", r.PartitionKey)
+			}
+			continue
+		}
+		keys[r.PartitionKey] = true
+	}
+	if len(fk.got()) != 22 || len(keys) < 20 {
+		t.Fatalf("%d records, %d distinct random keys", len(fk.got()), len(keys))
+	}
+}
