@@ -69,7 +69,11 @@ bench:
 
 ## generate: regenerate aggregation/pb from messages.proto
 generate:
+	@command -v protoc >/dev/null || { sudo=$$([ "$$(id -u)" -ne 0 ] && echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends protobuf-compiler; }
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	bash aggregation/generate.sh
+	@git diff --stat -- aggregation/pb
 
 clean:
 	rm -rf $(BUILD)
