@@ -114,33 +114,33 @@ func readEvent(chunk []byte, off int) (ev Event, end int, marker bool, at int, w
 	}
 	pos = t.end
 	if v2 {
-		m, why := readHeader(chunk, pos)
-		if why != rNone {
-			return ev, 0, false, pos, why
-		}
-		if m.kind != kMap {
-			return ev, 0, false, pos, rMetadataNotMap
-		}
-		mEnd, why := skipValue(chunk, pos)
+		mEnd, why := mapAt(chunk, pos, rMetadataNotMap)
 		if why != rNone {
 			return ev, 0, false, mEnd, why
 		}
 		ev.Metadata = chunk[pos:mEnd:mEnd]
 		pos = mEnd
 	}
-	body, why := readHeader(chunk, pos)
-	if why != rNone {
-		return ev, 0, false, pos, why
-	}
-	if body.kind != kMap {
-		return ev, 0, false, pos, rBodyNotMap
-	}
-	bEnd, why := skipValue(chunk, pos)
+	bEnd, why := mapAt(chunk, pos, rBodyNotMap)
 	if why != rNone {
 		return ev, 0, false, bEnd, why
 	}
 	ev.Body = chunk[pos:bEnd:bEnd]
 	return ev, bEnd, marker, 0, rNone
+}
+
+// mapAt checks that chunk[pos] holds one well-formed map and returns its
+// end. On failure it returns the offset of the problem and notMap, or the
+// reason the map is malformed.
+func mapAt(chunk []byte, pos int, notMap reason) (int, reason) {
+	h, why := readHeader(chunk, pos)
+	if why != rNone {
+		return pos, why
+	}
+	if h.kind != kMap {
+		return pos, notMap
+	}
+	return skipValue(chunk, pos)
 }
 
 // eventTime decodes an event's time from its header t. Group markers exist
