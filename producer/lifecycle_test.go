@@ -80,22 +80,30 @@ func TestCancelWithdrawsBufferedRecords(t *testing.T) {
 			}
 		}
 		// Putting the group again sends only the canceled records.
-		if err := p.PutGroup(ctx, g); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 6 {
-			if got := f.deliveredCount(recordData(i)); got != 1 {
-				t.Errorf("after re-put, record %d stored %d times, want 1", i, got)
-			}
-		}
-		g.Release()
-		if err := p.Stop(ctx); err != nil {
-			t.Fatal(err)
-		}
+		rePutDeliversEachOnce(t, p, f, g, 6)
 	})
+}
+
+// rePutDeliversEachOnce puts g again, waits for it, and checks that records
+// 0..n-1 were each stored exactly once; then it releases g and stops p.
+func rePutDeliversEachOnce(t *testing.T, p *Producer, f *fakeKinesis, g *Group, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := p.PutGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if got := f.deliveredCount(recordData(i)); got != 1 {
+			t.Errorf("after re-put, record %d stored %d times, want 1", i, got)
+		}
+	}
+	g.Release()
+	if err := p.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRePutAfterExpirySendsOnlyUndelivered(t *testing.T) {
@@ -115,22 +123,7 @@ func TestRePutAfterExpirySendsOnlyUndelivered(t *testing.T) {
 		f.mu.Lock()
 		f.script = nil
 		f.mu.Unlock()
-		ctx := context.Background()
-		if err := p.PutGroup(ctx, g); err != nil {
-			t.Fatal(err)
-		}
-		if err := g.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 4 {
-			if got := f.deliveredCount(recordData(i)); got != 1 {
-				t.Errorf("record %d stored %d times, want 1", i, got)
-			}
-		}
-		g.Release()
-		if err := p.Stop(ctx); err != nil {
-			t.Fatal(err)
-		}
+		rePutDeliversEachOnce(t, p, f, g, 4)
 	})
 }
 
