@@ -25,13 +25,8 @@ func (s *Server) putRecords(q *request) {
 		s.reject(q.w, malformedBody)
 		return
 	}
-	s.countEntriesSeen(len(in.Records))
-	st, bad := s.validatePut(in.streamRef, in.Records, true)
-	if bad != nil {
-		s.reject(q.w, bad)
-		return
-	}
-	if !s.holdPut(q, start) {
+	st := s.admitPut(q, start, in.streamRef, in.Records, true)
+	if st == nil {
 		return
 	}
 
@@ -79,14 +74,8 @@ func (s *Server) putRecord(q *request) {
 		s.reject(q.w, malformedBody)
 		return
 	}
-	s.countEntriesSeen(1)
-	entries := []putRecordsEntry{in.putRecordsEntry}
-	st, bad := s.validatePut(in.streamRef, entries, false)
-	if bad != nil {
-		s.reject(q.w, bad)
-		return
-	}
-	if !s.holdPut(q, start) {
+	st := s.admitPut(q, start, in.streamRef, []putRecordsEntry{in.putRecordsEntry}, false)
+	if st == nil {
 		return
 	}
 
@@ -120,6 +109,22 @@ func (s *Server) putRecord(q *request) {
 	default:
 		writeJSON(q.w, out)
 	}
+}
+
+// admitPut counts a put request's entries, validates it and holds it as
+// Delay or Hang say. It returns the target stream, or nil when the request
+// has been answered (rejected) or abandoned and must go no further.
+func (s *Server) admitPut(q *request, start time.Time, ref streamRef, entries []putRecordsEntry, batch bool) *stream {
+	s.countEntriesSeen(len(entries))
+	st, bad := s.validatePut(ref, entries, batch)
+	if bad != nil {
+		s.reject(q.w, bad)
+		return nil
+	}
+	if !s.holdPut(q, start) {
+		return nil
+	}
+	return st
 }
 
 func (s *Server) countEntriesSeen(n int) {
