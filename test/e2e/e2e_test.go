@@ -142,18 +142,25 @@ func TestDeliversEveryRecordOnceOnItsShard(t *testing.T) {
 	}
 }
 
-func TestTwoOutputsAreIndependent(t *testing.T) {
-	e := setup(t)
-	endpoint := kinesalite(t, e)
+// twoOutputs runs two instances of the plugin, to streams alpha (2 shards)
+// and beta (3 shards), and posts 3,000 and 2,000 records to them.
+func twoOutputs(t *testing.T, e env) (endpoint string, fb *proc, alpha, beta [][]byte) {
+	t.Helper()
+	endpoint = kinesalite(t, e)
 	createStream(t, e, endpoint, "alpha", 2)
 	createStream(t, e, endpoint, "beta", 3)
 	fb, port := pipeline(t, e, output("a.*", "alpha", endpoint, "partition_key pk")+
 		output("b.*", "beta", endpoint, "partition_key $pk"))
-
-	alpha := makeRecords(3000, 50, "alpha")
-	beta := makeRecords(2000, 20, "beta")
+	alpha = makeRecords(3000, 50, "alpha")
+	beta = makeRecords(2000, 20, "beta")
 	post(t, port, "a.logs", alpha)
 	post(t, port, "b.logs", beta)
+	return endpoint, fb, alpha, beta
+}
+
+func TestTwoOutputsAreIndependent(t *testing.T) {
+	e := setup(t)
+	endpoint, fb, alpha, beta := twoOutputs(t, e)
 	waitFor(t, e, endpoint, "alpha", len(alpha), fb)
 	waitFor(t, e, endpoint, "beta", len(beta), fb)
 	fb.shutdown(t)
@@ -209,15 +216,7 @@ func TestBadConfigurationStopsFluentBit(t *testing.T) {
 // callback the last instance's context for each of them.
 func TestShutdownDrainsEveryInstance(t *testing.T) {
 	e := setup(t)
-	endpoint := kinesalite(t, e)
-	createStream(t, e, endpoint, "alpha", 2)
-	createStream(t, e, endpoint, "beta", 2)
-	fb, port := pipeline(t, e, output("a.*", "alpha", endpoint, "partition_key pk")+
-		output("b.*", "beta", endpoint, "partition_key pk"))
-	alpha := makeRecords(2000, 50, "alpha")
-	beta := makeRecords(2000, 50, "beta")
-	post(t, port, "a.logs", alpha)
-	post(t, port, "b.logs", beta)
+	endpoint, fb, alpha, beta := twoOutputs(t, e)
 	fb.shutdown(t) // at once: nothing waited for the records
 	checkExactlyOnce(t, alpha, readStream(t, e, endpoint, "alpha"))
 	checkExactlyOnce(t, beta, readStream(t, e, endpoint, "beta"))
