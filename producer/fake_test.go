@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -219,6 +220,31 @@ func (l *testLogger) Error(msg string, err error, _ ...LogValue) {
 	l.mu.Lock()
 	l.msgs = append(l.msgs, msg+": "+fmt.Sprint(err))
 	l.mu.Unlock()
+}
+
+// startHanging starts a producer whose fake holds every PutRecords call
+// until the returned channel is closed.
+func startHanging(t testing.TB, f *fakeKinesis, mod func(*Config)) (*Producer, chan struct{}) {
+	t.Helper()
+	release := make(chan struct{})
+	f.blockUntil = release
+	p := newTestProducer(t, f, func(c *Config) {
+		c.RequestTimeout = time.Hour // the fake hangs until told
+		if mod != nil {
+			mod(c)
+		}
+	})
+	p.Start()
+	return p, release
+}
+
+// oneRecordPerEntry makes each record its own entry, two entries a request
+// and one request in flight, so tests can see records wait in the buffer.
+func oneRecordPerEntry(c *Config) {
+	c.AggregateBatchCount = 1
+	c.BatchCount = 2
+	c.MaxConnections = 1
+	c.BacklogCount = 100
 }
 
 func newTestProducer(t testing.TB, f *fakeKinesis, mod func(*Config)) *Producer {

@@ -32,16 +32,7 @@ func waitCalls(t *testing.T, f *fakeKinesis, n int) {
 func TestCancelWithdrawsBufferedRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(1)
-		block := make(chan struct{})
-		f.blockUntil = block
-		p := newTestProducer(t, f, func(c *Config) {
-			c.AggregateBatchCount = 1
-			c.BatchCount = 2
-			c.MaxConnections = 1
-			c.BacklogCount = 100
-			c.RequestTimeout = time.Hour // the fake hangs until told
-		})
-		p.Start()
+		p, block := startHanging(t, f, oneRecordPerEntry)
 		g := p.NewGroup()
 		for i := range 6 {
 			g.Add([]byte(recordData(i)), fmt.Sprintf("key-%d", i))
@@ -130,16 +121,12 @@ func TestRePutAfterExpirySendsOnlyUndelivered(t *testing.T) {
 func TestBackpressure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(1)
-		block := make(chan struct{})
-		f.blockUntil = block
-		p := newTestProducer(t, f, func(c *Config) {
+		p, block := startHanging(t, f, func(c *Config) {
 			c.MaxRecordSize = 1000
 			c.AggregateBatchSize = 1000
 			c.BatchSize = 1000
 			c.BufferMaxBytes = 1000
-			c.RequestTimeout = time.Hour // the fake hangs until told
 		})
-		p.Start()
 		g := p.NewGroup()
 		for i := range 50 {
 			g.Add([]byte(fmt.Sprintf("%-90d", i)), fmt.Sprintf("key-%04d", i))
@@ -187,15 +174,7 @@ func TestBackpressure(t *testing.T) {
 func TestStopDeadlineFailsWhatIsLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(1)
-		f.blockUntil = make(chan struct{}) // never answers
-		p := newTestProducer(t, f, func(c *Config) {
-			c.AggregateBatchCount = 1
-			c.BatchCount = 2
-			c.MaxConnections = 1
-			c.BacklogCount = 100
-			c.RequestTimeout = time.Hour // the fake hangs until told
-		})
-		p.Start()
+		p, _ := startHanging(t, f, oneRecordPerEntry) // never released
 		g := p.NewGroup()
 		for i := range 5 {
 			g.Add([]byte(recordData(i)), fmt.Sprintf("key-%d", i))

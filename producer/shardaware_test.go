@@ -80,14 +80,8 @@ func hashIn(tab *shardTable, s int) aggregation.HashKey {
 func TestReshardWhileInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(8)
-		block := make(chan struct{})
-		f.blockUntil = block
 		f.script = []step{fail(apiError("ProvisionedThroughputExceededException"))}
-		p := newTestProducer(t, f, func(c *Config) {
-			c.GetShards = StaticGetShardsFunc(1)
-			c.RequestTimeout = time.Hour
-		})
-		p.Start()
+		p, block := startHanging(t, f, func(c *Config) { c.GetShards = StaticGetShardsFunc(1) })
 		g := p.NewGroup()
 		for i := range 100 {
 			g.Add([]byte(recordData(i)), fmt.Sprint("key-", i))
