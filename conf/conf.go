@@ -7,11 +7,9 @@ package conf
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
+	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Getter reads one option of an [OUTPUT] section. It returns "" when the
@@ -37,33 +35,170 @@ func (m MapGetter) Get(key string) string {
 	return ""
 }
 
+// Aggregation is how records share a Kinesis record.
+type Aggregation int
+
+const (
+	// AggregationKPL packs records predicted for the same shard into one
+	// Kinesis record in the KPL aggregated format.
+	AggregationKPL Aggregation = iota
+	// AggregationSimple joins records predicted for the same shard with
+	// newlines into one Kinesis record (simple_aggregation).
+	AggregationSimple
+	// AggregationOff sends every record as a Kinesis record of its own.
+	AggregationOff
+)
+
+func (a Aggregation) String() string {
+	switch a {
+	case AggregationKPL:
+		return "kpl"
+	case AggregationSimple:
+		return "simple"
+	case AggregationOff:
+		return "off"
+	}
+	return fmt.Sprintf("Aggregation(%d)", int(a))
+}
+
+// Compression is the codec applied to each user record.
+type Compression string
+
+// The codecs compression accepts.
+const (
+	CompressionNone   Compression = "none"
+	CompressionZlib   Compression = "zlib"
+	CompressionGzip   Compression = "gzip"
+	CompressionZstd   Compression = "zstd"
+	CompressionSnappy Compression = "snappy"
+)
+
+// compressionLevels is the accepted compression_level range per codec; a
+// codec missing here takes no level.
+var compressionLevels = map[Compression][2]int{
+	CompressionZlib: {1, 9},
+	CompressionGzip: {1, 9},
+	CompressionZstd: {1, 22},
+}
+
+// Oversize is what happens to a record over max_record_size.
+type Oversize string
+
+// The oversize policies.
+const (
+	OversizeDrop     Oversize = "drop"
+	OversizeTruncate Oversize = "truncate"
+)
+
+// LevelOff is the slog level of plugin_log_level off: above every level the
+// plugin logs at.
+const LevelOff = slog.LevelError + 4
+
+// Kinesis limits that options are checked against.
+const (
+	MaxRecordBytes  = 10 << 20 // largest MaxRecordSize a stream can have
+	MaxRequestBytes = 10 << 20 // a PutRecords request, data plus keys
+	MaxConnections  = 1024
+	maxRateLimit    = 1000 // percent
+)
+
 // Config is the validated configuration of one output instance.
 type Config struct {
-	// Stream is the Kinesis data stream that receives the records.
+	// Stream is the Kinesis data stream that receives the records. It may
+	// be a template ($TAG, $TAG[n], $field); see ParseTemplate.
 	Stream string
 	// Region is the AWS region. Empty means the SDK's default chain decides
 	// (AWS_REGION, the shared config file, instance metadata).
 	Region string
-	// Endpoint overrides the Kinesis endpoint URL (emulators, VPC endpoints).
+	// PartitionKey is the partition key as written: a field path (`key`,
+	// `a.b`, `a->b`) or a template with `$`; see ParsePartitionKey. Empty
+	// means a random key per record.
+	PartitionKey string
+
+	// DataKeys keeps only these top-level keys of each record; nil keeps
+	// the whole record.
+	DataKeys []string
+	// LogKey sends only the value of this field (a string raw, anything
+	// else as JSON); nil sends the record.
+	LogKey []string
+	// AppendNewline adds "\n" after each record's data.
+	AppendNewline bool
+	// ReplaceDots replaces "." in every key name with this string; empty
+	// leaves keys as they are.
+	ReplaceDots string
+	// TimeKey adds the event time to each record under this key; empty
+	// adds nothing.
+	TimeKey string
+	// TimeKeyFormat is the strftime format of TimeKey, with %L (ms), %f
+	// (µs), %3N, %6N and %9N for fractions of a second.
+	TimeKeyFormat string
+	// RecordIDKey adds a deterministic record id under this key; empty adds
+	// nothing.
+	RecordIDKey string
+	// Compression compresses each user record (inside an aggregate too).
+	Compression Compression
+	// CompressionLevel is the codec's level; 0 means the codec's default.
+	CompressionLevel int
+
+	// Aggregation is how records share a Kinesis record.
+	Aggregation Aggregation
+	// AggregationMaxSize is the most bytes of one aggregate, its partition
+	// key included.
+	AggregationMaxSize int
+	// MaxRecordSize is the stream's record limit (data plus partition key).
+	// It is 0 when MaxRecordSizeAuto is set.
+	MaxRecordSize int
+	// MaxRecordSizeAuto reads the limit from the stream with
+	// DescribeStreamSummary at start.
+	MaxRecordSizeAuto bool
+	// RequestMaxSize is the most bytes of one PutRecords request.
+	RequestMaxSize int
+	// Oversize is what happens to a record over the record limit.
+	Oversize Oversize
+	// RateLimit keeps each shard under this percentage of its write
+	// limits; 0 means no limit.
+	RateLimit int
+	// ShardRefreshInterval is how often the shard map is re-read; 0 means
+	// no shard map at all (records share an aggregate only with records
+	// of the same partition key).
+	ShardRefreshInterval time.Duration
+	// MaxConnections is the most PutRecords requests in flight, and the
+	// HTTP connection pool's size.
+	MaxConnections int
+
+	// Endpoint overrides the Kinesis endpoint URL (emulators, VPC
+	// endpoints), with Port applied. Always a URL with a scheme.
 	Endpoint string
-	// Insecure is true when Endpoint uses plain http.
+	// Insecure is true when Endpoint or STSEndpoint uses plain http, which
+	// AllowHTTP permitted.
 	Insecure bool
-	// PartitionKey is the path to the record field whose value becomes the
-	// partition key; nil means a random key per record.
-	PartitionKey []string
+	// Profile is the shared config profile to read credentials from.
+	Profile string
+	// RoleARN is a role to assume with STS; its credentials sign every
+	// Kinesis request.
+	RoleARN string
+	// ExternalID is passed to STS AssumeRole; set only with RoleARN.
+	ExternalID string
+	// STSEndpoint overrides the STS endpoint URL; set only with RoleARN.
+	STSEndpoint string
+	// HTTPRequestTimeout bounds one HTTP request to AWS.
+	HTTPRequestTimeout time.Duration
+	// AutoRetryRequests retries a failed request once, at once, inside
+	// the SDK, before the producer's own retries.
+	AutoRetryRequests bool
+
 	// FlushTimeout bounds one flush: after it, records not yet delivered make
 	// the flush return FLB_RETRY.
 	FlushTimeout time.Duration
 	// RecordTTL is how long the producer keeps retrying a record.
 	RecordTTL time.Duration
-	// ShardRefreshInterval is how often the shard map is re-read; 0 turns
-	// periodic refreshes off (a reshard seen in a response still refreshes).
-	ShardRefreshInterval time.Duration
 	// RetryLedger remembers, per chunk awaiting a retry, which records were
 	// already delivered, so that a retried chunk sends only the rest.
 	RetryLedger bool
 	// ExitTimeout bounds the drain when Fluent Bit stops.
 	ExitTimeout time.Duration
+	// LogLevel is the plugin's own log level (plugin_log_level).
+	LogLevel slog.Level
 }
 
 // Option describes one option: its name, default and meaning. The table is
@@ -72,223 +207,467 @@ type Option struct {
 	Name    string
 	Default string
 	Help    string
+	// set parses a value (the default when unset) into the Config.
+	set func(l *loader, v string)
 }
 
-// Options lists every option the plugin reads.
+// Options lists every option the plugin reads, in the README's order.
 var Options = []Option{
-	{"stream", "", "Name of the Kinesis data stream. Required."},
-	{"region", "", "AWS region. Empty: the SDK's default chain (AWS_REGION, shared config)."},
-	{"endpoint", "", "Kinesis endpoint URL, for emulators and VPC endpoints. http:// is allowed, with a warning."},
-	{"partition_key", "", "Record field whose value is the partition key: `key`, `$key`, `$a['b']` or `a.b` for nested maps. Empty or missing field: a random key."},
-	{"flush_timeout", "4s", "Longest time one flush waits for its records; after it the chunk is retried and only undelivered records are sent again."},
-	{"record_ttl", "30s", "How long the producer retries a record before the flush reports it for retry."},
-	{"shard_refresh_interval", "60s", "How often the shard map is re-read with ListShards. 0 turns periodic refresh off."},
-	{"retry_ledger", "on", "Remember which records of a chunk were delivered, so a retried chunk does not send them twice. A byte-identical chunk with the same tag that arrives while one awaits its retry is taken for that retry."},
-	{"exit_timeout", "5s", "Longest time Fluent Bit's shutdown waits for buffered records to be sent."},
-}
+	// Where records go.
+	{Name: "stream", Help: "Kinesis data stream. Required. A template may route by tag or field: `logs-$TAG[1]`, `$kubernetes['namespace_name']`.",
+		set: func(l *loader, v string) { l.c.Stream = v; l.stream(v) }},
+	{Name: "region", Help: "AWS region. Empty: the SDK's default chain (`AWS_REGION`, shared config, instance metadata).",
+		set: func(l *loader, v string) { l.c.Region = v; l.region(v) }},
+	{Name: "partition_key", Help: "Partition key: a field (`key`, `a.b`, `a->b`, `$a['b']`) or a template (`$TAG`, `$TAG[0]-$pod`). Cut to 256 characters. Empty, or the field missing or empty: a random key, counted.",
+		set: func(l *loader, v string) { l.c.PartitionKey = v; l.partitionKey(v) }},
 
-// Limits for durations, kept in one table.
-var durationLimits = map[string][2]time.Duration{
-	"flush_timeout":          {100 * time.Millisecond, 10 * time.Minute},
-	"record_ttl":             {time.Second, 24 * time.Hour},
-	"shard_refresh_interval": {0, 24 * time.Hour},
-	"exit_timeout":           {0, 10 * time.Minute},
+	// What a record holds.
+	{Name: "data_keys", Help: "Comma-separated top-level keys to keep; the others are dropped. Empty: the whole record.",
+		set: func(l *loader, v string) { l.c.DataKeys = l.list("data_keys", v) }},
+	{Name: "log_key", Help: "Send only this field's value (`log`, `a->b`): a string as it is, without quotes; other values as JSON. Records without it are rejected, counted.",
+		set: func(l *loader, v string) { l.c.LogKey = l.fieldPath("log_key", v) }},
+	{Name: "append_newline", Default: "off", Help: "Add a newline after each record's data.",
+		set: func(l *loader, v string) { l.c.AppendNewline = l.bool("append_newline", v) }},
+	{Name: "replace_dots", Help: "Replace `.` in key names with this string (for example `_`). Empty: keys are left as they are.",
+		set: func(l *loader, v string) { l.c.ReplaceDots = v; l.replaceDots(v) }},
+	{Name: "time_key", Help: "Add the event's time under this key. Empty: no time is added.",
+		set: func(l *loader, v string) { l.c.TimeKey = v }},
+	{Name: "time_key_format", Default: "%Y-%m-%dT%H:%M:%S", Help: "strftime format for `time_key`, plus `%L` (milliseconds), `%f` (microseconds), `%3N`, `%6N`, `%9N`. Time is UTC, at the event's full precision.",
+		set: func(l *loader, v string) { l.c.TimeKeyFormat = v; l.strftime(v) }},
+	{Name: "record_id_key", Help: "Add a deterministic id (the chunk's fingerprint and the record's index) under this key, so consumers can drop the rare duplicates at-least-once delivery allows. Empty: no id.",
+		set: func(l *loader, v string) { l.c.RecordIDKey = v }},
+	{Name: "compression", Default: "none", Help: "Compress each record: `none`, `zlib`, `gzip`, `zstd` or `snappy`. With aggregation, each record inside the aggregate is compressed, not the aggregate.",
+		set: func(l *loader, v string) {
+			l.c.Compression = Compression(l.enum("compression", v, "none", "zlib", "gzip", "zstd", "snappy"))
+		}},
+	{Name: "compression_level", Help: "Codec level: 1-9 for `zlib` and `gzip`, 1-22 for `zstd`; `snappy` has none. Empty: the codec's default.",
+		set: func(l *loader, v string) { l.c.CompressionLevel = l.intRange("compression_level", v, 0, 22) }},
+
+	// How records are packed and sent.
+	{Name: "aggregation", Default: "on", Help: "KPL aggregation: records predicted for the same shard share one Kinesis record. `off`: every record is a Kinesis record of its own. On by default, unlike the AWS Go plugin.",
+		set: func(l *loader, v string) { l.aggregation(v) }},
+	{Name: "simple_aggregation", Default: "off", Help: "Instead of the KPL format, join records predicted for the same shard with newlines into one Kinesis record. Turns KPL aggregation off; setting both on is an error.",
+		set: func(l *loader, v string) { l.simpleAggregation(v) }},
+	{Name: "aggregation_max_size", Default: "50KiB", Help: "Largest aggregate, partition key included; at most `max_record_size`.",
+		set: func(l *loader, v string) {
+			l.c.AggregationMaxSize = l.size("aggregation_max_size", v, 1<<10, MaxRecordBytes)
+		}},
+	{Name: "max_record_size", Default: "1MiB", Help: "The stream's record limit (data plus partition key), up to `10MiB`; `auto` reads it with DescribeStreamSummary at start.",
+		set: func(l *loader, v string) { l.maxRecordSize(v) }},
+	{Name: "request_max_size", Default: "5MiB", Help: "Largest PutRecords request, up to `10MiB` (the Kinesis limit; emulators often take 5MiB).",
+		set: func(l *loader, v string) { l.c.RequestMaxSize = l.size("request_max_size", v, 1<<10, MaxRequestBytes) }},
+	{Name: "oversize", Default: "drop", Help: "A record over `max_record_size`: `drop` it, or `truncate` its data to fit. Either way it is counted and logged without its content.",
+		set: func(l *loader, v string) { l.c.Oversize = Oversize(l.enum("oversize", v, "drop", "truncate")) }},
+	{Name: "rate_limit", Default: "150", Help: "Keep each shard under this percentage of its write limits (1,000 records/s, 1 MiB/s), as the KPL does; `off` sends as fast as Kinesis takes.",
+		set: func(l *loader, v string) { l.rateLimit(v) }},
+	{Name: "shard_refresh_interval", Default: "60s", Help: "How often the shard map is re-read with ListShards. `0` turns the shard map off (for a PutRecords-only IAM policy): then only records with the same partition key share an aggregate.",
+		set: func(l *loader, v string) {
+			l.c.ShardRefreshInterval = l.duration("shard_refresh_interval", v, 0, 24*time.Hour)
+		}},
+	{Name: "max_connections", Default: "24", Help: "Most PutRecords requests in flight, and the HTTP connection pool's size.",
+		set: func(l *loader, v string) { l.c.MaxConnections = l.intRange("max_connections", v, 1, MaxConnections) }},
+
+	// AWS access.
+	{Name: "endpoint", Help: "Kinesis endpoint: a URL or a host name (then https). Plain `http://` needs `allow_http on`.",
+		set: func(l *loader, v string) { l.c.Endpoint = l.endpoint("endpoint", v) }},
+	{Name: "port", Help: "Port for `endpoint`. Fluent Bit keeps `port` to itself and does not pass it to Go plugins, so write the port in `endpoint` instead; this option serves configurations read outside Fluent Bit.",
+		set: func(l *loader, v string) { l.port(v) }},
+	{Name: "allow_http", Default: "off", Help: "Allow a plain `http://` `endpoint` or `sts_endpoint` (emulators). Records and request signatures then travel unencrypted; the plugin warns at start.",
+		set: func(l *loader, v string) { l.allowHTTP = l.bool("allow_http", v) }},
+	{Name: "profile", Help: "Shared config profile (`~/.aws/config`, `~/.aws/credentials`) for credentials and region. Empty: the default chain.",
+		set: func(l *loader, v string) { l.c.Profile = v; l.profile(v) }},
+	{Name: "role_arn", Help: "IAM role to assume with STS; its temporary credentials, cached and refreshed before they expire, sign every request.",
+		set: func(l *loader, v string) { l.c.RoleARN = v; l.roleARN(v) }},
+	{Name: "external_id", Help: "External id for assuming `role_arn`. Only with `role_arn`.",
+		set: func(l *loader, v string) { l.c.ExternalID = v; l.externalID(v) }},
+	{Name: "sts_endpoint", Help: "STS endpoint (URL or host name) for assuming `role_arn`. Only with `role_arn`.",
+		set: func(l *loader, v string) { l.c.STSEndpoint = l.endpoint("sts_endpoint", v) }},
+	{Name: "http_request_timeout", Default: "10s", Help: "Longest time one HTTP request to AWS may take.",
+		set: func(l *loader, v string) {
+			l.c.HTTPRequestTimeout = l.duration("http_request_timeout", v, 100*time.Millisecond, 10*time.Minute)
+		}},
+	{Name: "auto_retry_requests", Default: "on", Help: "Retry a request that failed on the network or with a 5xx once, at once, before the producer's own backoff.",
+		set: func(l *loader, v string) { l.c.AutoRetryRequests = l.bool("auto_retry_requests", v) }},
+
+	// Delivery.
+	{Name: "flush_timeout", Default: "4s", Help: "Longest time one flush waits for its records; after it the chunk is retried and only undelivered records are sent again.",
+		set: func(l *loader, v string) {
+			l.c.FlushTimeout = l.duration("flush_timeout", v, 100*time.Millisecond, 10*time.Minute)
+		}},
+	{Name: "record_ttl", Default: "30s", Help: "How long the producer retries a record before the flush reports it for retry.",
+		set: func(l *loader, v string) { l.c.RecordTTL = l.duration("record_ttl", v, time.Second, 24*time.Hour) }},
+	{Name: "retry_ledger", Default: "on", Help: "Remember which records of a chunk were delivered, so a retried chunk does not send them twice. A byte-identical chunk with the same tag that arrives while one awaits its retry is taken for that retry.",
+		set: func(l *loader, v string) { l.c.RetryLedger = l.bool("retry_ledger", v) }},
+	{Name: "exit_timeout", Default: "5s", Help: "Longest time Fluent Bit's shutdown waits for buffered records to be sent.",
+		set: func(l *loader, v string) { l.c.ExitTimeout = l.duration("exit_timeout", v, 0, 10*time.Minute) }},
+	{Name: "plugin_log_level", Default: "info", Help: "The plugin's log level: `off`, `error`, `warn`, `info`, `debug`, `trace`. Fluent Bit keeps `log_level` to itself; when this is unset, the `FLB_LOG_LEVEL` environment variable is read.",
+		set: func(l *loader, v string) { l.c.LogLevel = l.logLevel(v) }},
+
+	// Accepted from the AWS Go plugin.
+	{Name: "experimental_concurrency", Default: "0", Help: "Accepted from the AWS Go plugin and not needed: flushes run concurrently with Fluent Bit's `workers`, and requests with `max_connections`.",
+		set: func(l *loader, v string) { l.intRange("experimental_concurrency", v, 0, 10) }},
+	{Name: "experimental_concurrency_retries", Default: "4", Help: "Accepted from the AWS Go plugin and not needed: failed records are retried within `record_ttl`, then the chunk is handed back to Fluent Bit; none is dropped.",
+		set: func(l *loader, v string) { l.intRange("experimental_concurrency_retries", v, 0, 1000) }},
 }
 
 // ErrInvalid is wrapped by the error Load returns when any option is
 // missing or malformed; the message lists every problem.
 var ErrInvalid = errors.New("invalid configuration")
 
+// loader holds the state of one Load: the options as given, the Config
+// being filled, and every problem found.
+type loader struct {
+	g         Getter
+	c         Config
+	problems  []string
+	allowHTTP bool
+	portNum   int
+}
+
+func (l *loader) bad(name, format string, args ...any) {
+	l.problems = append(l.problems, name+": "+fmt.Sprintf(format, args...))
+}
+
+// given returns an option's value as the user wrote it, trimmed; "" when
+// unset.
+func (l *loader) given(name string) string { return strings.TrimSpace(l.g.Get(name)) }
+
 // Load reads every option through g, applies defaults and validates. The
 // returned error names each bad option with what was wrong.
 func Load(g Getter) (Config, error) {
-	get := func(name string) string {
-		v := strings.TrimSpace(g.Get(name))
-		if v == "" {
-			for _, o := range Options {
-				if o.Name == name {
-					return o.Default
-				}
+	l := &loader{g: g}
+	// allow_http and port are read first: endpoints depend on them.
+	for _, first := range []string{"allow_http", "port"} {
+		for _, o := range Options {
+			if o.Name == first {
+				l.apply(o)
 			}
 		}
-		return v
 	}
-	var c Config
-	var problems []string
-	bad := func(name, format string, args ...any) {
-		problems = append(problems, name+": "+fmt.Sprintf(format, args...))
+	for _, o := range Options {
+		if o.Name != "allow_http" && o.Name != "port" {
+			l.apply(o)
+		}
 	}
+	l.crossCheck()
+	if len(l.problems) > 0 {
+		return Config{}, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(l.problems, "; "))
+	}
+	return l.c, nil
+}
 
-	c.Stream = get("stream")
-	switch {
-	case c.Stream == "":
-		bad("stream", "is required")
-	case len(c.Stream) > 128 || !validStreamName(c.Stream):
-		bad("stream", "must be 1-128 characters of a-z, A-Z, 0-9, '_', '.', '-'")
+func (l *loader) apply(o Option) {
+	v := l.given(o.Name)
+	if v == "" {
+		v = o.Default
 	}
+	o.set(l, v)
+}
 
-	c.Region = get("region")
-	if c.Region != "" && !validRegion(c.Region) {
-		bad("region", "%q is not a region name (like eu-west-1)", c.Region)
+// crossCheck finds the problems between options.
+func (l *loader) crossCheck() {
+	c := &l.c
+	if c.ExternalID != "" && c.RoleARN == "" {
+		l.bad("external_id", "is set without role_arn; it is only used to assume role_arn")
 	}
-
-	c.Endpoint = get("endpoint")
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
+	if c.STSEndpoint != "" && c.RoleARN == "" {
+		l.bad("sts_endpoint", "is set without role_arn; it is only used to assume role_arn")
+	}
+	if l.given("port") != "" && c.Endpoint == "" {
+		l.bad("port", "is set without endpoint; write the endpoint to connect to")
+	}
+	if len(c.DataKeys) > 0 && len(c.LogKey) > 0 {
+		l.bad("log_key", "cannot be used with data_keys; log_key already picks one value")
+	}
+	if l.given("time_key_format") != "" && c.TimeKey == "" {
+		l.bad("time_key_format", "is set without time_key")
+	}
+	if lvl := c.CompressionLevel; lvl != 0 {
+		r, ok := compressionLevels[c.Compression]
 		switch {
-		case err != nil || u.Host == "":
-			bad("endpoint", "%q is not a URL like https://host[:port]", c.Endpoint)
-		case u.Scheme == "http":
-			c.Insecure = true
-		case u.Scheme != "https":
-			bad("endpoint", "scheme %q is not http or https", u.Scheme)
+		case c.Compression == CompressionNone:
+			l.bad("compression_level", "is set without compression")
+		case !ok:
+			l.bad("compression_level", "%s takes no level", c.Compression)
+		case lvl < r[0] || lvl > r[1]:
+			l.bad("compression_level", "%d is outside %d..%d for %s", lvl, r[0], r[1], c.Compression)
 		}
 	}
-
-	if pk := get("partition_key"); pk != "" {
-		path, err := ParseFieldPath(pk)
-		if err != nil {
-			bad("partition_key", "%v", err)
+	if c.MaxRecordSize > 0 {
+		// Unset sizes follow a smaller or larger record limit.
+		if l.given("aggregation_max_size") == "" {
+			c.AggregationMaxSize = min(c.AggregationMaxSize, c.MaxRecordSize)
 		}
-		c.PartitionKey = path
-	}
-
-	durations := []struct {
-		name string
-		dst  *time.Duration
-	}{
-		{"flush_timeout", &c.FlushTimeout},
-		{"record_ttl", &c.RecordTTL},
-		{"shard_refresh_interval", &c.ShardRefreshInterval},
-		{"exit_timeout", &c.ExitTimeout},
-	}
-	for _, d := range durations {
-		v, err := ParseDuration(get(d.name))
-		if err != nil {
-			bad(d.name, "%v", err)
-			continue
+		if l.given("request_max_size") == "" {
+			c.RequestMaxSize = max(c.RequestMaxSize, c.MaxRecordSize)
 		}
-		lim := durationLimits[d.name]
-		if v < lim[0] || v > lim[1] {
-			bad(d.name, "%s is outside %s..%s", v, lim[0], lim[1])
-			continue
+		if c.AggregationMaxSize > c.MaxRecordSize {
+			l.bad("aggregation_max_size", "%d bytes is more than max_record_size (%d)", c.AggregationMaxSize, c.MaxRecordSize)
 		}
-		*d.dst = v
+		if c.RequestMaxSize > 0 && c.RequestMaxSize < c.MaxRecordSize {
+			l.bad("request_max_size", "%d bytes is less than max_record_size (%d)", c.RequestMaxSize, c.MaxRecordSize)
+		}
 	}
-
-	ledger, err := ParseBool(get("retry_ledger"))
-	if err != nil {
-		bad("retry_ledger", "%v", err)
-	}
-	c.RetryLedger = ledger
-
-	if len(problems) > 0 {
-		return Config{}, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
-	}
-	return c, nil
 }
 
-// ParseBool accepts the spellings Fluent Bit accepts for booleans and
-// rejects everything else, so a typo is an error rather than a silent false.
-func ParseBool(s string) (bool, error) {
+func (l *loader) bool(name, v string) bool {
+	b, err := ParseBool(v)
+	if err != nil {
+		l.bad(name, "%v", err)
+	}
+	return b
+}
+
+func (l *loader) duration(name, v string, lo, hi time.Duration) time.Duration {
+	d, err := ParseDuration(v)
+	if err != nil {
+		l.bad(name, "%v", err)
+		return 0
+	}
+	if d < lo || d > hi {
+		l.bad(name, "%s is outside %s..%s", d, lo, hi)
+		return 0
+	}
+	return d
+}
+
+// intRange parses an integer in lo..hi; "" is 0.
+func (l *loader) intRange(name, v string, lo, hi int) int {
+	if v == "" {
+		return 0
+	}
+	n, err := parseInt(v)
+	if err != nil || n < lo || n > hi {
+		l.bad(name, "%q is not a whole number in %d..%d", v, lo, hi)
+		return 0
+	}
+	return n
+}
+
+func (l *loader) size(name, v string, lo, hi int) int {
+	n, err := ParseSize(v)
+	if err != nil {
+		l.bad(name, "%v", err)
+		return 0
+	}
+	if n < lo || n > hi {
+		l.bad(name, "%d bytes is outside %d..%d", n, lo, hi)
+		return 0
+	}
+	return n
+}
+
+// enum returns v lowercased when it is one of values.
+func (l *loader) enum(name, v string, values ...string) string {
+	lv := strings.ToLower(v)
+	for _, ok := range values {
+		if lv == ok {
+			return lv
+		}
+	}
+	l.bad(name, "%q is not one of %s", v, strings.Join(values, ", "))
+	return values[0]
+}
+
+func (l *loader) list(name, v string) []string {
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			l.bad(name, "%q has an empty key", v)
+			return nil
+		}
+		out = append(out, item)
+	}
+	return out
+}
+
+func (l *loader) fieldPath(name, v string) []string {
+	if v == "" {
+		return nil
+	}
+	p, err := ParseFieldPath(v)
+	if err != nil {
+		l.bad(name, "%v", err)
+	}
+	return p
+}
+
+func (l *loader) stream(v string) {
+	if v == "" {
+		l.bad("stream", "is required")
+		return
+	}
+	t, err := ParseTemplate(v)
+	if err != nil {
+		l.bad("stream", "%v", err)
+		return
+	}
+	for _, p := range t {
+		if p.IsLiteral() && !validStreamName(p.Literal) {
+			l.bad("stream", "%q: a stream name has only a-z, A-Z, 0-9, '_', '.', '-'", v)
+			return
+		}
+	}
+	if t.IsStatic() && len(v) > 128 {
+		l.bad("stream", "is longer than 128 characters")
+	}
+}
+
+func (l *loader) region(v string) {
+	if v != "" && !validRegion(v) {
+		l.bad("region", "%q is not a region name (like eu-west-1)", v)
+	}
+}
+
+func (l *loader) partitionKey(v string) {
+	if v == "" {
+		return
+	}
+	if _, err := ParsePartitionKey(v); err != nil {
+		l.bad("partition_key", "%v", err)
+	}
+}
+
+func (l *loader) replaceDots(v string) {
+	if strings.Contains(v, ".") {
+		l.bad("replace_dots", "%q contains a dot itself", v)
+	}
+}
+
+func (l *loader) strftime(v string) {
+	if err := CheckTimeFormat(v); err != nil {
+		l.bad("time_key_format", "%v", err)
+	}
+}
+
+// aggregation runs before simple_aggregation (table order), which may turn
+// KPL aggregation off.
+func (l *loader) aggregation(v string) {
+	if l.bool("aggregation", v) {
+		l.c.Aggregation = AggregationKPL
+	} else {
+		l.c.Aggregation = AggregationOff
+	}
+}
+
+func (l *loader) simpleAggregation(v string) {
+	if !l.bool("simple_aggregation", v) {
+		return
+	}
+	if explicit := l.given("aggregation"); explicit != "" && l.c.Aggregation == AggregationKPL {
+		l.bad("simple_aggregation", "cannot be on with aggregation on; choose one")
+		return
+	}
+	l.c.Aggregation = AggregationSimple
+}
+
+func (l *loader) maxRecordSize(v string) {
+	if strings.EqualFold(v, "auto") {
+		l.c.MaxRecordSizeAuto = true
+		return
+	}
+	l.c.MaxRecordSize = l.size("max_record_size", v, 1<<10, MaxRecordBytes)
+}
+
+func (l *loader) rateLimit(v string) {
+	if strings.EqualFold(v, "off") {
+		return
+	}
+	v = strings.TrimSuffix(v, "%")
+	n, err := parseInt(v)
+	if err != nil || n < 1 || n > maxRateLimit {
+		l.bad("rate_limit", "%q is not a percentage in 1..%d, or off", v, maxRateLimit)
+		return
+	}
+	l.c.RateLimit = n
+}
+
+func (l *loader) profile(v string) {
+	if strings.ContainsAny(v, " \t[]") {
+		l.bad("profile", "%q is not a profile name", v)
+	}
+}
+
+func (l *loader) roleARN(v string) {
+	if v == "" {
+		return
+	}
+	// arn:partition:iam::account:role/name
+	parts := strings.SplitN(v, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "iam" ||
+		len(parts[4]) != 12 || strings.Trim(parts[4], "0123456789") != "" || !strings.HasPrefix(parts[5], "role/") || len(parts[5]) == len("role/") {
+		l.bad("role_arn", "%q is not an IAM role ARN (arn:aws:iam::123456789012:role/name)", v)
+	}
+}
+
+func (l *loader) externalID(v string) {
+	if v == "" {
+		return
+	}
+	if len(v) < 2 || len(v) > 1224 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@:/-_") != "" {
+		l.bad("external_id", "must be 2-1224 characters of letters, digits and +=,.@:/-_")
+	}
+}
+
+func (l *loader) port(v string) {
+	if v == "" {
+		return
+	}
+	l.portNum = l.intRange("port", v, 1, 65535)
+}
+
+func (l *loader) logLevel(v string) slog.Level {
+	lvl, err := ParseLevel(v)
+	if err != nil {
+		l.bad("plugin_log_level", "%v", err)
+	}
+	return lvl
+}
+
+// endpoint checks an endpoint option and returns it as a URL: a bare host
+// name gets https, the port option replaces the Kinesis endpoint's port,
+// and plain http needs allow_http.
+func (l *loader) endpoint(name, v string) string {
+	if v == "" {
+		return ""
+	}
+	port := 0
+	if name == "endpoint" {
+		port = l.portNum
+	}
+	u, err := parseEndpoint(v, port)
+	if err != nil {
+		l.bad(name, "%v", err)
+		return ""
+	}
+	if u.Scheme == "http" {
+		if !l.allowHTTP {
+			l.bad(name, "%q is plain http; set allow_http on to send without TLS (emulators only)", v)
+			return ""
+		}
+		l.c.Insecure = true
+	}
+	return u.String()
+}
+
+// ParseLevel maps a log level name to a slog level: off, error, warn,
+// info, debug, trace (trace logs as debug).
+func ParseLevel(s string) (slog.Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "on", "true", "yes", "1":
-		return true, nil
-	case "off", "false", "no", "0":
-		return false, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "debug", "trace":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	case "off":
+		return LevelOff, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean (on/off, true/false, yes/no)", s)
-}
-
-// ParseDuration accepts Go durations ("1m30s", "250ms") and a bare number
-// of seconds ("5", "0.5"), as Fluent Bit users write them.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, errors.New("is empty")
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 || f > 1e9 {
-			return 0, fmt.Errorf("%q is out of range", s)
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (like 5s, 250ms, 1m)", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
-	}
-	return d, nil
-}
-
-// ParseFieldPath parses a record field reference into its key path. It
-// accepts a plain key ("pod"), a dotted path ("kubernetes.pod_name"), and
-// Fluent Bit's record accessor form ("$kubernetes['pod_name']", "$key").
-// A key containing dots must use the accessor form.
-func ParseFieldPath(s string) ([]string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) {
-		return nil, errors.New("is not valid UTF-8")
-	}
-	if !strings.HasPrefix(s, "$") {
-		parts := strings.Split(s, ".")
-		for _, p := range parts {
-			if p == "" {
-				return nil, fmt.Errorf("%q has an empty key between dots", s)
-			}
-		}
-		return parts, nil
-	}
-	rest := s[1:]
-	i := strings.IndexByte(rest, '[')
-	if i < 0 {
-		i = len(rest)
-	}
-	if i == 0 {
-		return nil, fmt.Errorf("%q has no key after '$'", s)
-	}
-	path := []string{rest[:i]}
-	rest = rest[i:]
-	for rest != "" {
-		if len(rest) < 4 || rest[0] != '[' || (rest[1] != '\'' && rest[1] != '"') {
-			return nil, fmt.Errorf("%q: expected ['key'] after %q", s, strings.Join(path, "."))
-		}
-		q := rest[1]
-		end := strings.IndexByte(rest[2:], q)
-		if end < 0 || 2+end+1 >= len(rest) || rest[2+end+1] != ']' {
-			return nil, fmt.Errorf("%q: unterminated ['key']", s)
-		}
-		key := rest[2 : 2+end]
-		if key == "" {
-			return nil, fmt.Errorf("%q has an empty key", s)
-		}
-		path = append(path, key)
-		rest = rest[2+end+2:]
-	}
-	return path, nil
-}
-
-func validStreamName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validRegion(s string) bool {
-	if len(s) < 3 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return s[0] != '-' && s[len(s)-1] != '-'
+	return slog.LevelInfo, fmt.Errorf("%q is not one of off, error, warn, info, debug, trace", s)
 }

@@ -9,6 +9,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -59,18 +60,12 @@ func FLBPluginInit(plugin unsafe.Pointer) (status int) {
 			status = flb.FLB_ERROR
 		}
 	}()
-	getter := propertyGetter{plugin}
-	level, lerr := instance.ParseLevel(getter.Get("log_level"))
-	log := instance.NewLogger(os.Stderr, name, level)
-	if lerr != nil {
-		log.Error("cannot start: " + lerr.Error())
-		return flb.FLB_ERROR
-	}
-	cfg, err := conf.Load(getter)
+	cfg, err := conf.Load(instance.LevelFromEnv(propertyGetter{plugin}, os.Getenv))
 	if err != nil {
-		log.Error("cannot start: " + err.Error())
+		instance.NewLogger(os.Stderr, name, slog.LevelError).Error("cannot start: " + err.Error())
 		return flb.FLB_ERROR
 	}
+	log := instance.NewLogger(os.Stderr, name, cfg.LogLevel)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	in, err := instance.Open(ctx, name, cfg, log)

@@ -61,6 +61,8 @@ type Instance struct {
 	prod   *producer.Producer
 	log    *slog.Logger
 	ledger *ledger
+	// keyPath is the partition key's field, when partition_key names one.
+	keyPath []string
 
 	scratch sync.Pool // *scratch
 	closed  atomic.Bool
@@ -96,6 +98,9 @@ type scratch struct {
 // owns prod from then on and stops it in Close.
 func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
 	in := &Instance{name: name, cfg: cfg, prod: prod, log: log}
+	if t, err := conf.ParsePartitionKey(cfg.PartitionKey); err == nil && len(t) == 1 && t[0].Kind == conf.PartField {
+		in.keyPath = t[0].Field
+	}
 	in.scratch.New = func() any { return &scratch{json: make([]byte, 0, 4096), key: make([]byte, 0, 64)} }
 	if cfg.RetryLedger {
 		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evict)
@@ -182,8 +187,8 @@ func (in *Instance) read(data []byte) *chunkWork {
 // the next call: Group.Add copies it.
 func (in *Instance) partitionKey(s *scratch, body []byte) string {
 	s.key = s.key[:0]
-	if in.cfg.PartitionKey != nil {
-		if v, ok, err := chunk.Lookup(body, in.cfg.PartitionKey); ok && err == nil {
+	if in.keyPath != nil {
+		if v, ok, err := chunk.Lookup(body, in.keyPath); ok && err == nil {
 			if s.key, ok, _ = chunk.AppendText(s.key, v); ok && len(s.key) > 0 {
 				return unsafeString(truncateRunes(s.key, maxPartitionKey))
 			}

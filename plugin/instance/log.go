@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 )
 
 // NewLogger returns a logger that writes lines in Fluent Bit's own format,
@@ -16,21 +18,6 @@ import (
 // record data or partition keys: callers log counts, reasons and names.
 func NewLogger(w io.Writer, name string, level slog.Level) *slog.Logger {
 	return slog.New(&flbHandler{w: w, mu: new(sync.Mutex), prefix: "[output:kinesis_kpl:" + name + "] ", level: level})
-}
-
-// ParseLevel maps Fluent Bit's log_level names to slog levels.
-func ParseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "info":
-		return slog.LevelInfo, nil
-	case "debug", "trace":
-		return slog.LevelDebug, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error", "off":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("log_level: %q is not one of off, error, warn, info, debug, trace", s)
 }
 
 type flbHandler struct {
@@ -102,3 +89,25 @@ func (h *flbHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 // WithGroup is not used by the plugin; groups are flattened.
 func (h *flbHandler) WithGroup(string) slog.Handler { return h }
+
+// LevelFromEnv returns a Getter that reads plugin_log_level from the
+// environment variable FLB_LOG_LEVEL when the section does not set it.
+// Fluent Bit keeps an [OUTPUT] section's log_level to itself (Go plugins
+// never see it), and the AWS Go plugin reads FLB_LOG_LEVEL, so both a
+// section option and that variable work.
+func LevelFromEnv(g conf.Getter, getenv func(string) string) conf.Getter {
+	return levelFromEnv{g, getenv}
+}
+
+type levelFromEnv struct {
+	conf.Getter
+	getenv func(string) string
+}
+
+func (g levelFromEnv) Get(key string) string {
+	v := g.Getter.Get(key)
+	if v == "" && strings.EqualFold(key, "plugin_log_level") {
+		v = g.getenv("FLB_LOG_LEVEL")
+	}
+	return v
+}
