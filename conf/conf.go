@@ -4,6 +4,8 @@
 // client, no producer, no cgo.
 package conf
 
+//go:generate go test -run ^TestReadmeOptions$ -update .
+
 import (
 	"errors"
 	"fmt"

@@ -244,10 +244,11 @@ func pipeline(t *testing.T, e env, outputs string) (*proc, int) {
 }
 
 // output is an [OUTPUT] section of the plugin sending what matches to
-// stream at endpoint; each extra line ("partition_key pk") follows.
+// stream at endpoint (plain http, allowed); each extra line
+// ("partition_key pk") follows.
 func output(match, stream, endpoint string, extra ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n[OUTPUT]\n    Name      kinesis_kpl\n    Match     %s\n    stream    %s\n    endpoint  %s\n", match, stream, endpoint)
+	fmt.Fprintf(&b, "\n[OUTPUT]\n    Name      kinesis_kpl\n    Match     %s\n    stream    %s\n    endpoint  %s\n    allow_http on\n", match, stream, endpoint)
 	for _, line := range extra {
 		b.WriteString("    " + line + "\n")
 	}
