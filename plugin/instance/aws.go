@@ -55,6 +55,10 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 		return nil, err
 	}
 	pc.Logger = &producer.SlogLogger{Logger: log}
+	pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
+	log.Debug("configured", "region", awsCfg.Region, "credentials", credentialSource(cfg),
+		"aggregation", cfg.Aggregation.String(), "compression", string(cfg.Compression),
+		"max_record_size", pc.MaxRecordSize, "request_max_size", pc.BatchSize, "shard_map", pc.GetShards != nil)
 	prod, err := producer.New(pc)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
@@ -113,6 +117,18 @@ func AWSConfig(ctx context.Context, cfg conf.Config) (aws.Config, error) {
 		})
 	}
 	return awsCfg, nil
+}
+
+// credentialSource names where credentials come from, for the log; never
+// the credentials themselves.
+func credentialSource(cfg conf.Config) string {
+	switch {
+	case cfg.RoleARN != "":
+		return "role_arn"
+	case cfg.Profile != "":
+		return "profile"
+	}
+	return "default chain"
 }
 
 // retryer is the SDK's retry policy. The producer retries failed records

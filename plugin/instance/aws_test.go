@@ -221,6 +221,9 @@ func TestRoleARNSignsKinesisWithAssumedCredentials(t *testing.T) {
 		"role_arn": "arn:aws:iam::123456789012:role/writer", "external_id": "tenant-42", "sts_endpoint": sts.URL,
 	})
 	logs := openAndFlush(t, cfg, 3, 20)
+	if !strings.Contains(logs, "[debug] [output:kinesis_kpl:kinesis_kpl.0] configured") || !strings.Contains(logs, "credentials=role_arn") {
+		t.Errorf("the debug log does not say where credentials come from:\n%s", logs)
+	}
 	for _, secret := range []string{"base-secret", "secret-from-fake-sts", stsSessionToken} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds a credential:\n%s", logs)

@@ -206,14 +206,15 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// fluentBit writes the configuration and starts Fluent Bit with the plugin.
-func fluentBit(t *testing.T, e env, config string) *proc {
+// fluentBit writes the configuration and starts Fluent Bit with the plugin;
+// extraEnv ("FLB_LOG_LEVEL=debug") adds to its environment.
+func fluentBit(t *testing.T, e env, config string, extraEnv ...string) *proc {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "fluent-bit.conf")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return start(t, "fluent-bit.log", []string{"AWS_ACCESS_KEY_ID=e2e", "AWS_SECRET_ACCESS_KEY=e2e", "AWS_REGION=us-east-1"},
+	return start(t, "fluent-bit.log", append([]string{"AWS_ACCESS_KEY_ID=e2e", "AWS_SECRET_ACCESS_KEY=e2e", "AWS_REGION=us-east-1"}, extraEnv...),
 		e.fluentBit, "-e", e.plugin, "-c", path)
 }
 
