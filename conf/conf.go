@@ -288,7 +288,7 @@ var Options = []Option{
 		set: func(l *loader, v string) {
 			l.c.HTTPRequestTimeout = l.duration("http_request_timeout", v, 100*time.Millisecond, 10*time.Minute)
 		}},
-	{Name: "auto_retry_requests", Default: "on", Help: "Retry a request that failed on the network or with a 5xx once, at once, before the producer's own backoff.",
+	{Name: "auto_retry_requests", Default: "on", Help: "Retry a request that failed on the network, was throttled or got a 5xx once, at once, inside the AWS SDK, before the producer's own retries with backoff. `off`: the SDK never retries.",
 		set: func(l *loader, v string) { l.c.AutoRetryRequests = l.bool("auto_retry_requests", v) }},
 
 	// Delivery.
