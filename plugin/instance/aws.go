@@ -54,6 +54,8 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	health := newHealth(cfg.FlushTimeout, time.Now)
+	pc.Client = watchedPutter{next: pc.Client, health: health}
 	pc.Logger = &producer.SlogLogger{Logger: log}
 	pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
 	log.Debug("configured", "region", awsCfg.Region, "credentials", credentialSource(cfg),
@@ -64,7 +66,9 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 		return nil, fmt.Errorf("producer: %w", err)
 	}
 	prod.Start()
-	return New(name, cfg, prod, log), nil
+	in := New(name, cfg, prod, log)
+	in.health = health
+	return in, nil
 }
 
 // AWSConfig resolves the SDK configuration of an instance: region,

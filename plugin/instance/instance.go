@@ -61,6 +61,7 @@ type Instance struct {
 	prod   *producer.Producer
 	log    *slog.Logger
 	ledger *ledger
+	health *health
 	// keyPath is the partition key's field, when partition_key names one.
 	keyPath []string
 
@@ -78,6 +79,7 @@ type Stats struct {
 	Retries       atomic.Int64 // flushes answered with RETRY
 	LedgerResumes atomic.Int64 // retried chunks continued from the ledger
 	Malformed     atomic.Int64 // chunks that could not be read to their end
+	FastRetries   atomic.Int64 // flushes answered with RETRY at once while Kinesis was failing
 }
 
 // chunkWork is the state of one chunk: its records as a producer group and
@@ -97,7 +99,7 @@ type scratch struct {
 // New builds an instance around an already-created producer. The instance
 // owns prod from then on and stops it in Close.
 func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log}
+	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, health: newHealth(cfg.FlushTimeout, time.Now)}
 	if t, err := conf.ParsePartitionKey(cfg.PartitionKey); err == nil && len(t) == 1 && t[0].Kind == conf.PartField {
 		in.keyPath = t[0].Field
 	}
@@ -116,19 +118,36 @@ func (in *Instance) Stats() *Stats { return &in.stats }
 
 // Flush sends the records of one chunk and says what Fluent Bit should do
 // with it. It returns within the configured flush_timeout (plus the time to
-// read the chunk).
+// read the chunk), and at once while Kinesis is plainly failing (see health).
+//
+// data is read only before the first wait: Fluent Bit 1.8 frees the chunks
+// of flushes still running when its Grace ends.
 func (in *Instance) Flush(tag string, data []byte) Status {
 	in.stats.Chunks.Add(1)
 	if in.closed.Load() {
 		in.log.Warn("flush after exit began; asking Fluent Bit to retry")
 		return Retry
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.FlushTimeout)
+	wait := in.cfg.FlushTimeout
+	down, changed := in.health.failing()
+	if changed {
+		in.logHealth(down)
+	}
+	if down {
+		if !in.health.probe() {
+			in.stats.FastRetries.Add(1)
+			return Retry
+		}
+		wait = min(wait, probeWait)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 
+	id := chunkID{tag: tag, size: len(data)}
 	var w *chunkWork
 	if in.ledger != nil {
-		if p := in.ledger.take(tag, data); p != nil {
+		id = in.ledger.id(tag, data)
+		if p := in.ledger.take(id); p != nil {
 			w = p.work
 			in.stats.LedgerResumes.Add(1)
 			delivered, rejected, retryable, inFlight := w.group.Counts()
@@ -145,14 +164,30 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 			return Error
 		}
 	}
+	data = nil // never read again: see above
 
 	if err := in.prod.PutGroup(ctx, w.group); err != nil && ctx.Err() == nil {
 		in.log.Warn("records could not be queued; the chunk will be retried", "tag", tag, "reason", err.Error())
 	}
 	if err := w.group.Wait(ctx); err != nil || in.anyRetryable(w.group) {
-		return in.retryLater(tag, data, w)
+		return in.retryLater(id, w)
 	}
-	return in.finish(tag, len(data), w)
+	return in.finish(tag, id.size, w)
+}
+
+// probeWait bounds the flush that tests a failing endpoint: long enough for
+// a refused connection or an error status to come back, short enough that a
+// queue of flushes at shutdown stays within Fluent Bit's deadline.
+const probeWait = 500 * time.Millisecond
+
+// logHealth logs each change of the endpoint's state, once.
+func (in *Instance) logHealth(down bool) {
+	if down {
+		in.log.Warn("Kinesis is failing (no request succeeded for a flush_timeout); flushes ask for a retry at once, one probe per flush_timeout",
+			"flush_timeout", in.cfg.FlushTimeout.String())
+		return
+	}
+	in.log.Info("Kinesis answers again; flushes wait for delivery")
 }
 
 // read turns a chunk into a group: one JSON record per event.
@@ -254,14 +289,14 @@ func reasonOf(err error) string {
 
 // retryLater stops sending what has not left yet and tells Fluent Bit to
 // hand the chunk again; the ledger keeps what was delivered.
-func (in *Instance) retryLater(tag string, data []byte, w *chunkWork) Status {
+func (in *Instance) retryLater(id chunkID, w *chunkWork) Status {
 	in.stats.Retries.Add(1)
 	w.group.Cancel()
 	delivered, rejected, retryable, inFlight := w.group.Counts()
 	in.log.Warn("not every record was delivered in time; the chunk will be retried",
-		"tag", tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
+		"tag", id.tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
 	if in.ledger != nil {
-		in.ledger.put(tag, data, w)
+		in.ledger.put(id, w)
 	} else {
 		in.evict(&pending{work: w})
 	}
@@ -303,8 +338,12 @@ func (in *Instance) Close(ctx context.Context) error {
 	if err != nil {
 		in.log.Error("records still buffered at exit could not be sent", "reason", err.Error())
 	}
+	if n := in.stats.FastRetries.Load(); n > 0 {
+		in.log.Warn("flushes were answered with a retry at once while Kinesis was failing; Fluent Bit keeps those chunks (sent after a restart with storage.type filesystem)", "flushes", n)
+	}
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
-		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load())
+		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load(),
+		"fast_retries", in.stats.FastRetries.Load())
 	return err
 }
 
