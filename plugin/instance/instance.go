@@ -331,6 +331,14 @@ func (in *Instance) Close(ctx context.Context) error {
 			records += r + pend
 		}
 	}
+	if down, _ := in.health.failing(); down {
+		// Kinesis has answered nothing for a flush_timeout: one short
+		// attempt, not the whole exit_timeout, so that the host's shutdown
+		// is not held for nothing.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, probeWait)
+		defer cancel()
+	}
 	err := in.prod.Stop(ctx)
 	if waiting > 0 {
 		in.log.Warn("chunks awaiting a retry were not sent before exit", "chunks", waiting, "records", records)
