@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -15,7 +14,8 @@ import (
 
 // Fuzz invariants:
 //
-// FuzzReader: Next never panics; every event it returns has a metadata (or
+// FuzzReader: Next never panics; every invalid event it returns carries only
+// a *FormatError wrapping ErrInvalidEvent; every other event has a metadata (or
 // none) and a body that are single well-formed msgpack maps by an
 // independent decoder, lying in order inside the chunk; AppendJSON of a body
 // never reports malformed bytes; Err is nil exactly when the whole chunk was
@@ -58,6 +58,14 @@ func FuzzReader(f *testing.F) {
 		for r.Next() {
 			ev := r.Event()
 			events = append(events, ev)
+			if ev.Err != nil {
+				var fe *FormatError
+				if !errors.As(ev.Err, &fe) || !errors.Is(ev.Err, ErrInvalidEvent) || fe.Event != len(events)-1+r.Skipped() ||
+					ev.Body != nil || ev.Metadata != nil || ev.Sec != 0 || ev.Nsec != 0 {
+					t.Fatalf("invalid event %+v, want only a *FormatError wrapping ErrInvalidEvent", ev)
+				}
+				continue
+			}
 			if ev.Nsec < 0 || ev.Nsec >= 1e9 || ev.Sec < 0 {
 				t.Fatalf("event time %d.%d out of range", ev.Sec, ev.Nsec)
 			}
@@ -99,7 +107,7 @@ func FuzzReader(f *testing.F) {
 		again.Reset(chunk[:r.Offset()])
 		for i := 0; again.Next(); i++ {
 			ev := again.Event()
-			if i >= len(events) || ev.Sec != events[i].Sec || ev.Nsec != events[i].Nsec ||
+			if i >= len(events) || ev.Sec != events[i].Sec || ev.Nsec != events[i].Nsec || (ev.Err == nil) != (events[i].Err == nil) ||
 				!bytes.Equal(ev.Metadata, events[i].Metadata) || !bytes.Equal(ev.Body, events[i].Body) {
 				t.Fatalf("re-reading the valid prefix differs at event %d", i)
 			}
@@ -307,32 +315,30 @@ func refDecode(d *msgpack.Decoder, depth int) (any, error) {
 	return v, nil
 }
 
-// refKey decodes a map key: strings and bin as themselves, integers as their
-// decimal form.
+// refKey decodes a map key: strings and bin as themselves, any other
+// scalar as the JSON text encoding/json writes for its decoded value.
 func refKey(d *msgpack.Decoder) (string, error) {
 	c, err := d.PeekCode()
 	if err != nil {
 		return "", err
 	}
-	if !(msgpcode.IsString(c) || msgpcode.IsBin(c) || msgpcode.IsFixedNum(c) ||
-		c >= msgpcode.Uint8 && c <= msgpcode.Int64) {
+	if msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32 ||
+		msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32 {
 		// A key of another type is unsupported only if it is well-formed.
 		if err := d.Skip(); err != nil {
 			return "", err
 		}
 		return "", errRefUnsupported
 	}
-	v, err := d.DecodeInterface()
+	v, err := refDecode(d, 1)
 	if err != nil {
 		return "", err
 	}
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case []byte:
-		return string(x), nil
+	if s, ok := v.(string); ok {
+		return s, nil
 	}
-	return fmt.Sprint(v), nil
+	text, err := json.Marshal(v)
+	return string(text), err
 }
 
 type refPair struct {

@@ -102,20 +102,43 @@ func appendKey(dst, b []byte, off int) ([]byte, int, reason) {
 	switch h.kind {
 	case kStr, kBin:
 		return appendString(dst, b[h.start:h.end]), h.end, rNone
+	case kMap, kArray:
+		// Malformed bytes are reported as such, even in a key of the wrong type.
+		if end, why := skipValue(b, off); why != rNone {
+			return dst, end, why
+		}
+		return dst, off, rKeyType
+	}
+	// The name of any other scalar is its JSON text: digits, a point, an
+	// exponent's sign, or the letters of true, false and null; nothing that
+	// needs escaping.
+	dst = append(dst, '"')
+	dst = appendScalarKeyName(dst, h, b)
+	return append(dst, '"'), h.end, rNone
+}
+
+// appendScalarKeyName appends the name of a map key that is a scalar other
+// than a string or bin: the JSON text that AppendJSON writes for the same
+// value as a map value (true, 12, -3, 1.5, 1e+21, null for nil, NaN, ±Inf
+// and extensions other than EventTime).
+func appendScalarKeyName(dst []byte, h header, b []byte) []byte {
+	switch h.kind {
 	case kUint:
-		dst = append(dst, '"')
-		dst = strconv.AppendUint(dst, h.n, 10)
-		return append(dst, '"'), h.end, rNone
+		return strconv.AppendUint(dst, h.n, 10)
 	case kInt:
-		dst = append(dst, '"')
-		dst = strconv.AppendInt(dst, int64(h.n), 10)
-		return append(dst, '"'), h.end, rNone
+		return strconv.AppendInt(dst, int64(h.n), 10)
+	case kBool:
+		return strconv.AppendBool(dst, h.n == 1)
+	case kFloat64:
+		return appendFloat(dst, math.Float64frombits(h.n), 64)
+	case kFloat32:
+		return appendFloat(dst, float64(math.Float32frombits(uint32(h.n))), 32)
+	case kExt:
+		if f, isTime := eventTimeSeconds(h, b); isTime {
+			return appendFloat(dst, f, 64)
+		}
 	}
-	// Malformed bytes are reported as such, even in a key of the wrong type.
-	if end, why := skipValue(b, off); why != rNone {
-		return dst, end, why
-	}
-	return dst, off, rKeyType
+	return append(dst, "null"...)
 }
 
 // eventTimeSeconds returns an EventTime extension as float seconds.
