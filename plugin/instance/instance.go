@@ -76,14 +76,58 @@ type Stats struct {
 	Retries       atomic.Int64 // flushes answered with RETRY
 	LedgerResumes atomic.Int64 // retried chunks continued from the ledger
 	Malformed     atomic.Int64 // chunks that could not be read to their end
+	BadEvents     atomic.Int64 // events dropped because they cannot become records
 }
 
-// chunkWork is the state of one chunk: its records as a producer group and
-// what was wrong with the chunk, if it could not be read to the end.
+// chunkWork is the state of one chunk: its records as a producer group, the
+// events that could not become records, and what was wrong with the chunk,
+// if it could not be read to the end.
 type chunkWork struct {
 	group     *producer.Group
 	malformed error
-	events    int
+	events    int // records added to group
+	bad       badEvents
+}
+
+// badEvents tallies the events of a chunk that could not become records:
+// each is dropped for good, which is its final outcome. Only reasons and
+// event indexes are kept, never content.
+type badEvents struct {
+	count   int
+	invalid int   // of count, events the reader found not to be events at all
+	first   error // the first one's error, for the log
+	reasons map[string]int
+}
+
+func (b *badEvents) add(err error) {
+	b.count++
+	if errors.Is(err, chunk.ErrInvalidEvent) {
+		b.invalid++
+	}
+	if b.first == nil {
+		b.first = err
+	}
+	if b.reasons == nil {
+		b.reasons = map[string]int{}
+	}
+	b.reasons[badReason(err)]++
+}
+
+// badReason names an event's error without its place, so that like errors
+// add up.
+func badReason(err error) string {
+	var fe *chunk.FormatError
+	if errors.As(err, &fe) {
+		return fe.Reason
+	}
+	return err.Error()
+}
+
+// unreadable reports whether nothing in the chunk was an event: a chunk that
+// is not Fluent Bit's msgpack at all (JSON text, say, is a run of msgpack
+// integers). Such a chunk is an error, like one with broken framing.
+func (w *chunkWork) unreadable() bool {
+	return w.events == 0 && (w.malformed != nil || w.bad.count > 0 && w.bad.invalid == w.bad.count)
 }
 
 type scratch struct {
@@ -133,12 +177,17 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 	}
 	if w == nil {
 		w = in.read(data)
-		if w.events == 0 && w.malformed != nil {
+		if w.unreadable() {
 			in.stats.Malformed.Add(1)
 			w.group.Release()
-			in.log.Error("dropping a chunk that cannot be read", "tag", tag, "bytes", len(data), "reason", w.malformed.Error())
+			reason := w.malformed
+			if reason == nil {
+				reason = w.bad.first
+			}
+			in.log.Error("dropping a chunk that cannot be read", "tag", tag, "bytes", len(data), "reason", reason.Error())
 			return Error
 		}
+		in.reportBadEvents(tag, &w.bad)
 	}
 
 	if err := in.prod.PutGroup(ctx, w.group); err != nil && ctx.Err() == nil {
@@ -150,30 +199,44 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 	return in.finish(tag, len(data), w)
 }
 
-// read turns a chunk into a group: one JSON record per event.
+// read turns a chunk into a group: one JSON record per event. An event that
+// cannot become a record is tallied in w.bad and the rest go on.
 func (in *Instance) read(data []byte) *chunkWork {
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
 	w := &chunkWork{group: in.prod.NewGroup()}
 	s.reader.Reset(data)
-	for s.reader.Next() {
+	for index := 0; s.reader.Next(); index++ {
 		ev := s.reader.Event()
+		if ev.Err != nil {
+			w.bad.add(ev.Err)
+			continue
+		}
 		var err error
 		s.json, err = chunk.AppendJSON(s.json[:0], ev.Body)
 		if err != nil {
-			w.malformed = fmt.Errorf("event %d: %w", w.events, err)
-			break
+			w.bad.add(fmt.Errorf("event %d: %w", index, err))
+			continue
 		}
 		w.group.Add(s.json, in.partitionKey(s, ev.Body))
 		w.events++
 	}
-	if err := s.reader.Err(); err != nil && w.malformed == nil {
-		w.malformed = err
-	}
+	w.malformed = s.reader.Err()
 	if w.events > 0 {
 		in.stats.Records.Add(int64(w.events))
 	}
 	return w
+}
+
+// reportBadEvents counts and logs, without content, the events of a chunk
+// that were dropped because they cannot become records.
+func (in *Instance) reportBadEvents(tag string, b *badEvents) {
+	if b.count == 0 {
+		return
+	}
+	in.stats.BadEvents.Add(int64(b.count))
+	in.log.Error("dropped events that cannot become records; the rest of the chunk is sent", "tag", tag,
+		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
 }
 
 // partitionKey returns the record's partition key: the configured field's
@@ -299,7 +362,8 @@ func (in *Instance) Close(ctx context.Context) error {
 		in.log.Error("records still buffered at exit could not be sent", "reason", err.Error())
 	}
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
-		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load())
+		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load(),
+		"bad_events", in.stats.BadEvents.Load())
 	return err
 }
 

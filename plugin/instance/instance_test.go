@@ -20,6 +20,7 @@ import (
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
@@ -250,6 +251,89 @@ func TestFlushRejectsMalformedChunksAndKeepsServing(t *testing.T) {
 	}
 	if len(fk.got()) != len(want) {
 		t.Fatalf("delivered %d, want %d", len(fk.got()), len(want))
+	}
+}
+
+// One event that cannot become a record costs that record, never the rest
+// of its chunk: the flush is OK, the other events are delivered, and the
+// bad one is counted and logged without its content.
+func TestBadEventCostsOnlyItsRecord(t *testing.T) {
+	const secret = "s3cr3t-value"
+	withSecret := func(b []byte) []byte { return mpStr(b, secret) }
+	deep := []byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0}
+	for range 70 {
+		deep = append(deep, 0x81, 0xa1, 'k')
+	}
+	deep = withSecret(deep)
+	tests := map[string][]byte{
+		// {[1]: secret}: a map key with no JSON form.
+		"array key": withSecret([]byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x81, 0x91, 0x01}),
+		// [time, secret]: whole msgpack, not an event.
+		"body not a map":  withSecret([]byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0}),
+		"event not array": withSecret(nil),
+		"nested too deep": deep,
+	}
+	for name, bad := range tests {
+		t.Run(name, func(t *testing.T) {
+			fk := &fakeKinesis{}
+			in, logs := newInstance(t, fk, nil)
+			good, want := makeChunk(5, false)
+			// The bad event sits third of six.
+			var c []byte
+			c = append(c, good[:eventEnd(t, good, 2)]...)
+			c = append(c, bad...)
+			c = append(c, good[eventEnd(t, good, 2):]...)
+			if got := in.Flush("app", c); got != OK {
+				t.Fatalf("Flush = %s, want OK", got)
+			}
+			got := dataSet(fk.got())
+			if len(fk.got()) != 5 {
+				t.Fatalf("delivered %d records, want 5", len(fk.got()))
+			}
+			for _, w := range want {
+				if got[w] != 1 {
+					t.Errorf("record %s delivered %d times, want 1", w, got[w])
+				}
+			}
+			st := in.Stats()
+			if st.BadEvents.Load() != 1 || st.Records.Load() != 5 || st.Delivered.Load() != 5 || st.Malformed.Load() != 0 {
+				t.Errorf("stats: bad events %d, records %d, delivered %d, malformed %d; want 1, 5, 5, 0",
+					st.BadEvents.Load(), st.Records.Load(), st.Delivered.Load(), st.Malformed.Load())
+			}
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("the log shows record content:\n%s", logs.String())
+			}
+			if !strings.Contains(logs.String(), "dropped events that cannot become records") {
+				t.Errorf("the dropped event was not logged:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// eventEnd returns the offset just past the first n events of c.
+func eventEnd(t *testing.T, c []byte, n int) int {
+	t.Helper()
+	var r chunk.Reader
+	r.Reset(c)
+	for i := 0; i < n; i++ {
+		if !r.Next() {
+			t.Fatal("chunk has fewer events than wanted")
+		}
+	}
+	return r.Offset()
+}
+
+// Map keys that are booleans, nil or floats are valid msgpack (Lua filters
+// and forward clients write them): they are named by their JSON text.
+func TestScalarMapKeysAreDelivered(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, _ := newInstance(t, fk, nil)
+	c := []byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x83, 0xc3, 0x01, 0xc0, 0x02, 0xa2, 'p', 'k', 0xa1, 'x'}
+	if got := in.Flush("app", c); got != OK {
+		t.Fatalf("Flush = %s, want OK", got)
+	}
+	if got := fk.got(); len(got) != 1 || string(got[0].Data) != `{"true":1,"null":2,"pk":"x"}` || got[0].PartitionKey != "x" {
+		t.Fatalf("delivered %+v", got)
 	}
 }
 
