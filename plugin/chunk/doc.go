@@ -64,6 +64,11 @@
 //   - containers nested deeper than MaxDepth levels are an error wrapping
 //     ErrUnsupported.
 //
+// AppendJSONMembers and AppendJSONWith write the same JSON with two changes
+// a record transform needs: a filter on the top-level keys, and '.' in key
+// names replaced at every depth. They serve plugin/record, which owns what
+// the options mean.
+//
 // No input makes these functions panic, and none allocates more than in
 // proportion to its input: lengths and counts in the input are checked
 // against the bytes that are really there before they are trusted.

@@ -183,6 +183,7 @@ func FuzzAppendJSON(f *testing.F) {
 			if want := stdJSON(t, ref); string(got[1:]) != want {
 				t.Fatalf("AppendJSON = %s, encoding/json = %s", got[1:], want)
 			}
+			checkTransforms(t, value, ref)
 		case errors.Is(refErr, errRefUnsupported):
 			if !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("AppendJSON error %v, want ErrUnsupported (reference: %v)", err, refErr)
@@ -215,6 +216,62 @@ func FuzzLookup(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkTransforms checks AppendJSONWith and AppendJSONMembers against the
+// reference value ref of value, renamed and filtered the slow way.
+func checkTransforms(t *testing.T, value []byte, ref any) {
+	t.Helper()
+	o := JSONOptions{ReplaceDots: "_\u00e9"}
+	got, err := AppendJSONWith(nil, value, o)
+	if err != nil {
+		t.Fatalf("AppendJSONWith: %v; AppendJSON read the value", err)
+	}
+	if want := stdJSON(t, refReplaceDots(ref, o.ReplaceDots)); string(got) != want {
+		t.Fatalf("AppendJSONWith = %s, want %s", got, want)
+	}
+	m, isMap := ref.(refMap)
+	if !isMap {
+		return
+	}
+	o.Keep = func(name []byte) bool { return len(name)%2 == 0 }
+	members, n, err := AppendJSONMembers(nil, value, o)
+	if err != nil {
+		t.Fatalf("AppendJSONMembers: %v; AppendJSON read the value", err)
+	}
+	var kept refMap
+	for _, p := range refReplaceDots(m, "").(refMap) {
+		if len(p.key)%2 == 0 {
+			kept = append(kept, p)
+		}
+	}
+	want := stdJSON(t, refReplaceDots(kept, o.ReplaceDots))
+	if got := "{" + string(members) + "}"; got != want || n != len(kept) {
+		t.Fatalf("AppendJSONMembers = %s (%d members), want %s (%d)", got, n, want, len(kept))
+	}
+}
+
+// refReplaceDots returns v with '.' in every map key replaced by dots.
+func refReplaceDots(v any, dots string) any {
+	switch x := v.(type) {
+	case refMap:
+		out := refMap{}
+		for _, p := range x {
+			key := p.key
+			if dots != "" {
+				key = strings.ReplaceAll(key, ".", dots)
+			}
+			out = append(out, refPair{key, refReplaceDots(p.value, dots)})
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = refReplaceDots(x[i], dots)
+		}
+		return out
+	}
+	return v
 }
 
 // errRefUnsupported marks input that the reference decoder read but that has

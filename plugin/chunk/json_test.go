@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -413,6 +414,71 @@ func TestPlainASCII8(t *testing.T) {
 			if got := plainASCII8(binary.LittleEndian.Uint64(b)); got != want {
 				t.Fatalf("bytes %#x %#x: plainASCII8 = %v, want %v", c1, c2, got, want)
 			}
+		}
+	}
+}
+
+func TestAppendJSONTransforms(t *testing.T) {
+	body := mapOf(fixstr("a.b"), mapOf(fixstr("c.d"), array(mapOf(fixstr("e.f"), fixint(1)))),
+		fixstr("log"), fixstr("x.y"), f64(1.5), fixstr("float key"), mpBool(true), fixint(2))
+	keepAll := func([]byte) bool { return true }
+	only := func(names ...string) func([]byte) bool {
+		return func(name []byte) bool { return slices.Contains(names, string(name)) }
+	}
+	tests := []struct {
+		name string
+		o    JSONOptions
+		want string
+		n    int
+	}{
+		{"no options", JSONOptions{}, `"a.b":{"c.d":[{"e.f":1}]},"log":"x.y","1.5":"float key","true":2`, 4},
+		{"keep all", JSONOptions{Keep: keepAll}, `"a.b":{"c.d":[{"e.f":1}]},"log":"x.y","1.5":"float key","true":2`, 4},
+		{"keep by name", JSONOptions{Keep: only("log", "1.5")}, `"log":"x.y","1.5":"float key"`, 2},
+		{"keep none", JSONOptions{Keep: only()}, ``, 0},
+		{"replace dots at every depth, not in values", JSONOptions{ReplaceDots: "_"},
+			`"a_b":{"c_d":[{"e_f":1}]},"log":"x.y","1_5":"float key","true":2`, 4},
+		{"replacement is escaped", JSONOptions{ReplaceDots: `"`},
+			`"a\"b":{"c\"d":[{"e\"f":1}]},"log":"x.y","1\"5":"float key","true":2`, 4},
+		{"keep sees names before replacing", JSONOptions{Keep: only("a.b"), ReplaceDots: "-"}, `"a-b":{"c-d":[{"e-f":1}]}`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, n, err := AppendJSONMembers([]byte("x"), body, tt.o)
+			if err != nil || string(got[1:]) != tt.want || n != tt.n {
+				t.Fatalf("AppendJSONMembers = %s, %d, %v; want %s, %d", got[1:], n, err, tt.want, tt.n)
+			}
+		})
+	}
+	if _, _, err := AppendJSONMembers(nil, array(), JSONOptions{}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("AppendJSONMembers of an array: %v, want ErrUnsupported", err)
+	}
+	if _, _, err := AppendJSONMembers(nil, cat(body, fixint(1)), JSONOptions{}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("AppendJSONMembers with trailing bytes: %v, want ErrMalformed", err)
+	}
+	if got, err := AppendJSONWith(nil, array(body), JSONOptions{ReplaceDots: "_"}); err != nil ||
+		string(got) != `[{"a_b":{"c_d":[{"e_f":1}]},"log":"x.y","1_5":"float key","true":2}]` {
+		t.Errorf("AppendJSONWith = %s, %v", got, err)
+	}
+}
+
+func TestStringValue(t *testing.T) {
+	tests := []struct {
+		value []byte
+		want  string
+		ok    bool
+	}{
+		{fixstr("abc"), "abc", true},
+		{str16("long"), "long", true},
+		{bin8("raw"), "raw", true},
+		{fixint(1), "", false},
+		{mapOf(), "", false},
+		{cat(fixstr("a"), fixint(1)), "", false},
+		{[]byte{0xa5, 'a'}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := StringValue(tt.value)
+		if string(got) != tt.want || ok != tt.ok {
+			t.Errorf("StringValue(% x) = %q, %v; want %q, %v", tt.value, got, ok, tt.want, tt.ok)
 		}
 	}
 }
