@@ -51,26 +51,16 @@ func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
 		return dst, 0, why.error(0, -1)
 	}
 	out, written, off := dst, 0, h.end
-	var name [32]byte
 	for i := uint64(0); i < h.n; i++ {
 		keyEnd, why := skipValue(m, off)
 		if why != rNone {
 			return dst, 0, why.error(keyEnd, -1)
 		}
-		if o.Keep != nil {
-			if kh, _ := readHeader(m, off); kh.kind == kStr || kh.kind == kBin {
-				if !o.Keep(m[kh.start:kh.end]) {
-					if off, why = skipValue(m, keyEnd); why != rNone {
-						return dst, 0, why.error(off, -1)
-					}
-					continue
-				}
-			} else if kh.kind != kMap && kh.kind != kArray && !o.Keep(appendScalarKeyName(name[:0], kh, m)) {
-				if off, why = skipValue(m, keyEnd); why != rNone {
-					return dst, 0, why.error(off, -1)
-				}
-				continue
+		if o.Keep != nil && !keep(o.Keep, out, m, off) {
+			if off, why = skipValue(m, keyEnd); why != rNone {
+				return dst, 0, why.error(off, -1)
 			}
+			continue
 		}
 		if written > 0 {
 			out = append(out, ',')
@@ -88,6 +78,22 @@ func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
 		return dst, 0, rTrailing.error(off, -1)
 	}
 	return out, written, nil
+}
+
+// keep asks keepFn about the well-formed key at m[off]. A key that is not a
+// string is named in out's spare room, which the caller then overwrites, so
+// that naming it allocates nothing. Keys that are maps or arrays are kept,
+// for appendKey to report.
+func keep(keepFn func([]byte) bool, out, m []byte, off int) bool {
+	h, _ := readHeader(m, off)
+	switch h.kind {
+	case kStr, kBin:
+		return keepFn(m[h.start:h.end])
+	case kMap, kArray:
+		return true
+	}
+	name := appendScalarKeyName(out[len(out):], h, m)
+	return keepFn(name)
 }
 
 // AppendJSONWith is AppendJSON with keys renamed as o.ReplaceDots says
@@ -327,6 +333,10 @@ func plainASCII8(x uint64) bool {
 	backslash := hasZero(x ^ '\\'*ones)
 	return (x|control|quote|backslash)&highs == 0
 }
+
+// AppendJSONString appends s as a quoted JSON string, escaped by the rules
+// of the package comment.
+func AppendJSONString(dst, s []byte) []byte { return appendString(dst, s) }
 
 // appendString appends s as a quoted JSON string, escaped as the package
 // comment describes.

@@ -1,0 +1,153 @@
+package record
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression is how each record is compressed.
+type Compression uint8
+
+// The compressions; see the package comment.
+const (
+	CompressionNone Compression = iota
+	CompressionZlib
+	CompressionGzip
+	CompressionZstd
+	CompressionSnappy
+)
+
+var compressionNames = [...]string{
+	CompressionNone:   "none",
+	CompressionZlib:   "zlib",
+	CompressionGzip:   "gzip",
+	CompressionZstd:   "zstd",
+	CompressionSnappy: "snappy",
+}
+
+func (c Compression) String() string {
+	if int(c) < len(compressionNames) {
+		return compressionNames[c]
+	}
+	return fmt.Sprintf("Compression(%d)", c)
+}
+
+// ParseCompression reads a compression's name: none (or empty), zlib,
+// gzip, zstd or snappy, in any case.
+func ParseCompression(s string) (Compression, error) {
+	if strings.TrimSpace(s) == "" {
+		return CompressionNone, nil
+	}
+	for c, name := range compressionNames {
+		if strings.EqualFold(strings.TrimSpace(s), name) {
+			return Compression(c), nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not one of none, zlib, gzip, zstd, snappy", s)
+}
+
+// levels are the accepted levels per compression, besides 0 (the default).
+var levels = [...][2]int{
+	CompressionNone:   {0, 0},
+	CompressionZlib:   {1, 9},
+	CompressionGzip:   {1, 9},
+	CompressionZstd:   {1, 22},
+	CompressionSnappy: {0, 0},
+}
+
+// compressor appends the compressed form of src to dst. It is safe for
+// concurrent use.
+type compressor func(dst, src []byte) ([]byte, error)
+
+func newCompressor(c Compression, level int) (compressor, error) {
+	if int(c) >= len(levels) {
+		return nil, fmt.Errorf("unknown compression %d", c)
+	}
+	if lim := levels[c]; level != 0 && (level < lim[0] || level > lim[1]) {
+		if lim[1] == 0 {
+			return nil, fmt.Errorf("compression %s has no levels; leave the level at 0", c)
+		}
+		return nil, fmt.Errorf("compression %s takes levels %d to %d, not %d", c, lim[0], lim[1], level)
+	}
+	switch c {
+	case CompressionZlib:
+		if level == 0 {
+			level = zlib.DefaultCompression
+		}
+		return streamCompressor(func(w io.Writer) (resetWriter, error) { return zlib.NewWriterLevel(w, level) })
+	case CompressionGzip:
+		if level == 0 {
+			level = gzip.DefaultCompression
+		}
+		return streamCompressor(func(w io.Writer) (resetWriter, error) { return gzip.NewWriterLevel(w, level) })
+	case CompressionZstd:
+		opts := []zstd.EOption{zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true)}
+		if level != 0 {
+			opts = append(opts, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)))
+		}
+		enc, err := zstd.NewWriter(nil, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return func(dst, src []byte) ([]byte, error) { return enc.EncodeAll(src, dst), nil }, nil
+	case CompressionSnappy:
+		return func(dst, src []byte) ([]byte, error) {
+			n := snappy.MaxEncodedLen(len(src))
+			if n < 0 {
+				return dst, fmt.Errorf("record of %d bytes is too large for snappy", len(src))
+			}
+			dst = slices.Grow(dst, n)
+			out := snappy.Encode(dst[len(dst):len(dst)+n], src)
+			return dst[:len(dst)+len(out)], nil
+		}, nil
+	}
+	return nil, nil
+}
+
+// resetWriter is a stream compressor that can be reused: zlib's and gzip's.
+type resetWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// pooledWriter is one reusable stream compressor with the buffer it writes
+// to.
+type pooledWriter struct {
+	w   resetWriter
+	out bytes.Buffer
+}
+
+// streamCompressor makes a compressor from a stream compressor, keeping
+// compressors in a pool: making one costs far more than a record.
+func streamCompressor(make func(io.Writer) (resetWriter, error)) (compressor, error) {
+	if _, err := make(io.Discard); err != nil { // checks the level once
+		return nil, err
+	}
+	pool := &sync.Pool{New: func() any {
+		pw := &pooledWriter{}
+		pw.w, _ = make(&pw.out)
+		return pw
+	}}
+	return func(dst, src []byte) ([]byte, error) {
+		pw := pool.Get().(*pooledWriter)
+		defer pool.Put(pw)
+		pw.out.Reset()
+		pw.w.Reset(&pw.out)
+		if _, err := pw.w.Write(src); err != nil {
+			return dst, err
+		}
+		if err := pw.w.Close(); err != nil {
+			return dst, err
+		}
+		return append(dst, pw.out.Bytes()...), nil
+	}, nil
+}
