@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/record"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
@@ -50,17 +50,17 @@ const (
 	ledgerMaxEntries = 1024
 	ledgerMaxBytes   = 256 << 20
 	ledgerMaxAge     = time.Hour
-	maxPartitionKey  = 256 // Unicode characters, Kinesis' limit
 )
 
 // Instance is one configured output. Flush is safe for concurrent use
 // (Fluent Bit's "workers N").
 type Instance struct {
-	name   string
-	cfg    conf.Config
-	prod   *producer.Producer
-	log    *slog.Logger
-	ledger *ledger
+	name    string
+	cfg     conf.Config
+	prod    *producer.Producer
+	log     *slog.Logger
+	ledger  *ledger
+	records *record.Builder
 
 	scratch sync.Pool // *scratch
 	closed  atomic.Bool
@@ -77,6 +77,7 @@ type Stats struct {
 	LedgerResumes atomic.Int64 // retried chunks continued from the ledger
 	Malformed     atomic.Int64 // chunks that could not be read to their end
 	BadEvents     atomic.Int64 // events dropped because they cannot become records
+	RandomKeys    atomic.Int64 // records whose partition key field or template had no value
 }
 
 // chunkWork is the state of one chunk: its records as a producer group, the
@@ -99,13 +100,13 @@ type badEvents struct {
 	reasons map[string]int
 }
 
-func (b *badEvents) add(err error) {
+func (b *badEvents) add(index int, err error) {
 	b.count++
 	if errors.Is(err, chunk.ErrInvalidEvent) {
 		b.invalid++
 	}
 	if b.first == nil {
-		b.first = err
+		b.first = fmt.Errorf("event %d: %w", index, err)
 	}
 	if b.reasons == nil {
 		b.reasons = map[string]int{}
@@ -132,19 +133,47 @@ func (w *chunkWork) unreadable() bool {
 
 type scratch struct {
 	reader chunk.Reader
-	json   []byte
-	key    []byte
+	record record.Record
 }
 
-// New builds an instance around an already-created producer. The instance
-// owns prod from then on and stops it in Close.
+// RecordOptions maps the record options of cfg onto record.Options. It is
+// the one place where configuration meets the record transforms.
+func RecordOptions(cfg conf.Config) record.Options {
+	return record.Options{PartitionKeyPath: cfg.PartitionKey}
+}
+
+// New builds an instance around an already-created producer, with the
+// record transforms of RecordOptions(cfg), which cannot fail for any Config
+// that conf.Load returns. The instance owns prod from then on and stops it
+// in Close.
 func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log}
-	in.scratch.New = func() any { return &scratch{json: make([]byte, 0, 4096), key: make([]byte, 0, 64)} }
+	in, err := NewWithRecords(name, cfg, RecordOptions(cfg), prod, log)
+	if err != nil {
+		// Unreachable while RecordOptions maps only a key path; kept an
+		// error, not a panic, in case that changes.
+		log.Error("record options rejected; records get random keys and no transforms", "reason", err.Error())
+		in, _ = NewWithRecords(name, cfg, record.Options{}, prod, log)
+	}
+	return in
+}
+
+// NewWithRecords is New with the record transforms given. A problem with
+// them is returned, naming the option. Stream templates are refused: they
+// need one producer per stream.
+func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger) (*Instance, error) {
+	if ro.Stream != "" {
+		return nil, errors.New("stream: templates need one producer per stream, which this instance does not have yet")
+	}
+	records, err := record.New(ro)
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, records: records}
+	in.scratch.New = func() any { return new(scratch) }
 	if cfg.RetryLedger {
 		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evict)
 	}
-	return in
+	return in, nil
 }
 
 // Name is the instance's name in logs.
@@ -176,7 +205,7 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 		}
 	}
 	if w == nil {
-		w = in.read(data)
+		w = in.read(tag, data)
 		if w.unreadable() {
 			in.stats.Malformed.Add(1)
 			w.group.Release()
@@ -199,34 +228,43 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 	return in.finish(tag, len(data), w)
 }
 
-// read turns a chunk into a group: one JSON record per event. An event that
-// cannot become a record is tallied in w.bad and the rest go on.
-func (in *Instance) read(data []byte) *chunkWork {
+// read turns a chunk into a group: one record per event, built by the
+// record transforms. An event that cannot become a record is tallied in
+// w.bad and the rest go on.
+func (in *Instance) read(tag string, data []byte) *chunkWork {
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
 	w := &chunkWork{group: in.prod.NewGroup()}
+	src := record.Source{Tag: tag}
+	if in.records.NeedsChunkID() {
+		src.Chunk = record.NewChunkID(tag, data)
+	}
+	randomKeys := 0
 	s.reader.Reset(data)
 	for index := 0; s.reader.Next(); index++ {
-		ev := s.reader.Event()
-		if ev.Err != nil {
-			w.bad.add(ev.Err)
+		src.Index = index
+		if err := in.records.Build(&s.record, s.reader.Event(), src); err != nil {
+			w.bad.add(index, err)
 			continue
 		}
-		var err error
-		s.json, err = chunk.AppendJSON(s.json[:0], ev.Body)
-		if err != nil {
-			w.bad.add(fmt.Errorf("event %d: %w", index, err))
-			continue
+		if s.record.RandomKey {
+			randomKeys++
 		}
-		w.group.Add(s.json, in.partitionKey(s, ev.Body))
+		w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
 		w.events++
 	}
 	w.malformed = s.reader.Err()
 	if w.events > 0 {
 		in.stats.Records.Add(int64(w.events))
 	}
+	if randomKeys > 0 {
+		in.stats.RandomKeys.Add(int64(randomKeys))
+	}
 	return w
 }
+
+// unsafeString views b as a string for Group.Add, which copies it.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // reportBadEvents counts and logs, without content, the events of a chunk
 // that were dropped because they cannot become records.
@@ -237,39 +275,6 @@ func (in *Instance) reportBadEvents(tag string, b *badEvents) {
 	in.stats.BadEvents.Add(int64(b.count))
 	in.log.Error("dropped events that cannot become records; the rest of the chunk is sent", "tag", tag,
 		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
-}
-
-// partitionKey returns the record's partition key: the configured field's
-// text (at most 256 characters), or a random key when the field is absent,
-// empty or not a scalar. The string aliases s.key and is valid only until
-// the next call: Group.Add copies it.
-func (in *Instance) partitionKey(s *scratch, body []byte) string {
-	s.key = s.key[:0]
-	if in.cfg.PartitionKey != nil {
-		if v, ok, err := chunk.Lookup(body, in.cfg.PartitionKey); ok && err == nil {
-			if s.key, ok, _ = chunk.AppendText(s.key, v); ok && len(s.key) > 0 {
-				return unsafeString(truncateRunes(s.key, maxPartitionKey))
-			}
-		}
-	}
-	s.key = strconv.AppendUint(s.key[:0], rand.Uint64(), 36)
-	return unsafeString(s.key)
-}
-
-func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-func truncateRunes(b []byte, n int) []byte {
-	if len(b) <= n { // fewer bytes than the limit means fewer characters too
-		return b
-	}
-	count := 0
-	for i := range string(b) {
-		if count == n {
-			return b[:i]
-		}
-		count++
-	}
-	return b
 }
 
 func (in *Instance) anyRetryable(g *producer.Group) bool {
@@ -363,7 +368,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	}
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
 		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load(),
-		"bad_events", in.stats.BadEvents.Load())
+		"bad_events", in.stats.BadEvents.Load(), "random_keys", in.stats.RandomKeys.Load())
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/record"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
@@ -89,6 +91,13 @@ func (f *fakeKinesis) got() []aggregation.Record {
 
 func newInstance(t *testing.T, fk *fakeKinesis, mod func(*conf.Config)) (*Instance, *bytes.Buffer) {
 	t.Helper()
+	return newInstanceWith(t, fk, mod, nil)
+}
+
+// newInstanceWith is newInstance with the record options that ro makes of
+// the Config; nil ro keeps New's.
+func newInstanceWith(t *testing.T, fk *fakeKinesis, mod func(*conf.Config), ro func(conf.Config) record.Options) (*Instance, *bytes.Buffer) {
+	t.Helper()
 	cfg, err := conf.Load(conf.MapGetter{"stream": "s", "partition_key": "pk", "flush_timeout": "2s", "record_ttl": "10s"})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +119,15 @@ func newInstance(t *testing.T, fk *fakeKinesis, mod func(*conf.Config)) (*Instan
 		t.Fatal(err)
 	}
 	prod.Start()
-	in := New("kinesis_kpl.0", cfg, prod, log)
+	options := RecordOptions(cfg)
+	if ro != nil {
+		options = ro(cfg)
+	}
+	in, err := NewWithRecords("kinesis_kpl.0", cfg, options, prod, log)
+	if err != nil {
+		_ = prod.Stop(context.Background())
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -412,16 +429,6 @@ func TestConcurrentFlushes(t *testing.T) {
 	}
 }
 
-func TestPartitionKeyTruncatedTo256Characters(t *testing.T) {
-	long := strings.Repeat("é", 300)
-	if got := truncateRunes([]byte(long), 256); string(got) != strings.Repeat("é", 256) {
-		t.Fatalf("truncated to %d bytes", len(got))
-	}
-	if got := truncateRunes([]byte("short"), 256); string(got) != "short" {
-		t.Fatalf("got %q", got)
-	}
-}
-
 // A record without the partition key field, or with a non-scalar value
 // there, goes out under a random key; records with the field keep theirs.
 func TestMissingPartitionKeyFieldGetsARandomKey(t *testing.T) {
@@ -451,5 +458,96 @@ func TestMissingPartitionKeyFieldGetsARandomKey(t *testing.T) {
 	}
 	if len(fk.got()) != 22 || len(keys) < 20 {
 		t.Fatalf("%d records, %d distinct random keys", len(fk.got()), len(keys))
+	}
+}
+
+// partition_key kubernetes->pod_name, the AWS plugin's nesting, reaches the
+// nested field; records without it get random keys, counted.
+func TestNestedPartitionKeyWithArrow(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, _ := newInstance(t, fk, func(c *conf.Config) {
+		var err error
+		if c.PartitionKey, err = conf.ParseFieldPath("kubernetes->pod_name"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var c []byte
+	for i := range 4 {
+		c = append(c, 0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x82)
+		c = mpStr(c, "log")
+		c = mpStr(c, fmt.Sprint("line ", i))
+		c = mpStr(c, "kubernetes")
+		c = append(c, 0x81)
+		c = mpStr(c, "pod_name")
+		c = mpStr(c, fmt.Sprint("web-", i))
+	}
+	c = event(c, false, "log", "no kubernetes")
+	if got := in.Flush("app", c); got != OK {
+		t.Fatalf("Flush = %s, want OK", got)
+	}
+	keys := map[string]string{}
+	for _, r := range fk.got() {
+		keys[string(r.Data)] = r.PartitionKey
+	}
+	for i := range 4 {
+		data := fmt.Sprintf(`{"log":"line %d","kubernetes":{"pod_name":"web-%d"}}`, i, i)
+		if keys[data] != fmt.Sprint("web-", i) {
+			t.Errorf("record %s went out under key %q", data, keys[data])
+		}
+	}
+	if k := keys[`{"log":"no kubernetes"}`]; k == "" || strings.HasPrefix(k, "web-") {
+		t.Errorf("the record without the field went out under key %q", k)
+	}
+	if n := in.Stats().RandomKeys.Load(); n != 1 {
+		t.Errorf("RandomKeys = %d, want 1", n)
+	}
+}
+
+// The record transforms run in the flush path: here time_key at the event's
+// full precision, data_keys, replace_dots and record_id_key, whose ids are
+// the same for the same chunk in another instance.
+func TestFlushAppliesRecordTransforms(t *testing.T) {
+	ro := func(conf.Config) record.Options {
+		return record.Options{PartitionKey: "$TAG[1]", DataKeys: "log,k.v,ts", ReplaceDots: "_",
+			TimeKey: "ts", TimeKeyFormat: "%Y-%m-%dT%H:%M:%S.%9N", RecordIDKey: "id"}
+	}
+	c := event(nil, true, "log", "hello", "k.v", "x", "drop", "me")
+	c = event(c, false, "log", "again", "k.v", "y")
+	id := record.NewChunkID("kube.web", c)
+	var delivered [2][]string
+	for run := range delivered {
+		fk := &fakeKinesis{}
+		in, _ := newInstanceWith(t, fk, nil, ro)
+		if got := in.Flush("kube.web", c); got != OK {
+			t.Fatalf("Flush = %s, want OK", got)
+		}
+		for _, r := range fk.got() {
+			if r.PartitionKey != "web" {
+				t.Errorf("partition key %q, want web", r.PartitionKey)
+			}
+			delivered[run] = append(delivered[run], string(r.Data))
+		}
+		slices.Sort(delivered[run])
+	}
+	want := []string{
+		`{"log":"again","k_v":"y","ts":"2025-11-25T12:00:00.000005000","id":"` + string(id.AppendRecordID(nil, 1)) + `"}`,
+		`{"log":"hello","k_v":"x","ts":"2025-11-25T12:00:00.000005000","id":"` + string(id.AppendRecordID(nil, 0)) + `"}`,
+	}
+	if !slices.Equal(delivered[0], want) || !slices.Equal(delivered[1], want) {
+		t.Fatalf("delivered\n%q\nand\n%q\nwant\n%q", delivered[0], delivered[1], want)
+	}
+}
+
+func TestNewWithRecordsRejectsBadOptions(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, logs := newInstance(t, fk, nil)
+	for name, ro := range map[string]record.Options{
+		"stream template": {Stream: "logs-$TAG"},
+		"bad log_key":     {LogKey: "$a["},
+		"bad time format": {TimeKey: "ts", TimeKeyFormat: "%Q"},
+	} {
+		if _, err := NewWithRecords("x", in.cfg, ro, in.prod, NewLogger(logs, "x", slog.LevelInfo)); err == nil {
+			t.Errorf("%s: NewWithRecords succeeded", name)
+		}
 	}
 }

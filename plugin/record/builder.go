@@ -21,6 +21,12 @@ type Options struct {
 	// of ParseFieldPath), or is a template (see IsTemplate). Empty: a random
 	// key per record.
 	PartitionKey string
+	// PartitionKeyPath is the partition key field as a key path already
+	// parsed by rules that may not know "->" (conf's). Each key is split
+	// further at "->", the AWS plugin's nesting, where that leaves no empty
+	// key; otherwise the key stays whole. Set at most one of PartitionKey
+	// and PartitionKeyPath.
+	PartitionKeyPath []string
 	// Stream, when not empty, is a template for each record's stream
 	// (Record.Stream). Empty: Record.Stream is nil, the instance's stream.
 	Stream string
@@ -100,6 +106,12 @@ func New(o Options) (*Builder, error) {
 			bad("partition_key", err)
 		}
 	}
+	if o.PartitionKeyPath != nil {
+		if o.PartitionKey != "" {
+			bad("partition_key", errors.New("is given both as text and as a key path"))
+		}
+		b.pkPath = splitArrows(o.PartitionKeyPath)
+	}
 	if o.Stream != "" {
 		var err error
 		if b.stream, err = ParseTemplate(o.Stream); err != nil {
@@ -168,6 +180,19 @@ func New(o Options) (*Builder, error) {
 	}
 	b.plain = b.members.Keep == nil && o.ReplaceDots == ""
 	return b, nil
+}
+
+// splitArrows splits each key of path at "->" where that leaves no empty key.
+func splitArrows(path []string) []string {
+	var out []string
+	for _, k := range path {
+		parts := strings.Split(k, "->")
+		if slices.Contains(parts, "") {
+			parts = []string{k}
+		}
+		out = append(out, parts...)
+	}
+	return out
 }
 
 // memberName returns key as the start of a JSON object member, `"key":`,

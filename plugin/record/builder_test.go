@@ -52,6 +52,9 @@ func TestBuild(t *testing.T) {
 		{"missing partition key", Options{PartitionKey: "kubernetes->host"}, k8sBody, "t", whole, random, "", nil},
 		{"map as partition key", Options{PartitionKey: "kubernetes"}, k8sBody, "t", whole, random, "", nil},
 		{"empty partition key", Options{PartitionKey: "e"}, ordered{{"e", ""}}, "t", `{"e":""}`, random, "", nil},
+		{"partition key path split at ->", Options{PartitionKeyPath: []string{"kubernetes->pod_name"}}, k8sBody, "t", whole, "web-1", "", nil},
+		{"partition key path with dots inside a key", Options{PartitionKeyPath: []string{"kubernetes", "labels", "app.kubernetes.io/name"}}, k8sBody, "t", whole, "web", "", nil},
+		{"partition key path with a dangling ->", Options{PartitionKeyPath: []string{"stream->"}}, ordered{{"stream->", "x"}}, "t", `{"stream->":"x"}`, "x", "", nil},
 		{"partition key template", Options{PartitionKey: "$TAG[1]-${kubernetes->pod_name}"}, k8sBody, "kube.app.x", whole, "app-web-1", "", nil},
 		{"partition key template with a missing part", Options{PartitionKey: "$TAG[5]"}, k8sBody, "kube", whole, random, "", nil},
 		{"long partition key is cut to 256 characters", Options{PartitionKey: "k"}, ordered{{"k", strings.Repeat("é", 300)}}, "t",
@@ -227,6 +230,7 @@ func TestNewListsEveryProblem(t *testing.T) {
 		{"zstd level 23", Options{Compression: CompressionZstd, CompressionLevel: 23}},
 		{"unknown compression", Options{Compression: Compression(9)}},
 		{"bad log_key", Options{LogKey: "$a["}},
+		{"partition key twice", Options{PartitionKey: "a", PartitionKeyPath: []string{"a"}}},
 		{"time_key not UTF-8", Options{TimeKey: "\xff"}},
 	}
 	for _, tt := range tests {
