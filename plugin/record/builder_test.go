@@ -157,7 +157,7 @@ func TestBuildCompression(t *testing.T) {
 		CompressionZlib:   stream(func(r io.Reader) (io.Reader, error) { return zlib.NewReader(r) }),
 		CompressionGzip:   stream(func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }),
 		CompressionZstd:   func(b []byte) ([]byte, error) { return zd.DecodeAll(b, nil) },
-		CompressionSnappy: func(b []byte) ([]byte, error) { return snappy.Decode(nil, b) },
+		CompressionSnappy: stream(func(r io.Reader) (io.Reader, error) { return snappy.NewReader(r), nil }),
 	}
 	body := ordered{{"log", strings.Repeat("a compressible line ", 50)}}
 	ev := events(t, chunkOf(t, mp(t, body)))[0]
@@ -183,6 +183,28 @@ func TestBuildCompression(t *testing.T) {
 					t.Errorf("%s level %d: %d bytes compressed to %d", c, level, len(got), len(r.Data))
 				}
 			}
+		}
+	}
+}
+
+// The snappy framing is checked against the library's stream reader across
+// block boundaries, for compressible and incompressible input.
+func TestSnappyFramed(t *testing.T) {
+	random := make([]byte, 200_000)
+	state := uint64(1)
+	for i := range random {
+		state = state*6364136223846793005 + 1442695040888963407
+		random[i] = byte(state >> 56)
+	}
+	text := []byte(strings.Repeat("log line ", 30_000))
+	for _, src := range [][]byte{nil, {'x'}, text[:1<<16], text[:1<<16+1], text, random, random[:70_000]} {
+		framed, err := appendSnappyFramed([]byte("kept"), src)
+		if err != nil || !bytes.HasPrefix(framed, []byte("kept")) {
+			t.Fatalf("%d bytes: %v", len(src), err)
+		}
+		got, err := io.ReadAll(snappy.NewReader(bytes.NewReader(framed[4:])))
+		if err != nil || !bytes.Equal(got, src) {
+			t.Fatalf("%d bytes: round trip gives %d bytes, %v", len(src), len(got), err)
 		}
 	}
 }

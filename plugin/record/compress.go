@@ -2,11 +2,13 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"slices"
 	"compress/gzip"
 	"compress/zlib"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync"
 
@@ -100,15 +102,7 @@ func newCompressor(c Compression, level int) (compressor, error) {
 		}
 		return func(dst, src []byte) ([]byte, error) { return enc.EncodeAll(src, dst), nil }, nil
 	case CompressionSnappy:
-		return func(dst, src []byte) ([]byte, error) {
-			n := snappy.MaxEncodedLen(len(src))
-			if n < 0 {
-				return dst, fmt.Errorf("record of %d bytes is too large for snappy", len(src))
-			}
-			dst = slices.Grow(dst, n)
-			out := snappy.Encode(dst[len(dst):len(dst)+n], src)
-			return dst[:len(dst)+len(out)], nil
-		}, nil
+		return appendSnappyFramed, nil
 	}
 	return nil, nil
 }
@@ -150,4 +144,42 @@ func streamCompressor(make func(io.Writer) (resetWriter, error)) (compressor, er
 		}
 		return append(dst, pw.out.Bytes()...), nil
 	}, nil
+}
+
+// The snappy framing format (google/snappy framing_format.txt), which
+// Fluent Bit's C plugin writes: a stream identifier, then chunks of at most
+// 64 KiB of input, each with its type, length and masked CRC-32C. The
+// library's stream writer allocates per record; this frames the library's
+// block encoder instead.
+const (
+	snappyStreamID      = "\xff\x06\x00\x00sNaPpY"
+	snappyCompressed    = 0x00
+	snappyUncompressed  = 0x01
+	snappyMaxBlock      = 1 << 16
+	snappyChunkOverhead = 1 + 3 + 4 // type, length, checksum
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func appendSnappyFramed(dst, src []byte) ([]byte, error) {
+	dst = append(dst, snappyStreamID...)
+	for len(src) > 0 {
+		block := src[:min(len(src), snappyMaxBlock)]
+		src = src[len(block):]
+		start := len(dst)
+		dst = slices.Grow(dst, snappyChunkOverhead+snappy.MaxEncodedLen(len(block)))
+		dst = dst[:start+snappyChunkOverhead]
+		enc := snappy.Encode(dst[len(dst):cap(dst)], block)
+		kind := byte(snappyCompressed)
+		if len(enc) >= len(block) { // incompressible: store it as it is
+			kind, enc = snappyUncompressed, block
+		}
+		dst = append(dst, enc...) // in place when enc was written there
+		crc := crc32.Checksum(block, castagnoli)
+		n := len(enc) + 4
+		dst[start] = kind
+		dst[start+1], dst[start+2], dst[start+3] = byte(n), byte(n>>8), byte(n>>16)
+		binary.LittleEndian.PutUint32(dst[start+4:], (crc>>15|crc<<17)+0xa282ead8)
+	}
+	return dst, nil
 }

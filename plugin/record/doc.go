@@ -65,6 +65,7 @@
 //
 // Each record is compressed alone, after append_newline: zlib and gzip
 // (levels 1-9), zstd (levels 1-22 of the zstd tool, mapped onto the
-// encoder's speeds; one frame per record) and snappy (the block format,
-// without levels). Level 0 is each codec's default.
+// encoder's speeds; one frame per record) and snappy (the framing format,
+// stream identifier and checksummed chunks, as Fluent Bit's C plugin writes
+// it; no levels). Level 0 is each codec's default.
 package record
