@@ -78,6 +78,7 @@ type Stats struct {
 	Malformed     atomic.Int64 // chunks that could not be read to their end
 	BadEvents     atomic.Int64 // events dropped because they cannot become records
 	RandomKeys    atomic.Int64 // records whose partition key field or template had no value
+	Truncated     atomic.Int64 // records cut to fit max_record_size
 }
 
 // chunkWork is the state of one chunk: its records as a producer group, the
@@ -239,7 +240,7 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 	if in.records.NeedsChunkID() {
 		src.Chunk = record.NewChunkID(tag, data)
 	}
-	randomKeys := 0
+	randomKeys, truncated := 0, 0
 	s.reader.Reset(data)
 	for index := 0; s.reader.Next(); index++ {
 		src.Index = index
@@ -250,6 +251,9 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 		if s.record.RandomKey {
 			randomKeys++
 		}
+		if s.record.Truncated {
+			truncated++
+		}
 		w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
 		w.events++
 	}
@@ -259,6 +263,10 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 	}
 	if randomKeys > 0 {
 		in.stats.RandomKeys.Add(int64(randomKeys))
+	}
+	if truncated > 0 {
+		in.stats.Truncated.Add(int64(truncated))
+		in.log.Warn("records cut to fit max_record_size", "tag", tag, "truncated", truncated)
 	}
 	return w
 }
@@ -368,7 +376,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	}
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
 		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load(),
-		"bad_events", in.stats.BadEvents.Load(), "random_keys", in.stats.RandomKeys.Load())
+		"bad_events", in.stats.BadEvents.Load(), "random_keys", in.stats.RandomKeys.Load(), "truncated", in.stats.Truncated.Load())
 	return err
 }
 

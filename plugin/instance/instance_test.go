@@ -538,6 +538,44 @@ func TestFlushAppliesRecordTransforms(t *testing.T) {
 	}
 }
 
+// A record over max_record_size is dropped or truncated as configured,
+// counted, and logged without its content; the rest of the chunk is sent.
+func TestOversizedRecords(t *testing.T) {
+	secret := "s3cr3t-" + strings.Repeat("x", 3000)
+	c := event(nil, false, "log", "small one")
+	c = event(c, false, "log", secret)
+	c = event(c, false, "log", "small two")
+	for _, tt := range []struct {
+		oversize  record.Oversize
+		delivered int
+	}{{record.OversizeDrop, 2}, {record.OversizeTruncate, 3}} {
+		fk := &fakeKinesis{}
+		in, logs := newInstanceWith(t, fk, nil, func(cfg conf.Config) record.Options {
+			ro := RecordOptions(cfg)
+			ro.MaxRecordSize, ro.Oversize = 2048, tt.oversize
+			return ro
+		})
+		if got := in.Flush("app", c); got != OK {
+			t.Fatalf("oversize %d: Flush = %s, want OK", tt.oversize, got)
+		}
+		if n := len(fk.got()); n != tt.delivered {
+			t.Fatalf("oversize %d: delivered %d, want %d", tt.oversize, n, tt.delivered)
+		}
+		for _, r := range fk.got() {
+			if len(r.Data)+len(r.PartitionKey) > 2048 {
+				t.Fatalf("oversize %d: a record of %d bytes went out", tt.oversize, len(r.Data)+len(r.PartitionKey))
+			}
+		}
+		st := in.Stats()
+		if want := int64(3 - tt.delivered); st.BadEvents.Load() != want || st.Truncated.Load() != int64(tt.delivered-2) {
+			t.Errorf("oversize %d: bad events %d, truncated %d", tt.oversize, st.BadEvents.Load(), st.Truncated.Load())
+		}
+		if strings.Contains(logs.String(), "s3cr3t") {
+			t.Errorf("the log shows record content:\n%s", logs.String())
+		}
+	}
+}
+
 func TestNewWithRecordsRejectsBadOptions(t *testing.T) {
 	fk := &fakeKinesis{}
 	in, logs := newInstance(t, fk, nil)

@@ -51,6 +51,36 @@ type Options struct {
 	// codec's default.
 	Compression      Compression
 	CompressionLevel int
+	// MaxRecordSize, when not 0, is the largest record (data and partition
+	// key, as Kinesis counts) that Build returns; Oversize says what
+	// happens to a larger one.
+	MaxRecordSize int
+	Oversize      Oversize
+}
+
+// Oversize is what Build does with a record over Options.MaxRecordSize.
+type Oversize uint8
+
+const (
+	// OversizeDrop rejects the record with ErrTooLarge.
+	OversizeDrop Oversize = iota
+	// OversizeTruncate cuts the record's data to fit, at a character
+	// boundary, keeping append_newline's "\n" at the end; with
+	// compression the uncompressed data is cut and compressed again, and a
+	// record still too large is rejected with ErrTooLarge. Record.Truncated
+	// tells.
+	OversizeTruncate
+)
+
+// ParseOversize reads drop or truncate, in any case; empty is drop.
+func ParseOversize(s string) (Oversize, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "drop":
+		return OversizeDrop, nil
+	case "truncate":
+		return OversizeTruncate, nil
+	}
+	return 0, fmt.Errorf("%q is not drop or truncate", s)
 }
 
 // Errors of Build, for an event that cannot become a record. They wrap no
@@ -61,6 +91,10 @@ var (
 	// ErrNoStream: the stream template has no value for the event, or its
 	// value is not a stream name (1-128 of a-z A-Z 0-9 _ . -).
 	ErrNoStream = errors.New("the stream template gives no valid stream name for the event")
+	// ErrTooLarge: the record is over Options.MaxRecordSize and could not
+	// be truncated to fit (Oversize drop, or compressed data that does not
+	// shrink enough).
+	ErrTooLarge = errors.New("the record is larger than max_record_size")
 )
 
 // maxPartitionKey is Kinesis' limit, in Unicode characters.
@@ -80,6 +114,8 @@ type Builder struct {
 	timeFormat *TimeFormat
 	idKey      string
 	compress   compressor
+	maxSize    int
+	oversize   Oversize
 
 	keepTime bool   // data_keys keeps the time key
 	timeName []byte // `"time_key":` as JSON, dots replaced
@@ -91,7 +127,8 @@ type Builder struct {
 // New checks o and returns a Builder. The error lists every problem, one per
 // line, each naming its option.
 func New(o Options) (*Builder, error) {
-	b := &Builder{newline: o.AppendNewline, dots: o.ReplaceDots, timeKey: o.TimeKey, idKey: o.RecordIDKey}
+	b := &Builder{newline: o.AppendNewline, dots: o.ReplaceDots, timeKey: o.TimeKey, idKey: o.RecordIDKey,
+		maxSize: o.MaxRecordSize, oversize: o.Oversize}
 	var problems []string
 	bad := func(option string, err error) { problems = append(problems, option+": "+err.Error()) }
 
@@ -159,6 +196,15 @@ func New(o Options) (*Builder, error) {
 	var err error
 	if b.compress, err = newCompressor(o.Compression, o.CompressionLevel); err != nil {
 		bad("compression", err)
+	}
+	switch {
+	case o.MaxRecordSize < 0:
+		bad("max_record_size", fmt.Errorf("%d is negative", o.MaxRecordSize))
+	case o.MaxRecordSize > 0 && o.MaxRecordSize <= maxPartitionKey*utf8.UTFMax:
+		bad("max_record_size", fmt.Errorf("%d leaves no room for data beside a partition key of up to %d bytes", o.MaxRecordSize, maxPartitionKey*utf8.UTFMax))
+	}
+	if o.Oversize > OversizeTruncate {
+		bad("oversize", fmt.Errorf("unknown value %d", o.Oversize))
 	}
 	for _, s := range []struct{ option, value string }{
 		{"time_key", o.TimeKey}, {"record_id_key", o.RecordIDKey}, {"replace_dots", o.ReplaceDots},
@@ -253,6 +299,8 @@ type Record struct {
 	RandomKey bool
 	// Stream is the stream the record goes to, or nil for the instance's.
 	Stream []byte
+	// Truncated is true when the data was cut to fit MaxRecordSize.
+	Truncated bool
 
 	raw, out, text, tmp []byte
 }
@@ -265,7 +313,7 @@ func (b *Builder) Build(r *Record, ev chunk.Event, src Source) error {
 		return ev.Err
 	}
 	r.PartitionKey, r.RandomKey = b.partitionKey(r.PartitionKey[:0], src.Tag, ev.Body)
-	r.Stream = nil
+	r.Stream, r.Truncated = nil, false
 	if b.stream != nil {
 		var ok bool
 		if r.text, ok = b.stream.Append(r.text[:0], src.Tag, ev.Body); !ok || !validStreamName(r.text) {
@@ -281,14 +329,63 @@ func (b *Builder) Build(r *Record, ev chunk.Event, src Source) error {
 		data = append(data, '\n')
 	}
 	r.raw = data
-	if b.compress != nil {
-		if r.out, err = b.compress(r.out[:0], data); err != nil {
-			return err
-		}
-		data = r.out
+	if r.Data, err = b.compressed(r, data); err != nil {
+		return err
 	}
-	r.Data = data
+	if limit := b.maxSize - len(r.PartitionKey); b.maxSize > 0 && len(r.Data) > limit {
+		return b.fit(r, limit)
+	}
 	return nil
+}
+
+// compressed returns data compressed into r.out, or data itself without
+// compression.
+func (b *Builder) compressed(r *Record, data []byte) ([]byte, error) {
+	if b.compress == nil {
+		return data, nil
+	}
+	var err error
+	r.out, err = b.compress(r.out[:0], data)
+	return r.out, err
+}
+
+// fit applies Oversize to a record whose data is over limit bytes.
+func (b *Builder) fit(r *Record, limit int) error {
+	if b.oversize != OversizeTruncate {
+		return ErrTooLarge
+	}
+	data := r.raw
+	if b.newline {
+		data = append(cutUTF8(data[:len(data)-1], limit-1), '\n')
+	} else {
+		data = cutUTF8(data, limit)
+	}
+	var err error
+	if r.Data, err = b.compressed(r, data); err != nil {
+		return err
+	}
+	if len(r.Data) > limit {
+		return ErrTooLarge
+	}
+	r.Truncated = true
+	return nil
+}
+
+// cutUTF8 cuts b to at most n bytes without splitting a UTF-8 sequence.
+func cutUTF8(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	cut := n
+	// Step back over continuation bytes to the start of the character that
+	// would be split; at most UTFMax-1 of them.
+	for i := 0; i < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(b[cut]); i++ {
+		cut--
+	}
+	if !utf8.RuneStart(b[cut]) { // not UTF-8 here: a byte cut is all there is
+		cut = n
+	}
+	return b[:cut]
 }
 
 // body writes the record's data before append_newline and compression into

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -348,4 +349,84 @@ func FuzzBuild(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestOversize(t *testing.T) {
+	const limit = 2000
+	long := strings.Repeat("é", 1500) // 3000 bytes
+	ev := events(t, chunkOf(t, mp(t, ordered{{"log", long}, {"pk", "key"}})))[0]
+	noise := make([]byte, 4000)
+	state := uint64(7)
+	for i := range noise {
+		state = state*6364136223846793005 + 1442695040888963407
+		noise[i] = 'a' + byte(state>>59) // 32 letters: barely compressible
+	}
+	noisy := events(t, chunkOf(t, mp(t, ordered{{"log", string(noise)}})))[0]
+	tests := []struct {
+		name      string
+		o         Options
+		ev        chunk.Event
+		err       error
+		truncated bool
+	}{
+		{"under the limit", Options{MaxRecordSize: 10000, LogKey: "log"}, ev, nil, false},
+		{"dropped", Options{MaxRecordSize: limit, LogKey: "log"}, ev, ErrTooLarge, false},
+		{"truncated at a character boundary", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, LogKey: "log", PartitionKey: "pk"}, ev, nil, true},
+		{"truncated JSON with its newline", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, AppendNewline: true}, ev, nil, true},
+		{"compressed record that fits", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, Compression: CompressionGzip, LogKey: "log"}, ev, nil, false},
+		{"truncated, then compressed", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, Compression: CompressionZstd}, noisy, nil, true},
+		{"compressed and dropped", Options{MaxRecordSize: limit, Compression: CompressionSnappy}, noisy, ErrTooLarge, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := New(tt.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r Record
+			err = b.Build(&r, tt.ev, Source{Tag: "t"})
+			if !errors.Is(err, tt.err) || (err != nil) != (tt.err != nil) {
+				t.Fatalf("Build error %v, want %v", err, tt.err)
+			}
+			if err != nil {
+				return
+			}
+			if r.Truncated != tt.truncated || len(r.Data)+len(r.PartitionKey) > tt.o.MaxRecordSize {
+				t.Fatalf("truncated %v, %d+%d bytes; want truncated %v within %d", r.Truncated, len(r.Data), len(r.PartitionKey), tt.truncated, tt.o.MaxRecordSize)
+			}
+			if tt.o.Compression == CompressionNone {
+				if !utf8.Valid(r.Data) || tt.o.AppendNewline != bytes.HasSuffix(r.Data, []byte("\n")) {
+					t.Fatalf("data is not whole characters with its newline: %q", r.Data[max(0, len(r.Data)-8):])
+				}
+				if tt.truncated && len(r.Data)+len(r.PartitionKey) < tt.o.MaxRecordSize-utf8.UTFMax {
+					t.Fatalf("cut to %d bytes, far below the limit", len(r.Data))
+				}
+			}
+		})
+	}
+	for _, o := range []Options{{MaxRecordSize: -1}, {MaxRecordSize: 1000}, {Oversize: 7}} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) succeeded", o)
+		}
+	}
+	for s, want := range map[string]Oversize{"": OversizeDrop, "drop": OversizeDrop, "Truncate": OversizeTruncate} {
+		if got, err := ParseOversize(s); err != nil || got != want {
+			t.Errorf("ParseOversize(%q) = %v, %v", s, got, err)
+		}
+	}
+	if _, err := ParseOversize("cut"); err == nil {
+		t.Error("ParseOversize(cut) succeeded")
+	}
+}
+
+func TestCutUTF8(t *testing.T) {
+	s := []byte("aé€😀")
+	for n, want := range map[int]string{0: "", 1: "a", 2: "a", 3: "aé", 4: "aé", 5: "aé", 6: "aé€", 9: "aé€", 10: "aé€😀", 20: "aé€😀"} {
+		if got := string(cutUTF8(s, n)); got != want {
+			t.Errorf("cutUTF8(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := cutUTF8([]byte{0x80, 0x80, 0x80, 0x80, 0x80}, 3); len(got) != 3 {
+		t.Errorf("cutting bytes that are not UTF-8 gives %d bytes, want 3", len(got))
+	}
 }

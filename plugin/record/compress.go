@@ -2,13 +2,13 @@ package record
 
 import (
 	"bytes"
-	"encoding/binary"
-	"hash/crc32"
-	"slices"
 	"compress/gzip"
 	"compress/zlib"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 

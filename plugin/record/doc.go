@@ -1,6 +1,7 @@
 // Package record turns the events of a chunk into Kinesis records: it owns
 // the record transforms that a user configures (time_key, record_id_key,
-// data_keys, replace_dots, log_key, append_newline, compression) and the
+// data_keys, replace_dots, log_key, append_newline, compression, what to do
+// with a record over max_record_size) and the
 // choice of each record's partition key and stream (field references and
 // templates). It is pure Go: it knows nothing of configuration files, of
 // sending, or of cgo; the instance maps its options onto Options and calls
@@ -25,6 +26,8 @@
 //     is rejected.
 //  7. The body is written as compact JSON (plugin/chunk's rules), then
 //     append_newline adds "\n", then compression compresses the record.
+//  8. A record over max_record_size (data and partition key) is rejected
+//     (ErrTooLarge) or truncated, as Oversize says.
 //
 // # Field references
 //
