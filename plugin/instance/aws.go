@@ -65,8 +65,15 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	ro, err := RecordOptions(cfg)
+	var in *Instance
+	if err == nil {
+		in, err = NewWithRecords(name, cfg, ro, prod, log)
+	}
+	if err != nil {
+		return nil, err
+	}
 	prod.Start()
-	in := New(name, cfg, prod, log)
 	in.health = health
 	return in, nil
 }

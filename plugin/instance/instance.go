@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/record"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
@@ -50,20 +51,18 @@ const (
 	ledgerMaxEntries = 1024
 	ledgerMaxBytes   = 256 << 20
 	ledgerMaxAge     = time.Hour
-	maxPartitionKey  = 256 // Unicode characters, Kinesis' limit
 )
 
 // Instance is one configured output. Flush is safe for concurrent use
 // (Fluent Bit's "workers N").
 type Instance struct {
-	name   string
-	cfg    conf.Config
-	prod   *producer.Producer
-	log    *slog.Logger
-	ledger *ledger
-	health *health
-	// keyPath is the partition key's field, when partition_key names one.
-	keyPath []string
+	name    string
+	cfg     conf.Config
+	prod    *producer.Producer
+	log     *slog.Logger
+	ledger  *ledger
+	records *record.Builder
+	health  *health
 
 	scratch sync.Pool // *scratch
 	closed  atomic.Bool
@@ -80,34 +79,133 @@ type Stats struct {
 	LedgerResumes atomic.Int64 // retried chunks continued from the ledger
 	Malformed     atomic.Int64 // chunks that could not be read to their end
 	FastRetries   atomic.Int64 // flushes answered with RETRY at once while Kinesis was failing
+	BadEvents     atomic.Int64 // events dropped because they cannot become records
+	RandomKeys    atomic.Int64 // records whose partition key field or template had no value
+	Truncated     atomic.Int64 // records cut to fit max_record_size
 }
 
-// chunkWork is the state of one chunk: its records as a producer group and
-// what was wrong with the chunk, if it could not be read to the end.
+// chunkWork is the state of one chunk: its records as a producer group, the
+// events that could not become records, and what was wrong with the chunk,
+// if it could not be read to the end.
 type chunkWork struct {
 	group     *producer.Group
 	malformed error
-	events    int
+	events    int // records added to group
+	bad       badEvents
+}
+
+// badEvents tallies the events of a chunk that could not become records:
+// each is dropped for good, which is its final outcome. Only reasons and
+// event indexes are kept, never content.
+type badEvents struct {
+	count   int
+	invalid int   // of count, events the reader found not to be events at all
+	first   error // the first one's error, for the log
+	reasons map[string]int
+}
+
+func (b *badEvents) add(index int, err error) {
+	b.count++
+	if errors.Is(err, chunk.ErrInvalidEvent) {
+		b.invalid++
+	}
+	if b.first == nil {
+		b.first = fmt.Errorf("event %d: %w", index, err)
+	}
+	if b.reasons == nil {
+		b.reasons = map[string]int{}
+	}
+	b.reasons[badReason(err)]++
+}
+
+// badReason names an event's error without its place, so that like errors
+// add up.
+func badReason(err error) string {
+	var fe *chunk.FormatError
+	if errors.As(err, &fe) {
+		return fe.Reason
+	}
+	return err.Error()
+}
+
+// unreadable reports whether nothing in the chunk was an event: a chunk that
+// is not Fluent Bit's msgpack at all (JSON text, say, is a run of msgpack
+// integers). Such a chunk is an error, like one with broken framing.
+func (w *chunkWork) unreadable() bool {
+	return w.events == 0 && (w.malformed != nil || w.bad.count > 0 && w.bad.invalid == w.bad.count)
 }
 
 type scratch struct {
 	reader chunk.Reader
-	json   []byte
-	key    []byte
+	record record.Record
 }
 
-// New builds an instance around an already-created producer. The instance
-// owns prod from then on and stops it in Close.
-func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, health: newHealth(cfg.FlushTimeout, time.Now)}
-	if t, err := conf.ParsePartitionKey(cfg.PartitionKey); err == nil && len(t) == 1 && t[0].Kind == conf.PartField {
-		in.keyPath = t[0].Field
+// RecordOptions maps the record options of cfg onto record.Options. It is
+// the one place where configuration meets the record transforms.
+func RecordOptions(cfg conf.Config) (record.Options, error) {
+	comp, err := record.ParseCompression(string(cfg.Compression))
+	if err != nil {
+		return record.Options{}, fmt.Errorf("compression: %w", err)
 	}
-	in.scratch.New = func() any { return &scratch{json: make([]byte, 0, 4096), key: make([]byte, 0, 64)} }
+	over, err := record.ParseOversize(string(cfg.Oversize))
+	if err != nil {
+		return record.Options{}, fmt.Errorf("oversize: %w", err)
+	}
+	ro := record.Options{
+		PartitionKey:     cfg.PartitionKey,
+		DataKeys:         strings.Join(cfg.DataKeys, ","),
+		LogKey:           strings.Join(cfg.LogKey, "->"),
+		AppendNewline:    cfg.AppendNewline,
+		ReplaceDots:      cfg.ReplaceDots,
+		TimeKey:          cfg.TimeKey,
+		RecordIDKey:      cfg.RecordIDKey,
+		Compression:      comp,
+		CompressionLevel: cfg.CompressionLevel,
+		MaxRecordSize:    cfg.MaxRecordSize,
+		Oversize:         over,
+	}
+	if cfg.TimeKey != "" {
+		ro.TimeKeyFormat = cfg.TimeKeyFormat
+	}
+	return ro, nil
+}
+
+// New builds an instance around an already-created producer, with the
+// record transforms of RecordOptions(cfg), which cannot fail for any Config
+// that conf.Load returns. The instance owns prod from then on and stops it
+// in Close.
+func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
+	ro, err := RecordOptions(cfg)
+	var in *Instance
+	if err == nil {
+		in, err = NewWithRecords(name, cfg, ro, prod, log)
+	}
+	if err != nil {
+		// Open checks the same first and fails init; here (tests, tools)
+		// the instance still runs, loudly, without transforms.
+		log.Error("record options rejected; records are sent without transforms", "reason", err.Error())
+		in, _ = NewWithRecords(name, cfg, record.Options{}, prod, log)
+	}
+	return in
+}
+
+// NewWithRecords is New with the record transforms given. A problem with
+// them is returned, naming the option. Stream templates are refused: they
+// need one producer per stream.
+func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger) (*Instance, error) {
+	if ro.Stream != "" {
+		return nil, errors.New("stream: templates need one producer per stream, which this instance does not have yet")
+	}
+	records, err := record.New(ro)
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now)}
+	in.scratch.New = func() any { return new(scratch) }
 	if cfg.RetryLedger {
 		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evict)
 	}
-	return in
+	return in, nil
 }
 
 // Name is the instance's name in logs.
@@ -156,13 +254,18 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 		}
 	}
 	if w == nil {
-		w = in.read(data)
-		if w.events == 0 && w.malformed != nil {
+		w = in.read(tag, data)
+		if w.unreadable() {
 			in.stats.Malformed.Add(1)
 			w.group.Release()
-			in.log.Error("dropping a chunk that cannot be read", "tag", tag, "bytes", len(data), "reason", w.malformed.Error())
+			reason := w.malformed
+			if reason == nil {
+				reason = w.bad.first
+			}
+			in.log.Error("dropping a chunk that cannot be read", "tag", tag, "bytes", len(data), "reason", reason.Error())
 			return Error
 		}
+		in.reportBadEvents(tag, &w.bad)
 	}
 	data = nil // never read again: see above
 
@@ -190,63 +293,60 @@ func (in *Instance) logHealth(down bool) {
 	in.log.Info("Kinesis answers again; flushes wait for delivery")
 }
 
-// read turns a chunk into a group: one JSON record per event.
-func (in *Instance) read(data []byte) *chunkWork {
+// read turns a chunk into a group: one record per event, built by the
+// record transforms. An event that cannot become a record is tallied in
+// w.bad and the rest go on.
+func (in *Instance) read(tag string, data []byte) *chunkWork {
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
 	w := &chunkWork{group: in.prod.NewGroup()}
+	src := record.Source{Tag: tag}
+	if in.records.NeedsChunkID() {
+		src.Chunk = record.NewChunkID(tag, data)
+	}
+	randomKeys, truncated := 0, 0
 	s.reader.Reset(data)
-	for s.reader.Next() {
-		ev := s.reader.Event()
-		var err error
-		s.json, err = chunk.AppendJSON(s.json[:0], ev.Body)
-		if err != nil {
-			w.malformed = fmt.Errorf("event %d: %w", w.events, err)
-			break
+	for index := 0; s.reader.Next(); index++ {
+		src.Index = index
+		if err := in.records.Build(&s.record, s.reader.Event(), src); err != nil {
+			w.bad.add(index, err)
+			continue
 		}
-		w.group.Add(s.json, in.partitionKey(s, ev.Body))
+		if s.record.RandomKey {
+			randomKeys++
+		}
+		if s.record.Truncated {
+			truncated++
+		}
+		w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
 		w.events++
 	}
-	if err := s.reader.Err(); err != nil && w.malformed == nil {
-		w.malformed = err
-	}
+	w.malformed = s.reader.Err()
 	if w.events > 0 {
 		in.stats.Records.Add(int64(w.events))
+	}
+	if randomKeys > 0 {
+		in.stats.RandomKeys.Add(int64(randomKeys))
+	}
+	if truncated > 0 {
+		in.stats.Truncated.Add(int64(truncated))
+		in.log.Warn("records cut to fit max_record_size", "tag", tag, "truncated", truncated)
 	}
 	return w
 }
 
-// partitionKey returns the record's partition key: the configured field's
-// text (at most 256 characters), or a random key when the field is absent,
-// empty or not a scalar. The string aliases s.key and is valid only until
-// the next call: Group.Add copies it.
-func (in *Instance) partitionKey(s *scratch, body []byte) string {
-	s.key = s.key[:0]
-	if in.keyPath != nil {
-		if v, ok, err := chunk.Lookup(body, in.keyPath); ok && err == nil {
-			if s.key, ok, _ = chunk.AppendText(s.key, v); ok && len(s.key) > 0 {
-				return unsafeString(truncateRunes(s.key, maxPartitionKey))
-			}
-		}
-	}
-	s.key = strconv.AppendUint(s.key[:0], rand.Uint64(), 36)
-	return unsafeString(s.key)
-}
-
+// unsafeString views b as a string for Group.Add, which copies it.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-func truncateRunes(b []byte, n int) []byte {
-	if len(b) <= n { // fewer bytes than the limit means fewer characters too
-		return b
+// reportBadEvents counts and logs, without content, the events of a chunk
+// that were dropped because they cannot become records.
+func (in *Instance) reportBadEvents(tag string, b *badEvents) {
+	if b.count == 0 {
+		return
 	}
-	count := 0
-	for i := range string(b) {
-		if count == n {
-			return b[:i]
-		}
-		count++
-	}
-	return b
+	in.stats.BadEvents.Add(int64(b.count))
+	in.log.Error("dropped events that cannot become records; the rest of the chunk is sent", "tag", tag,
+		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
 }
 
 func (in *Instance) anyRetryable(g *producer.Group) bool {
@@ -351,7 +451,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	}
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
 		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load(),
-		"fast_retries", in.stats.FastRetries.Load())
+		"bad_events", in.stats.BadEvents.Load(), "random_keys", in.stats.RandomKeys.Load(), "truncated", in.stats.Truncated.Load(), "fast_retries", in.stats.FastRetries.Load())
 	return err
 }
 
