@@ -45,12 +45,19 @@ func (s Status) String() string {
 	return "Status(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Ledger bounds. A chunk is at most a few MiB; Fluent Bit's default retry
-// schedule waits minutes, not hours.
+// Ledger bounds. Fluent Bit's default Retry_Limit (1) hands a chunk again
+// within seconds, or never: an entry older than ledgerMaxAge is taken for
+// a chunk Fluent Bit gave up on. A chunk retried later than that is sent
+// again in full, so its delivered records may arrive twice. Bytes count
+// what the entries really hold (chunkWork.held).
 const (
 	ledgerMaxEntries = 1024
-	ledgerMaxBytes   = 256 << 20
-	ledgerMaxAge     = time.Hour
+	ledgerMaxBytes   = 64 << 20
+	ledgerMaxAge     = 5 * time.Minute
+	// recordState is the bookkeeping a group keeps per record besides its
+	// bytes (the producer's per-record state and its reference), an upper
+	// estimate for the ledger's byte count.
+	recordState = 96
 )
 
 // Instance is one configured output. Flush is safe for concurrent use
@@ -92,6 +99,7 @@ type chunkWork struct {
 	malformed error
 	events    int // records added to group
 	bad       badEvents
+	held      int // bytes the group holds for these records (see ledger)
 }
 
 // badEvents tallies the events of a chunk that could not become records:
@@ -319,6 +327,7 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 			truncated++
 		}
 		w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
+		w.held += len(s.record.Data) + len(s.record.PartitionKey) + recordState
 		w.events++
 	}
 	w.malformed = s.reader.Err()

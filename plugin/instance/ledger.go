@@ -17,14 +17,21 @@ import (
 // arriving while an entry waits is taken for the retry: that is the one
 // trade the ledger makes, and users can turn it off (retry_ledger off).
 //
-// The ledger is bounded by entries, bytes and age; an entry pushed out is
-// handed to evict, which lets its records in flight finish and forgets it.
+// The ledger is bounded by entries, by the bytes its entries really hold
+// (each record's copy in its group and the group's per-record state, not
+// the chunk's msgpack size) and by age; an entry pushed out is handed to
+// evict, which lets its records in flight finish and forgets it. Age is
+// checked on every put and take and by a timer set for the oldest entry, so
+// the entries of chunks that Fluent Bit gave up on (Retry_Limit reached)
+// leave within maxAge even when no other chunk comes.
 type ledger struct {
 	mu      sync.Mutex
 	seed    maphash.Seed
 	entries map[uint64]*pending
 	order   []*pending // oldest first; removed entries are nil-ed lazily
-	bytes   int
+	bytes   int        // sum of held over entries
+	timer   *time.Timer
+	stopped bool
 
 	maxEntries int
 	maxBytes   int
@@ -45,7 +52,8 @@ type chunkID struct {
 type pending struct {
 	key   uint64
 	tag   string
-	size  int
+	size  int // the chunk's size, part of its identity
+	held  int // bytes its work keeps alive (chunkWork.held)
 	added time.Time
 	work  *chunkWork
 }
@@ -79,18 +87,23 @@ func (l *ledger) id(tag string, chunk []byte) chunkID {
 // take removes and returns the entry for this chunk, if one waits.
 func (l *ledger) take(id chunkID) *pending {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	out := l.trimLocked()
 	p := l.entries[id.key]
-	if p == nil || p.tag != id.tag || p.size != id.size {
-		return nil
+	if p != nil && p.tag == id.tag && p.size == id.size {
+		l.removeLocked(p)
+	} else {
+		p = nil
 	}
-	l.removeLocked(p)
+	l.mu.Unlock()
+	for _, o := range out {
+		l.evict(o)
+	}
 	return p
 }
 
 // put stores work for this chunk until its retry, evicting what no longer fits.
 func (l *ledger) put(id chunkID, w *chunkWork) {
-	p := &pending{key: id.key, tag: id.tag, size: id.size, added: l.now(), work: w}
+	p := &pending{key: id.key, tag: id.tag, size: id.size, held: w.held, added: l.now(), work: w}
 	var out []*pending
 	l.mu.Lock()
 	if old := l.entries[p.key]; old != nil {
@@ -102,8 +115,9 @@ func (l *ledger) put(id chunkID, w *chunkWork) {
 	}
 	l.entries[p.key] = p
 	l.order = append(l.order, p)
-	l.bytes += p.size
+	l.bytes += p.held
 	out = append(out, l.trimLocked()...)
+	l.armLocked()
 	l.mu.Unlock()
 	for _, o := range out {
 		l.evict(o)
@@ -123,7 +137,42 @@ func (l *ledger) drain() []*pending {
 	clear(l.entries)
 	l.order = nil
 	l.bytes = 0
+	l.stopped = true
+	if l.timer != nil {
+		l.timer.Stop()
+	}
 	return all
+}
+
+// armLocked sets the timer for the oldest entry's expiry, if none is set.
+func (l *ledger) armLocked() {
+	if l.timer != nil || l.stopped || len(l.entries) == 0 {
+		return
+	}
+	var oldest *pending
+	for _, p := range l.order {
+		if p != nil {
+			oldest = p
+			break
+		}
+	}
+	if oldest == nil {
+		return
+	}
+	wait := oldest.added.Add(l.maxAge).Sub(l.now())
+	l.timer = time.AfterFunc(max(wait, 0)+time.Millisecond, l.expire)
+}
+
+// expire drops the entries that are too old, then waits for the next one.
+func (l *ledger) expire() {
+	l.mu.Lock()
+	l.timer = nil
+	out := l.trimLocked()
+	l.armLocked()
+	l.mu.Unlock()
+	for _, o := range out {
+		l.evict(o)
+	}
 }
 
 func (l *ledger) len() int {
@@ -134,7 +183,7 @@ func (l *ledger) len() int {
 
 func (l *ledger) removeLocked(p *pending) {
 	delete(l.entries, p.key)
-	l.bytes -= p.size
+	l.bytes -= p.held
 	for i, q := range l.order {
 		if q == p {
 			l.order[i] = nil
@@ -156,7 +205,7 @@ func (l *ledger) trimLocked() []*pending {
 			break
 		}
 		delete(l.entries, p.key)
-		l.bytes -= p.size
+		l.bytes -= p.held
 		out = append(out, p)
 	}
 	l.order = l.order[i:]

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 )
 
 func TestLedgerTakeMatchesTagAndBytes(t *testing.T) {
@@ -34,7 +36,7 @@ func TestLedgerBounds(t *testing.T) {
 	var evicted []string
 	l := newLedger(3, 100, time.Minute, func(p *pending) { evicted = append(evicted, p.tag) })
 	l.now = func() time.Time { return now }
-	put := func(tag string, size int) { l.put(l.id(tag, make([]byte, size)), &chunkWork{}) }
+	put := func(tag string, size int) { l.put(l.id(tag, make([]byte, size)), &chunkWork{held: size}) }
 
 	for i := 0; i < 4; i++ {
 		put(fmt.Sprint("n", i), 10)
@@ -73,4 +75,49 @@ func TestLedgerIdenticalChunksKeepTheNewest(t *testing.T) {
 	if len(l.drain()) != 0 {
 		t.Fatal("drain found entries after take")
 	}
+}
+
+// The ledger counts what an entry really holds: each record's JSON and key
+// in its group plus the per-record state, not the chunk's msgpack size.
+func TestLedgerCountsTheBytesItHolds(t *testing.T) {
+	fk := &fakeKinesis{block: make(chan struct{})}
+	in, _ := newInstance(t, fk, func(c *conf.Config) { c.FlushTimeout = 200 * time.Millisecond })
+	data, want := makeChunk(50, false)
+	if got := in.Flush("app", data); got != Retry {
+		t.Fatalf("Flush = %s, want RETRY", got)
+	}
+	expected := 0
+	for i, rec := range want {
+		expected += len(rec) + len(fmt.Sprintf("pod-%d", i%7)) + recordState
+	}
+	in.ledger.mu.Lock()
+	held := in.ledger.bytes
+	in.ledger.mu.Unlock()
+	if held != expected {
+		t.Fatalf("ledger holds %d bytes by its count, want %d (the chunk is %d bytes)", held, expected, len(data))
+	}
+	close(fk.block)
+}
+
+// An entry nobody takes (Fluent Bit gave up on its chunk) leaves after
+// maxAge, even when no other chunk comes.
+func TestLedgerEntriesExpireWithoutTraffic(t *testing.T) {
+	evicted := make(chan string, 2)
+	l := newLedger(10, 1<<20, 20*time.Millisecond, func(p *pending) { evicted <- p.tag })
+	l.put(l.id("a", []byte("1")), &chunkWork{held: 1})
+	l.put(l.id("b", []byte("2")), &chunkWork{held: 1})
+	for _, want := range []string{"a", "b"} {
+		select {
+		case got := <-evicted:
+			if got != want {
+				t.Fatalf("evicted %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("entry %q did not expire", want)
+		}
+	}
+	if l.len() != 0 {
+		t.Fatalf("%d entries left", l.len())
+	}
+	l.drain()
 }
