@@ -25,6 +25,10 @@ type entry struct {
 	due     int64 // retry not before this (producer clock)
 	lastErr error
 	solo    bool // send in a request of its own (isolating a bad entry)
+	// storedOn is the shard an aggregate was stored on when that was not
+	// the predicted one; set while it waits for the map to tell whether
+	// that shard holds all its records.
+	storedOn string
 }
 
 // addLocked puts a handed-over record in the aggregator of its predicted
@@ -380,20 +384,14 @@ func retryDelay(n int) int64 {
 
 // requeueLocked puts an entry whose records are Pending again (after a
 // retryable failure) back into the buffer: at due, or at once (due 0)
-// when it must be isolated. An entry predicted on an older shard map is
-// split up and its records aggregated anew.
+// when it must be isolated. An entry predicted on an older shard map
+// keeps its backoff; its records are aggregated anew when it is due.
 func (p *Producer) requeueLocked(e *entry, due int64) {
-	if e.table != p.table {
-		for _, ref := range e.refs {
-			p.addLocked(ref)
-		}
-		clear(e.refs)
-		e.refs = e.refs[:0]
-		p.freeEntryLocked(e)
-		p.flushing = true
-		return
-	}
 	if due == 0 {
+		if e.table != p.table {
+			p.redistributeLocked(e)
+			return
+		}
 		p.pushReadyLocked(e)
 		p.flushing = true
 		return
@@ -415,7 +413,11 @@ func (p *Producer) promoteRetriesLocked(now int64) int64 {
 			due = min(due, e.refs[i].deadline)
 		}
 		if due <= now {
-			p.pushReadyLocked(e)
+			if e.table != p.table {
+				p.redistributeLocked(e)
+			} else {
+				p.pushReadyLocked(e)
+			}
 			p.flushing = true
 			continue
 		}
@@ -429,12 +431,26 @@ func (p *Producer) promoteRetriesLocked(now int64) int64 {
 	return next
 }
 
-// failAllQueuedLocked gives every buffered record (not in flight) the
-// outcome err and drops the buffer.
+// redistributeLocked splits e up and aggregates its records (Pending,
+// queued) anew against the current map, to go out at once: they already
+// waited.
+func (p *Producer) redistributeLocked(e *entry) {
+	for _, ref := range e.refs {
+		p.addLocked(ref)
+	}
+	clear(e.refs)
+	e.refs = e.refs[:0]
+	p.freeEntryLocked(e)
+	p.drainAllLocked()
+	p.flushing = true
+}
+
+// failAllQueuedLocked gives every buffered record (not in a request being
+// sent) the outcome err and drops the buffer.
 func (p *Producer) failAllQueuedLocked(err error) {
 	p.drainAllLocked()
-	all := append(p.ready, p.retry...)
-	p.ready, p.retry, p.readyBytes = p.ready[:0], nil, 0
+	all := append(append(p.ready, p.retry...), p.unverified...)
+	p.ready, p.retry, p.unverified, p.readyBytes = p.ready[:0], nil, nil, 0
 	for _, e := range all {
 		freed, fails := p.finishRefs(e, outcomeFailed, err, true, "")
 		p.bufferedBytes -= freed
@@ -469,13 +485,16 @@ func (p *Producer) setShards(shards []types.Shard) error {
 		}
 	}
 	p.nonEmpty = p.nonEmpty[:0]
-	for _, e := range append(p.ready, p.retry...) {
+	// Entries waiting for a retry keep their backoff: they are split up
+	// when due (promoteRetriesLocked).
+	for _, e := range p.ready {
 		refs = append(refs, e.refs...)
 		clear(e.refs)
 		e.refs = e.refs[:0]
 		p.freeEntryLocked(e)
 	}
-	p.ready, p.retry, p.readyBytes = p.ready[:0], p.retry[:0], 0
+	clear(p.ready)
+	p.ready, p.readyBytes = p.ready[:0], 0
 
 	// Keep the rate limiters of shards that stay.
 	old := map[string]bucket{}
@@ -508,7 +527,48 @@ func (p *Producer) setShards(shards []types.Shard) error {
 	}
 	if len(refs) > 0 {
 		p.flushing = true
-		p.dispatchLocked()
 	}
+	p.resolveMisplacedLocked()
+	p.dispatchLocked()
 	return nil
+}
+
+// resolveMisplacedLocked decides, with the map now in use, the aggregates
+// that were stored on a shard other than the predicted one. KCL consumers
+// drop an aggregate any of whose records hash outside the shard that
+// stored it, so such an aggregate is delivered only when the map knows
+// that shard and its range holds every record; otherwise its records are
+// put again, aggregated against the current map, and counted, as KPL
+// does. Records are never taken for delivered on a guess.
+func (p *Producer) resolveMisplacedLocked() {
+	if len(p.unverified) == 0 {
+		return
+	}
+	reput := 0
+	for _, e := range p.unverified {
+		switch {
+		case p.state == stateStopped:
+			freed, fails := p.finishRefs(e, outcomeFailed, errOutcomeStopped, true, "")
+			p.bufferedBytes -= freed
+			p.notifyLocked(&fails)
+			p.freeEntryLocked(e)
+		case p.table.holdsAll(e.storedOn, e.refs):
+			freed, _ := p.finishRefs(e, outcomeDelivered, nil, false, e.storedOn)
+			p.bufferedBytes -= freed
+			p.freeEntryLocked(e)
+		default:
+			freed, _ := p.finishRefs(e, outcomeRetry, nil, false, "")
+			p.bufferedBytes -= freed
+			reput += len(e.refs)
+			p.redistributeLocked(e)
+		}
+	}
+	clear(p.unverified)
+	p.unverified = p.unverified[:0]
+	if reput > 0 {
+		p.reputWrongShard += uint64(reput)
+		p.log.Info("an aggregate was stored on a shard that does not hold all its records; putting them again",
+			LogValue{"records", reput})
+	}
+	p.signalChangedLocked()
 }

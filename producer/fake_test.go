@@ -33,6 +33,8 @@ type fakeKinesis struct {
 	listCalls int
 
 	delivered   map[string]int // user record data -> times accepted
+	kclSeen     map[string]int // user record data -> times a KCL consumer reads it
+	lostToKCL   int            // sub-records stored in aggregates KCL drops
 	entries     int            // accepted PutRecords entries
 	maxEntries  int            // largest request seen, in entries
 	maxBytes    int            // largest request seen, in bytes
@@ -65,7 +67,7 @@ type listPage struct {
 }
 
 func newFake(shards int) *fakeKinesis {
-	f := &fakeKinesis{delivered: map[string]int{}, perShard: map[string]int{}}
+	f := &fakeKinesis{delivered: map[string]int{}, kclSeen: map[string]int{}, perShard: map[string]int{}}
 	f.setShards(mustShards(shards))
 	return f
 }
@@ -158,11 +160,16 @@ func (f *fakeKinesis) acceptLocked(e types.PutRecordsRequestEntry) (string, stri
 	if err != nil {
 		panic(fmt.Sprintf("producer sent a bad aggregate: %v", err))
 	}
-	if aggregation.CheckShardRange(recs, f.table.starts[s], f.table.ends[s]) != nil {
+	inShard := aggregation.CheckShardRange(recs, f.table.starts[s], f.table.ends[s]) == nil
+	if !inShard {
 		f.outOfShard++
+		f.lostToKCL += len(recs)
 	}
 	for _, r := range recs {
 		f.delivered[string(r.Data)]++
+		if inShard {
+			f.kclSeen[string(r.Data)]++
+		}
 	}
 	f.entries++
 	f.perShard[f.table.ids[s]]++

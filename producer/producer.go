@@ -42,6 +42,7 @@ type Producer struct {
 	readySpare    []*entry
 	readyBytes    int
 	retry         []*entry // entries waiting for their backoff to end
+	unverified    []*entry // aggregates stored on an unexpected shard, awaiting the map
 	buckets       []bucket // per shard of table
 	bufferedBytes int      // every record held: buffered, retrying, in flight
 	inflight      int      // requests being sent
@@ -57,6 +58,9 @@ type Producer struct {
 	gapLogged     bool // a ShardBucketError was logged for this map
 	failures      chan *FailureRecord
 	dropped       int // failure notifications nobody had room for
+	// reputWrongShard counts records put again because the aggregate
+	// carrying them was stored on a shard that does not hold them all.
+	reputWrongShard uint64
 
 	putMu    sync.Mutex
 	putGroup *Group
@@ -256,7 +260,26 @@ func (p *Producer) waitIdle(ctx context.Context) error {
 }
 
 func (p *Producer) idleLocked() bool {
-	return len(p.nonEmpty) == 0 && len(p.ready) == 0 && len(p.retry) == 0 && p.inflight == 0
+	return len(p.nonEmpty) == 0 && len(p.ready) == 0 && len(p.retry) == 0 && len(p.unverified) == 0 && p.inflight == 0
+}
+
+// Stats are the producer's counters since New.
+type Stats struct {
+	// RecordsReputWrongShard counts user records put again because the
+	// aggregate carrying them was stored on a shard whose hash key range
+	// does not hold them all (a split or merge the shard map had not seen
+	// yet). KCL consumers drop such an aggregate, so each of these
+	// records reaches them once, from the second put; a consumer that
+	// does not apply KCL's rule (a Lambda with the AWS deaggregation
+	// libraries, say) sees each of them twice.
+	RecordsReputWrongShard uint64
+}
+
+// Stats returns the producer's counters.
+func (p *Producer) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{RecordsReputWrongShard: p.reputWrongShard}
 }
 
 // PutGroup hands every record of g that is pending and not in the

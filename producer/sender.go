@@ -92,7 +92,7 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 			fails = append(fails, fb)
 		}
 	}
-	var retries, isolate []*entry
+	var retries, isolate, misplaced []*entry
 	switch {
 	case err != nil && p.sendCtx.Err() != nil:
 		// Stop's deadline passed: the request was aborted.
@@ -150,7 +150,16 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 			if res.ErrorCode == nil || *res.ErrorCode == "" {
 				shardID := deref(res.ShardId)
 				if e.shard >= 0 && shardID != "" && shardID != e.table.ids[e.shard] {
+					// A reshard the map has not seen. A plain record is
+					// fine wherever it lands; an aggregate is delivered
+					// only if the shard that stored it holds all its
+					// records, which the new map will tell.
 					refresh = true
+					if len(e.refs) > 1 {
+						e.storedOn = shardID
+						misplaced = append(misplaced, e)
+						continue
+					}
 				}
 				finish(e, outcomeDelivered, nil, false, shardID)
 				continue
@@ -213,8 +222,12 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	for i := range fails {
 		p.notifyLocked(&fails[i])
 	}
+	p.unverified = append(p.unverified, misplaced...)
 	if refresh {
 		p.requestRefreshLocked()
+	}
+	if p.cfg.GetShards == nil {
+		p.resolveMisplacedLocked() // no refresh will come
 	}
 	p.signalChangedLocked()
 	p.dispatchLocked()
@@ -315,8 +328,10 @@ func (p *Producer) requestRefresh() {
 	}
 }
 
+// requestRefreshLocked asks for a refresh; refreshLoop keeps calls
+// minShardRefreshGap apart, so a request is never dropped.
 func (p *Producer) requestRefreshLocked() {
-	if p.cfg.GetShards == nil || p.now()-p.lastRefresh < int64(minShardRefreshGap) {
+	if p.cfg.GetShards == nil {
 		return
 	}
 	p.requestRefresh()
@@ -395,6 +410,21 @@ func (p *Producer) refreshLoop() {
 			return
 		case <-tick:
 		case <-p.refreshReq:
+			// Keep refreshes a gap apart while a reshard settles,
+			// but never drop a request: misplaced aggregates wait for
+			// it.
+			p.mu.Lock()
+			wait := p.lastRefresh + int64(minShardRefreshGap) - p.now()
+			p.mu.Unlock()
+			if wait > 0 {
+				t := time.NewTimer(time.Duration(wait))
+				select {
+				case <-p.stop:
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 		}
 		p.refresh()
 	}
@@ -411,18 +441,23 @@ func (p *Producer) refresh() {
 	ctx, cancel := context.WithTimeout(p.sendCtx, defaultShardListTimeout)
 	shards, update, err := p.getShards(ctx, old)
 	cancel()
+	if err == nil && update {
+		err = p.setShards(shards) // resolves misplaced aggregates
+		if err == nil {
+			p.log.Info("shard map updated", LogValue{"shards", len(shards)})
+			p.kick()
+			return
+		}
+	}
 	if err != nil {
 		p.log.Error("refreshing the shard map; keeping the current one", &ShardRefreshError{Err: err})
-		return
 	}
-	if !update {
-		return
-	}
-	if err := p.setShards(shards); err != nil {
-		p.log.Error("refreshing the shard map; keeping the current one", &ShardRefreshError{Err: err})
-		return
-	}
-	p.log.Info("shard map updated", LogValue{"shards", len(shards)})
+	// The map stays: decide misplaced aggregates with it.
+	p.mu.Lock()
+	p.resolveMisplacedLocked()
+	p.dispatchLocked()
+	p.mu.Unlock()
+	p.kick()
 }
 
 // getShards calls GetShards, turning a panic into an error.
