@@ -2,7 +2,6 @@ package producer
 
 import (
 	"math/rand/v2"
-	"strings"
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -29,6 +28,7 @@ type entry struct {
 	// the predicted one; set while it waits for the map to tell whether
 	// that shard holds all its records.
 	storedOn string
+	sent     bool // in a request whose outcome is not recorded yet
 }
 
 // addLocked puts a handed-over record in the aggregator of its predicted
@@ -269,6 +269,7 @@ func (p *Producer) assembleLocked() *request {
 		if b != nil {
 			b.take(e.size)
 		}
+		e.sent = true
 		req.entries = append(req.entries, e)
 		bytes += e.size
 	}
@@ -291,36 +292,33 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 	var fails failureBatch
 	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
 		recycle := false
-		g.mu.Lock()
-		for _, ref := range run {
-			r := &g.recs[ref.idx]
-			if r.epoch == ref.epoch && r.state == Pending && r.queued {
-				if ref.deadline > now {
-					r.state, r.queued = InFlight, false
-					live = append(live, ref)
-					continue
+		func() {
+			g.mu.Lock()
+			defer g.mu.Unlock() // a panic must not leave the group locked
+			for _, ref := range run {
+				r := &g.recs[ref.idx]
+				if r.epoch == ref.epoch && r.state == Pending && r.queued {
+					if ref.deadline > now {
+						r.state, r.queued = InFlight, false
+						live = append(live, ref)
+						continue
+					}
+					r.state, r.queued, r.retryable = Failed, false, true
+					r.err = &expiredError{last: e.lastErr}
+					g.outstanding--
+					fails.add(g, ref, r.err)
 				}
-				r.state, r.queued, r.retryable = Failed, false, true
-				r.err = &expiredError{last: e.lastErr}
-				g.outstanding--
-				fails.add(g, ref, r.err)
+				dropped = true
+				p.bufferedBytes -= ref.size()
+				recycle = g.dropRefLocked() || recycle
 			}
-			dropped = true
-			p.bufferedBytes -= ref.size()
-			recycle = g.dropRefLocked() || recycle
-		}
-		g.signalIfDoneLocked()
-		g.mu.Unlock()
+			g.signalIfDoneLocked()
+		}()
 		if recycle {
 			g.recycle()
 		}
 	})
-	if len(fails.records) > 0 {
-		if len(fails.records) > 0 {
-			fails.ehk = strings.Clone(e.ehk)
-			p.notifyLocked(&fails)
-		}
-	}
+	p.notifyEntryLocked(e, &fails)
 	clear(e.refs[len(live):])
 	e.refs = live
 	if dropped {
@@ -454,10 +452,7 @@ func (p *Producer) failAllQueuedLocked(err error) {
 	for _, e := range all {
 		freed, fails := p.finishRefs(e, outcomeFailed, err, true, "")
 		p.bufferedBytes -= freed
-		if len(fails.records) > 0 {
-			fails.ehk = strings.Clone(e.ehk)
-			p.notifyLocked(&fails)
-		}
+		p.notifyEntryLocked(e, &fails)
 		p.freeEntryLocked(e)
 	}
 }
@@ -471,8 +466,9 @@ func (p *Producer) setShards(shards []types.Shard) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// Collect every buffered reference before the map changes.
-	var refs []recRef
+	// Collect every buffered reference before the map changes, where a
+	// panic can find them (failBufferAfterPanic).
+	refs := p.moving[:0]
 	for _, a := range p.nonEmpty {
 		refs = append(refs, a.refs...)
 		clear(a.refs)
@@ -495,6 +491,7 @@ func (p *Producer) setShards(shards []types.Shard) error {
 	}
 	clear(p.ready)
 	p.ready, p.readyBytes = p.ready[:0], 0
+	p.moving = refs
 
 	// Keep the rate limiters of shards that stay.
 	old := map[string]bucket{}
@@ -522,9 +519,12 @@ func (p *Producer) setShards(shards []types.Shard) error {
 			}
 		}
 	}
-	for _, ref := range refs {
+	for len(p.moving) > 0 {
+		ref := p.moving[0]
+		p.moving = p.moving[1:]
 		p.addLocked(ref)
 	}
+	p.moving = nil
 	if len(refs) > 0 {
 		p.flushing = true
 	}
@@ -550,7 +550,7 @@ func (p *Producer) resolveMisplacedLocked() {
 		case p.state == stateStopped:
 			freed, fails := p.finishRefs(e, outcomeFailed, errOutcomeStopped, true, "")
 			p.bufferedBytes -= freed
-			p.notifyLocked(&fails)
+			p.notifyEntryLocked(e, &fails)
 			p.freeEntryLocked(e)
 		case p.table.holdsAll(e.storedOn, e.refs):
 			freed, _ := p.finishRefs(e, outcomeDelivered, nil, false, e.storedOn)

@@ -49,6 +49,7 @@ type fakeKinesis struct {
 // fails entries (index -> error code); count, when >= 0, answers that many
 // results while storing nothing. Use ok() for a plain success.
 type step struct {
+	panic bool // the client panics before storing anything
 	err   error
 	codes map[int]string
 	count int
@@ -117,6 +118,9 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 	st := step{count: -1}
 	if len(f.script) > 0 {
 		st, f.script = f.script[0], f.script[1:]
+	}
+	if st.panic {
+		panic("scripted client panic")
 	}
 	if st.err != nil {
 		return nil, st.err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -61,6 +62,8 @@ type Producer struct {
 	// reputWrongShard counts records put again because the aggregate
 	// carrying them was stored on a shard that does not hold them all.
 	reputWrongShard uint64
+	moving          []recRef // records being redistributed over a new map
+	panics          atomic.Uint64
 
 	putMu    sync.Mutex
 	putGroup *Group
@@ -104,7 +107,6 @@ func New(cfg *Config) (*Producer, error) {
 	}
 	p := &Producer{
 		cfg:        c,
-		log:        c.Logger,
 		epoch:      time.Now(),
 		keyAggs:    make(map[aggKey]*aggregator),
 		wake:       make(chan struct{}, 1),
@@ -113,6 +115,7 @@ func New(cfg *Config) (*Producer, error) {
 		stop:       make(chan struct{}),
 		failures:   make(chan *FailureRecord, c.BacklogCount),
 	}
+	p.log = safeLogger{l: c.Logger, panics: &p.panics}
 	p.groupPool.New = newGroupForPool
 	p.lastRefresh = -int64(minShardRefreshGap) // the first mismatch may refresh at once
 	p.sendCtx, p.cancelSend = context.WithCancel(context.Background())
@@ -273,13 +276,16 @@ type Stats struct {
 	// does not apply KCL's rule (a Lambda with the AWS deaggregation
 	// libraries, say) sees each of them twice.
 	RecordsReputWrongShard uint64
+	// PanicsRecovered counts panics recovered in the producer's
+	// goroutines, the Putter, GetShards and the Logger.
+	PanicsRecovered uint64
 }
 
 // Stats returns the producer's counters.
 func (p *Producer) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{RecordsReputWrongShard: p.reputWrongShard}
+	return Stats{RecordsReputWrongShard: p.reputWrongShard, PanicsRecovered: p.panics.Load()}
 }
 
 // PutGroup hands every record of g that is pending and not in the

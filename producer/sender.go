@@ -3,7 +3,6 @@ package producer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -13,6 +12,9 @@ import (
 
 // request is one PutRecords call in preparation or in flight.
 type request struct {
+	// done is set once complete no longer uses the request (it may be
+	// reused): a panic after that has nothing of it to fail.
+	done    bool
 	entries []*entry
 	in      kinesis.PutRecordsInput
 	records []types.PutRecordsRequestEntry
@@ -33,6 +35,7 @@ func (p *Producer) freeRequestLocked(r *request) {
 	clear(r.records)
 	r.records = r.records[:0]
 	r.in = kinesis.PutRecordsInput{}
+	r.done = false
 	p.freeRequests = append(p.freeRequests, r)
 }
 
@@ -46,8 +49,7 @@ func (p *Producer) worker() {
 	for {
 		select {
 		case req := <-p.requests:
-			out, err := p.put(req)
-			p.complete(req, out, err)
+			p.serve(req)
 		case <-p.stop:
 			return
 		}
@@ -85,6 +87,7 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	var fails []failureBatch // one per failed entry with Put records
 	refresh := false
 	finish := func(e *entry, kind int, oerr error, retryable bool, shardID string) {
+		e.sent = false
 		f, fb := p.finishRefs(e, kind, oerr, retryable, shardID)
 		freed += f
 		if len(fb.records) > 0 {
@@ -93,7 +96,15 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 		}
 	}
 	var retries, isolate, misplaced []*entry
+	var pe *panicError
 	switch {
+	case errors.As(err, &pe):
+		// The Putter panicked: whether the service stored anything is
+		// unknown, and trying again may panic again.
+		p.logPanic(pe)
+		for _, e := range req.entries {
+			finish(e, outcomeFailed, pe, true, "")
+		}
 	case err != nil && p.sendCtx.Err() != nil:
 		// Stop's deadline passed: the request was aborted.
 		for _, e := range req.entries {
@@ -156,6 +167,7 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 					// records, which the new map will tell.
 					refresh = true
 					if len(e.refs) > 1 {
+						e.sent = false
 						e.storedOn = shardID
 						misplaced = append(misplaced, e)
 						continue
@@ -194,8 +206,10 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	}
 
 	p.mu.Lock()
+	defer p.mu.Unlock() // also on a panic: serve recovers and takes the lock
 	p.bufferedBytes -= freed
 	p.inflight--
+	req.done = true
 	for _, e := range req.entries {
 		if len(e.refs) == 0 {
 			p.freeEntryLocked(e)
@@ -231,7 +245,6 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	}
 	p.signalChangedLocked()
 	p.dispatchLocked()
-	p.mu.Unlock()
 	if len(retries) > 0 || len(isolate) > 0 {
 		p.kick()
 	}
@@ -245,31 +258,33 @@ func (p *Producer) finishRefs(e *entry, kind int, err error, retryable bool, sha
 	live := e.refs[:0]
 	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
 		recycle := false
-		g.mu.Lock()
-		for _, ref := range run {
-			r := &g.recs[ref.idx]
-			current := r.epoch == ref.epoch && (r.state == InFlight || (r.state == Pending && r.queued))
-			if current && kind == outcomeRetry {
-				r.state, r.queued = Pending, true
-				live = append(live, ref)
-				continue
-			}
-			if current {
-				switch kind {
-				case outcomeDelivered:
-					r.state, r.shardID = Delivered, shardID
-				case outcomeFailed:
-					r.state, r.err, r.retryable = Failed, err, retryable
-					fails.add(g, ref, err)
+		func() {
+			g.mu.Lock()
+			defer g.mu.Unlock() // a panic must not leave the group locked
+			for _, ref := range run {
+				r := &g.recs[ref.idx]
+				current := r.epoch == ref.epoch && (r.state == InFlight || (r.state == Pending && r.queued))
+				if current && kind == outcomeRetry {
+					r.state, r.queued = Pending, true
+					live = append(live, ref)
+					continue
 				}
-				r.queued = false
-				g.outstanding--
+				if current {
+					switch kind {
+					case outcomeDelivered:
+						r.state, r.shardID = Delivered, shardID
+					case outcomeFailed:
+						r.state, r.err, r.retryable = Failed, err, retryable
+						fails.add(g, ref, err)
+					}
+					r.queued = false
+					g.outstanding--
+				}
+				freed += ref.size()
+				recycle = g.dropRefLocked() || recycle
 			}
-			freed += ref.size()
-			recycle = g.dropRefLocked() || recycle
-		}
-		g.signalIfDoneLocked()
-		g.mu.Unlock()
+			g.signalIfDoneLocked()
+		}()
 		if recycle {
 			g.recycle()
 		}
@@ -305,6 +320,14 @@ func (f *failureBatch) add(g *Group, ref recRef, err error) {
 		f.err, f.pk = err, ur.PartitionKey()
 	}
 	f.records = append(f.records, ur)
+}
+
+// notifyEntryLocked notifies the failures of entry e's records.
+func (p *Producer) notifyEntryLocked(e *entry, f *failureBatch) {
+	if len(f.records) > 0 {
+		f.ehk = strings.Clone(e.ehk)
+		p.notifyLocked(f)
+	}
 }
 
 // notifyLocked sends f on the failures channel without ever blocking.
@@ -344,24 +367,7 @@ func (p *Producer) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		p.mu.Lock()
-		p.inLoop = true
-		now := p.now()
-		if now >= p.nextFlush {
-			p.flushLocked()
-			p.nextFlush = now + int64(p.cfg.FlushInterval)
-		}
-		next := p.nextFlush
-		if r := p.promoteRetriesLocked(now); r > 0 && r < next {
-			next = r
-		}
-		p.dispatchLocked()
-		if w := p.rateWaitLocked(now); w > 0 && w < next {
-			next = w
-		}
-		p.inLoop = false
-		p.mu.Unlock()
-		timer.Reset(time.Duration(max(next-now, int64(time.Millisecond))))
+		timer.Reset(p.loopStep())
 		select {
 		case <-timer.C:
 		case <-p.wake:
@@ -369,6 +375,37 @@ func (p *Producer) loop() {
 			return
 		}
 	}
+}
+
+// loopStep does one round of the loop and returns how long to sleep. A
+// panic fails what is buffered; the loop goes on.
+func (p *Producer) loopStep() (sleep time.Duration) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := recovered("the send loop", v)
+			p.logPanic(pe)
+			p.failBufferAfterPanic(pe)
+			sleep = time.Millisecond
+		}
+	}()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inLoop = true
+	now := p.now()
+	if now >= p.nextFlush {
+		p.flushLocked()
+		p.nextFlush = now + int64(p.cfg.FlushInterval)
+	}
+	next := p.nextFlush
+	if r := p.promoteRetriesLocked(now); r > 0 && r < next {
+		next = r
+	}
+	p.dispatchLocked()
+	if w := p.rateWaitLocked(now); w > 0 && w < next {
+		next = w
+	}
+	p.inLoop = false
+	return time.Duration(max(next-now, int64(time.Millisecond)))
 }
 
 // rateWaitLocked returns when a ready entry held back by its shard's rate
@@ -426,8 +463,21 @@ func (p *Producer) refreshLoop() {
 				}
 			}
 		}
-		p.refresh()
+		p.safeRefresh()
 	}
+}
+
+// safeRefresh refreshes the map; a panic fails the records being moved
+// to the new map and what is buffered, and the refresh goroutine goes on.
+func (p *Producer) safeRefresh() {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := recovered("the shard map refresh", v)
+			p.logPanic(pe)
+			p.failBufferAfterPanic(pe)
+		}
+	}()
+	p.refresh()
 }
 
 func (p *Producer) refresh() {
@@ -464,7 +514,9 @@ func (p *Producer) refresh() {
 func (p *Producer) getShards(ctx context.Context, old []types.Shard) (shards []types.Shard, update bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			shards, update, err = nil, false, fmt.Errorf("GetShards panicked: %v", r)
+			pe := recovered("GetShards", r)
+			p.logPanic(pe)
+			shards, update, err = nil, false, pe
 		}
 	}()
 	return p.cfg.GetShards(ctx, old)

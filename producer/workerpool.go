@@ -2,7 +2,6 @@ package producer
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -382,7 +381,7 @@ func (wp *WorkerPool) send(work *Work) {
 func safePut(ctx context.Context, c Putter, in *kinesis.PutRecordsInput) (out *kinesis.PutRecordsOutput, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("producer: PutRecords client panicked: %v", r)
+			out, err = nil, recovered("the PutRecords client", r)
 		}
 	}()
 	return c.PutRecords(ctx, in)

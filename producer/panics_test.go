@@ -1,0 +1,79 @@
+package producer
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+)
+
+// panicLogger panics on every call, as a broken Logger might.
+type panicLogger struct{}
+
+func (panicLogger) Info(string, ...LogValue)         { panic("logger") }
+func (panicLogger) Error(string, error, ...LogValue) { panic("logger") }
+
+// TestPanicsAreRecovered: a panicking Putter fails the records of its
+// request with ErrPanicked (retryable), logged with the stack; the
+// producer keeps running and delivers them when they are put again. A
+// panicking Logger costs nothing but its lines.
+func TestPanicsAreRecovered(t *testing.T) {
+	tests := []struct {
+		name   string
+		script []step
+		logger Logger
+		// records failed retryably after the first put, at least and at most
+		minFailed, maxFailed int
+		wantPanics           bool
+	}{
+		{name: "putter panics", script: repeat(step{count: -1, panic: true}, 10), minFailed: 10, maxFailed: 10, wantPanics: true},
+		{name: "putter panics on the second request", script: []step{ok(), {count: -1, panic: true}}, minFailed: 1, maxFailed: 9, wantPanics: true},
+		{name: "logger panics", script: []step{fail(apiError("AccessDeniedException"))}, logger: panicLogger{}, wantPanics: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake(1)
+				f.script = tc.script
+				log := &testLogger{}
+				p := newTestProducer(t, f, func(c *Config) {
+					c.AggregateBatchCount = 1
+					c.BatchCount = 5
+					c.MaxConnections = 1
+					c.Logger = log
+					if tc.logger != nil {
+						c.Logger = tc.logger
+					}
+				})
+				p.Start()
+				g := putAndWait(t, p, 10)
+				_, _, failed, _ := g.Counts()
+				if failed < tc.minFailed || failed > tc.maxFailed {
+					t.Fatalf("%d records failed retryably, want %d to %d", failed, tc.minFailed, tc.maxFailed)
+				}
+				for i := range 10 {
+					if o := g.Outcome(i); o.State == Failed && !errors.Is(o.Err, ErrPanicked) {
+						t.Errorf("record %d failed with %v, want ErrPanicked", i, o.Err)
+					}
+				}
+				if tc.minFailed > 0 {
+					found := false
+					for _, line := range log.all() {
+						found = found || (strings.Contains(line, "recovered a panic") && strings.Contains(line, "panicked"))
+					}
+					if !found {
+						t.Errorf("no panic logged in %q", log.all())
+					}
+				}
+				if got := p.Stats().PanicsRecovered > 0; got != tc.wantPanics {
+					t.Errorf("panics recovered: %v, want %v", got, tc.wantPanics)
+				}
+				// The producer still runs: the failed records go through.
+				f.mu.Lock()
+				f.script = nil
+				f.mu.Unlock()
+				rePutDeliversEachOnce(t, p, f, g, 10)
+			})
+		})
+	}
+}
