@@ -29,14 +29,31 @@ type entry struct {
 	// that shard holds all its records.
 	storedOn string
 	sent     bool // in a request whose outcome is not recorded yet
+	anyKey   bool // records without a key of their own, sharing the first's
 }
+
+// Caps on the free lists and on open key aggregators: the producer's own
+// memory stays within the ceiling doc.go gives whatever the keys.
+const (
+	// maxFreeEncoders bounds the encoders kept for reuse; an encoder holds
+	// up to about 2*AggregateBatchSize bytes.
+	maxFreeEncoders = 16
+	// maxFreeAggregators bounds the (small) aggregators kept for reuse.
+	maxFreeAggregators = 512
+	// maxFreeEntries bounds the entries kept for reuse; their buffers
+	// together stay under Config.BatchSize (freeEntryLocked).
+	maxFreeEntries = 1024
+)
 
 // addLocked puts a handed-over record in the aggregator of its predicted
 // shard, draining the aggregator first when the record would overflow it.
+// An aggregator's first record is not encoded: it is copied into an
+// encoder only when a second one comes to share the aggregate, so a record
+// that goes out alone is never copied.
 func (p *Producer) addLocked(ref recRef) {
 	shard := p.shardLocked(ref)
-	pk, ehk, data := ref.partitionKey(), ref.explicitHashKey(), ref.data()
-	if len(pk)+len(data) > p.cfg.AggregateBatchSize {
+	ehk, data := ref.explicitHashKey(), ref.data()
+	if ref.size() > p.cfg.AggregateBatchSize {
 		// Too large to share an aggregate: it goes alone, plain.
 		e := p.newEntryLocked(shard)
 		e.refs = append(e.refs, ref)
@@ -45,13 +62,24 @@ func (p *Producer) addLocked(ref recRef) {
 		return
 	}
 	a := p.aggregatorLocked(ref, shard)
-	if n := a.enc.Count(); n > 0 {
-		outerPK := len(a.refs[0].partitionKey())
-		if n >= p.cfg.AggregateBatchCount || a.enc.SizeWith(pk, ehk, len(data))+outerPK > p.cfg.AggregateBatchSize {
+	if n := len(a.refs); n > 0 && n >= p.cfg.AggregateBatchCount {
+		p.drainLocked(a)
+	}
+	if len(a.refs) == 1 {
+		first := &a.refs[0]
+		if a.enc == nil {
+			a.enc = p.newEncoderLocked()
+		}
+		a.enc.Add(first.partitionKey(), first.explicitHashKey(), first.data())
+	}
+	if len(a.refs) > 0 {
+		outerPK := a.refs[0].partitionKey()
+		if a.enc.SizeWith(a.subKey(&ref), ehk, len(data))+len(outerPK) > p.cfg.AggregateBatchSize {
 			p.drainLocked(a)
+		} else {
+			a.enc.Add(a.subKey(&ref), ehk, data)
 		}
 	}
-	a.enc.Add(pk, ehk, data)
 	a.refs = append(a.refs, ref)
 	if !a.listed {
 		a.listed = true
@@ -87,14 +115,34 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 		}
 		return a
 	}
+	// Records without a key of their own all share one aggregator and its
+	// first record's key: any key will do for them.
 	k := aggKey{hash: ref.hash, explicit: ref.ehkLen > 0}
+	if ref.anyKey {
+		k = aggKey{anyKey: true}
+	}
 	a := p.keyAggs[k]
 	if a == nil {
+		if len(p.keyAggs) >= p.cfg.BatchCount {
+			// As many keys as a request takes: send them rather than
+			// keep an aggregator per key (distinct keys rarely repeat).
+			p.drainKeyAggsLocked()
+		}
 		a = p.newAggregatorLocked()
 		a.shard, a.key = -1, k
 		p.keyAggs[k] = a
 	}
 	return a
+}
+
+// subKey is the partition key ref's record carries inside a's aggregate:
+// its own, or for a record without a key of its own in the any-key
+// aggregator, the aggregate's (so the key table holds one key).
+func (a *aggregator) subKey(ref *recRef) string {
+	if a.key.anyKey {
+		return a.refs[0].partitionKey()
+	}
+	return ref.partitionKey()
 }
 
 func (p *Producer) newAggregatorLocked() *aggregator {
@@ -106,15 +154,56 @@ func (p *Producer) newAggregatorLocked() *aggregator {
 	return &aggregator{}
 }
 
-// drainLocked turns an aggregator's records into a ready entry.
+func (p *Producer) freeAggregatorLocked(a *aggregator) {
+	if a.enc != nil {
+		p.freeEncoderLocked(a.enc)
+		a.enc = nil
+	}
+	if len(p.freeAggs) < maxFreeAggregators {
+		p.freeAggs = append(p.freeAggs, a)
+	}
+}
+
+func (p *Producer) newEncoderLocked() *aggregation.Encoder {
+	if n := len(p.freeEncoders); n > 0 {
+		enc := p.freeEncoders[n-1]
+		p.freeEncoders = p.freeEncoders[:n-1]
+		return enc
+	}
+	return &aggregation.Encoder{}
+}
+
+// freeEncoderLocked resets enc and keeps it for reuse, up to
+// maxFreeEncoders.
+func (p *Producer) freeEncoderLocked(enc *aggregation.Encoder) {
+	enc.Reset()
+	if len(p.freeEncoders) < maxFreeEncoders {
+		p.freeEncoders = append(p.freeEncoders, enc)
+	}
+}
+
+// drainLocked turns an aggregator's records into a ready entry: an
+// aggregate, or one record sent plain.
 func (p *Producer) drainLocked(a *aggregator) {
-	if a.enc.Count() == 0 {
+	if len(a.refs) == 0 {
 		return
 	}
 	e := p.newEntryLocked(a.shard)
 	e.refs, a.refs = a.refs, e.refs[:0]
-	p.buildLocked(e, &a.enc)
-	a.enc.Reset()
+	e.anyKey = a.key.anyKey
+	if len(e.refs) > 1 {
+		p.buildLocked(e, a.enc)
+	} else {
+		p.buildPlainLocked(e)
+	}
+	if a.enc != nil {
+		if a.shard >= 0 {
+			a.enc.Reset() // a shard's encoder serves its next aggregate
+		} else {
+			p.freeEncoderLocked(a.enc)
+			a.enc = nil
+		}
+	}
 	p.pushReadyLocked(e)
 }
 
@@ -126,11 +215,28 @@ func (p *Producer) drainAllLocked() {
 		a.listed = false
 		if a.shard < 0 {
 			delete(p.keyAggs, a.key)
-			p.freeAggs = append(p.freeAggs, a)
+			p.freeAggregatorLocked(a)
 		}
 	}
 	clear(p.nonEmpty)
 	p.nonEmpty = p.nonEmpty[:0]
+}
+
+// drainKeyAggsLocked drains the key aggregators only.
+func (p *Producer) drainKeyAggsLocked() {
+	kept := p.nonEmpty[:0]
+	for _, a := range p.nonEmpty {
+		if a.shard >= 0 {
+			kept = append(kept, a)
+			continue
+		}
+		p.drainLocked(a)
+		a.listed = false
+		delete(p.keyAggs, a.key)
+		p.freeAggregatorLocked(a)
+	}
+	clear(p.nonEmpty[len(kept):])
+	p.nonEmpty = kept
 }
 
 func (p *Producer) newEntryLocked(shard int) *entry {
@@ -138,6 +244,7 @@ func (p *Producer) newEntryLocked(shard int) *entry {
 	if n := len(p.freeEntries); n > 0 {
 		e = p.freeEntries[n-1]
 		p.freeEntries = p.freeEntries[:n-1]
+		p.freeEntryBytes -= cap(e.buf)
 	} else {
 		e = &entry{}
 	}
@@ -146,13 +253,18 @@ func (p *Producer) newEntryLocked(shard int) *entry {
 }
 
 // freeEntryLocked recycles an entry whose references were all dropped.
+// The buffers kept total at most BatchSize bytes.
 func (p *Producer) freeEntryLocked(e *entry) {
-	if cap(e.buf) > 2*p.cfg.AggregateBatchSize+1024 {
-		e.buf = nil // do not pool a buffer of a huge single record
-	}
 	clear(e.refs)
-	*e = entry{buf: e.buf[:0], refs: e.refs[:0]}
-	p.freeEntries = append(p.freeEntries, e)
+	buf := e.buf[:0]
+	if cap(buf) > 2*p.cfg.AggregateBatchSize+1024 || p.freeEntryBytes+cap(buf) > p.cfg.BatchSize {
+		buf = nil
+	}
+	*e = entry{buf: buf, refs: e.refs[:0]}
+	if len(p.freeEntries) < maxFreeEntries {
+		p.freeEntries = append(p.freeEntries, e)
+		p.freeEntryBytes += cap(buf)
+	}
 }
 
 // buildLocked fills e's request fields from e.refs, whose records enc holds
@@ -340,13 +452,17 @@ func (p *Producer) rebuildLocked(e *entry) {
 		p.buildPlainLocked(e)
 		return
 	}
-	p.scratch.Reset()
+	enc := p.newEncoderLocked()
 	for i := range e.refs {
 		r := &e.refs[i]
-		p.scratch.Add(r.partitionKey(), r.explicitHashKey(), r.data())
+		pk := r.partitionKey()
+		if e.anyKey {
+			pk = e.refs[0].partitionKey()
+		}
+		enc.Add(pk, r.explicitHashKey(), r.data())
 	}
-	p.buildLocked(e, &p.scratch)
-	p.scratch.Reset()
+	p.buildLocked(e, enc)
+	p.freeEncoderLocked(enc)
 }
 
 // forEachGroupRun calls fn for each run of consecutive references to one
@@ -473,11 +589,14 @@ func (p *Producer) setShards(shards []types.Shard) error {
 		refs = append(refs, a.refs...)
 		clear(a.refs)
 		a.refs = a.refs[:0]
-		a.enc.Reset()
+		if a.enc != nil {
+			p.freeEncoderLocked(a.enc)
+			a.enc = nil
+		}
 		a.listed = false
 		if a.shard < 0 {
 			delete(p.keyAggs, a.key)
-			p.freeAggs = append(p.freeAggs, a)
+			p.freeAggregatorLocked(a)
 		}
 	}
 	p.nonEmpty = p.nonEmpty[:0]
@@ -502,7 +621,7 @@ func (p *Producer) setShards(shards []types.Shard) error {
 	}
 	for _, a := range p.shardAggs {
 		if a != nil {
-			p.freeAggs = append(p.freeAggs, a)
+			p.freeAggregatorLocked(a)
 		}
 	}
 	p.table = t

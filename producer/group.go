@@ -2,6 +2,8 @@ package producer
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -66,6 +68,7 @@ type groupRecord struct {
 	pkLen     uint16
 	ehkLen    uint8
 	explicit  bool
+	anyKey    bool // no key of its own: the producer chose one
 	state     State
 	queued    bool // handed over and buffered, not in a request
 	retryable bool
@@ -130,6 +133,24 @@ func (g *Group) AddWithHashKey(data []byte, partitionKey string, explicitHashKey
 	return g.add(data, partitionKey, explicitHashKey, true)
 }
 
+// AddAnyKey adds a record that has no partition key of its own, such as a
+// log line without the configured key field: any key will do. The producer
+// gives it a random key, so records spread over the shards. Without a shard
+// map such records still share aggregates, all under one random key per
+// aggregate, where records added with distinct keys of their own (Add)
+// would each go out alone.
+func (g *Group) AddAnyKey(data []byte) int {
+	var buf [16]byte
+	key := strconv.AppendUint(buf[:0], rand.Uint64(), 36)
+	i := g.add(data, unsafe.String(&key[0], len(key)), aggregation.PartitionKeyHash(unsafe.String(&key[0], len(key))), false)
+	g.mu.Lock()
+	if r := &g.recs[i]; r.state == Pending {
+		r.anyKey = true
+	}
+	g.mu.Unlock()
+	return i
+}
+
 func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit bool) int {
 	var invalid error
 	switch {
@@ -184,6 +205,7 @@ func (g *Group) ref(i int, deadline int64) recRef {
 		epoch:    r.epoch,
 		pkLen:    r.pkLen,
 		ehkLen:   r.ehkLen,
+		anyKey:   r.anyKey,
 	}
 }
 
@@ -348,6 +370,7 @@ type recRef struct {
 	epoch    uint32
 	pkLen    uint16
 	ehkLen   uint8
+	anyKey   bool
 }
 
 // partitionKey views the key in place; the arena is not reused while the

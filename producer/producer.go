@@ -33,32 +33,33 @@ type Producer struct {
 
 	// mu guards the buffer: aggregators, entries waiting for a request or
 	// a retry, counters and the shard map. Lock order: mu before Group.mu.
-	mu            sync.Mutex
-	state         int
-	table         *shardTable
-	shardAggs     []*aggregator
-	keyAggs       map[aggKey]*aggregator
-	nonEmpty      []*aggregator // aggregators holding records
-	ready         []*entry      // built entries waiting for a request, oldest first
-	readySpare    []*entry
-	readyBytes    int
-	retry         []*entry // entries waiting for their backoff to end
-	unverified    []*entry // aggregates stored on an unexpected shard, awaiting the map
-	buckets       []bucket // per shard of table
-	bufferedBytes int      // every record held: buffered, retrying, in flight
-	inflight      int      // requests being sent
-	flushing      bool     // send partial requests until ready is empty
-	inLoop        bool     // the loop holds mu: no need to kick it
-	nextFlush     int64
-	changed       chan struct{} // closed on progress, for waiters; nil when none
-	freeAggs      []*aggregator
-	freeEntries   []*entry
-	freeRequests  []*request
-	scratch       aggregation.Encoder
-	lastRefresh   int64
-	gapLogged     bool // a ShardBucketError was logged for this map
-	failures      chan *FailureRecord
-	dropped       int // failure notifications nobody had room for
+	mu             sync.Mutex
+	state          int
+	table          *shardTable
+	shardAggs      []*aggregator
+	keyAggs        map[aggKey]*aggregator
+	nonEmpty       []*aggregator // aggregators holding records
+	ready          []*entry      // built entries waiting for a request, oldest first
+	readySpare     []*entry
+	readyBytes     int
+	retry          []*entry // entries waiting for their backoff to end
+	unverified     []*entry // aggregates stored on an unexpected shard, awaiting the map
+	buckets        []bucket // per shard of table
+	bufferedBytes  int      // every record held: buffered, retrying, in flight
+	inflight       int      // requests being sent
+	flushing       bool     // send partial requests until ready is empty
+	inLoop         bool     // the loop holds mu: no need to kick it
+	nextFlush      int64
+	changed        chan struct{} // closed on progress, for waiters; nil when none
+	freeAggs       []*aggregator
+	freeEntries    []*entry
+	freeEncoders   []*aggregation.Encoder
+	freeEntryBytes int // buffer capacity held by freeEntries
+	freeRequests   []*request
+	lastRefresh    int64
+	gapLogged      bool // a ShardBucketError was logged for this map
+	failures       chan *FailureRecord
+	dropped        int // failure notifications nobody had room for
 	// reputWrongShard counts records put again because the aggregate
 	// carrying them was stored on a shard that does not hold them all.
 	reputWrongShard uint64
@@ -83,11 +84,12 @@ type Producer struct {
 type aggKey struct {
 	hash     aggregation.HashKey
 	explicit bool
+	anyKey   bool // records without a key of their own: one aggregator for all
 }
 
 // aggregator collects the records of one predicted shard (or one key).
 type aggregator struct {
-	enc    aggregation.Encoder
+	enc    *aggregation.Encoder // nil until a second record shares the aggregate
 	refs   []recRef
 	shard  int // index in the table, -1 for a key aggregator
 	key    aggKey
