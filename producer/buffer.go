@@ -356,6 +356,7 @@ func (p *Producer) dispatchLocked() {
 // records (InFlight). It returns nil when no entry can go now.
 func (p *Producer) assembleLocked() *request {
 	now := p.now()
+	p.assembly++
 	req := p.newRequestLocked()
 	kept := p.readySpare[:0]
 	bytes := 0
@@ -369,7 +370,11 @@ func (p *Producer) assembleLocked() *request {
 			break
 		}
 		b := p.bucketLocked(e)
-		if b != nil && !b.allow(now, e.size, p.cfg.RateLimit) {
+		if b != nil && (b.heldIn == p.assembly || !b.allow(now, e.size, p.cfg.RateLimit)) {
+			// Held back by its shard's rate limit; later entries of
+			// the same shard wait behind it, so the limit never
+			// reorders a shard's records.
+			b.heldIn = p.assembly
 			kept = append(kept, e)
 			continue
 		}

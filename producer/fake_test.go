@@ -34,6 +34,7 @@ type fakeKinesis struct {
 
 	delivered   map[string]int // user record data -> times accepted
 	kclSeen     map[string]int // user record data -> times a KCL consumer reads it
+	order       []string       // user record data prefixes (8 bytes), as stored
 	lostToKCL   int            // sub-records stored in aggregates KCL drops
 	entries     int            // accepted PutRecords entries
 	maxEntries  int            // largest request seen, in entries
@@ -170,6 +171,7 @@ func (f *fakeKinesis) acceptLocked(e types.PutRecordsRequestEntry) (string, stri
 		f.lostToKCL += len(recs)
 	}
 	for _, r := range recs {
+		f.order = append(f.order, string(r.Data[:min(8, len(r.Data))]))
 		f.delivered[string(r.Data)]++
 		if inShard {
 			f.kclSeen[string(r.Data)]++

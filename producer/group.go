@@ -112,8 +112,17 @@ type Group struct {
 // NewGroup returns an empty group from the producer's pool.
 func (p *Producer) NewGroup() *Group {
 	g := p.groupPool.Get().(*Group)
+	g.mu.Lock()
 	g.p = p
+	g.mu.Unlock()
 	return g
+}
+
+// producer returns the group's producer, nil once recycled.
+func (g *Group) producer() *Producer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.p
 }
 
 func newGroupForPool() any {
@@ -152,6 +161,8 @@ func (g *Group) AddAnyKey(data []byte) int {
 }
 
 func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit bool) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	var invalid error
 	switch {
 	case !validPartitionKey(partitionKey):
@@ -159,8 +170,6 @@ func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, 
 	case len(partitionKey)+len(data) > g.p.cfg.MaxRecordSize:
 		invalid = errOutcomeTooLarge
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	i := len(g.recs)
 	if invalid != nil {
 		g.recs = append(g.recs, groupRecord{state: Failed, err: invalid})
@@ -253,6 +262,7 @@ func (g *Group) Wait(ctx context.Context) error {
 	asked := false
 	for {
 		g.mu.Lock()
+		p := g.p
 		outstanding := g.outstanding
 		notHanded := false
 		if outstanding == 0 {
@@ -272,7 +282,7 @@ func (g *Group) Wait(ctx context.Context) error {
 		}
 		if !asked {
 			asked = true
-			g.p.requestFlush()
+			p.requestFlush()
 		}
 		select {
 		case <-g.signal:
@@ -317,8 +327,8 @@ func (g *Group) Release() {
 // recycle resets the group and puts it in the pool. Called exactly once,
 // by whoever sees releasing with held == 0 (under g.mu) first.
 func (g *Group) recycle() {
-	p := g.p
 	g.mu.Lock()
+	p := g.p
 	if len(g.arena) > maxPooledArena {
 		g.arena = nil
 	}
@@ -332,8 +342,8 @@ func (g *Group) recycle() {
 	case <-g.signal:
 	default:
 	}
-	g.mu.Unlock()
 	g.p = nil
+	g.mu.Unlock()
 	p.groupPool.Put(g)
 }
 

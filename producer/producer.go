@@ -47,6 +47,7 @@ type Producer struct {
 	buckets        []bucket // per shard of table
 	bufferedBytes  int      // every record held: buffered, retrying, in flight
 	inflight       int      // requests being sent
+	assembly       uint64   // counts assembleLocked calls, for bucket.heldIn
 	flushing       bool     // send partial requests until ready is empty
 	inLoop         bool     // the loop holds mu: no need to kick it
 	nextFlush      int64
@@ -299,7 +300,7 @@ func (p *Producer) Stats() Stats {
 // the records not handed over stay Pending. After Stop it returns an
 // error matching *ErrStoppedProducer.
 func (p *Producer) PutGroup(ctx context.Context, g *Group) error {
-	if g.p != p {
+	if g.producer() != p {
 		return ErrForeignGroup
 	}
 	g.mu.Lock()
