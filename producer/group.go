@@ -259,7 +259,12 @@ func (g *Group) Counts() (delivered, failedPermanent, failedRetryable, pending i
 // next FlushInterval. It returns ErrNotHandedOver when records that were
 // never handed to the producer are all that is left.
 func (g *Group) Wait(ctx context.Context) error {
-	asked := false
+	return g.wait(ctx, true)
+}
+
+// wait is Wait; flush false leaves the sending to the producer's batching.
+func (g *Group) wait(ctx context.Context, flush bool) error {
+	asked := !flush
 	for {
 		g.mu.Lock()
 		p := g.p

@@ -521,3 +521,13 @@ func (p *Producer) getShards(ctx context.Context, old []types.Shard) (shards []t
 	}()
 	return p.cfg.GetShards(ctx, old)
 }
+
+// safePut calls PutRecords, turning a panic into an error.
+func safePut(ctx context.Context, c Putter, in *kinesis.PutRecordsInput) (out *kinesis.PutRecordsOutput, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, recovered("the PutRecords client", r)
+		}
+	}()
+	return c.PutRecords(ctx, in)
+}
