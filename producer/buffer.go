@@ -52,35 +52,19 @@ const (
 // that goes out alone is never copied.
 func (p *Producer) addLocked(ref recRef) {
 	shard := p.shardLocked(ref)
-	ehk, data := ref.explicitHashKey(), ref.data()
-	if ref.size() > p.cfg.AggregateBatchSize {
-		// Too large to share an aggregate: it goes alone, plain.
+	lim := aggLimits{count: p.cfg.AggregateBatchCount, size: p.cfg.AggregateBatchSize}
+	if lim.alone(ref.size()) {
 		e := p.newEntryLocked(shard)
 		e.refs = append(e.refs, ref)
-		p.buildPlainLocked(e)
+		e.buildPlain()
 		p.pushReadyLocked(e)
 		return
 	}
 	a := p.aggregatorLocked(ref, shard)
-	if n := len(a.refs); n > 0 && n >= p.cfg.AggregateBatchCount {
+	if a.overflows(lim, ref.partitionKey(), ref.explicitHashKey(), len(ref.data()), p) {
 		p.drainLocked(a)
 	}
-	if len(a.refs) == 1 {
-		first := &a.refs[0]
-		if a.enc == nil {
-			a.enc = p.newEncoderLocked()
-		}
-		a.enc.Add(first.partitionKey(), first.explicitHashKey(), first.data())
-	}
-	if len(a.refs) > 0 {
-		outerPK := a.refs[0].partitionKey()
-		if a.enc.SizeWith(a.subKey(&ref), ehk, len(data))+len(outerPK) > p.cfg.AggregateBatchSize {
-			p.drainLocked(a)
-		} else {
-			a.enc.Add(a.subKey(&ref), ehk, data)
-		}
-	}
-	a.refs = append(a.refs, ref)
+	a.add(ref, p)
 	if !a.listed {
 		a.listed = true
 		p.nonEmpty = append(p.nonEmpty, a)
@@ -135,16 +119,6 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 	return a
 }
 
-// subKey is the partition key ref's record carries inside a's aggregate:
-// its own, or for a record without a key of its own in the any-key
-// aggregator, the aggregate's (so the key table holds one key).
-func (a *aggregator) subKey(ref *recRef) string {
-	if a.key.anyKey {
-		return a.refs[0].partitionKey()
-	}
-	return ref.partitionKey()
-}
-
 func (p *Producer) newAggregatorLocked() *aggregator {
 	if n := len(p.freeAggs); n > 0 {
 		a := p.freeAggs[n-1]
@@ -164,7 +138,8 @@ func (p *Producer) freeAggregatorLocked(a *aggregator) {
 	}
 }
 
-func (p *Producer) newEncoderLocked() *aggregation.Encoder {
+// newEncoder takes an encoder from the free list; caller holds p.mu.
+func (p *Producer) newEncoder() *aggregation.Encoder {
 	if n := len(p.freeEncoders); n > 0 {
 		enc := p.freeEncoders[n-1]
 		p.freeEncoders = p.freeEncoders[:n-1]
@@ -191,11 +166,7 @@ func (p *Producer) drainLocked(a *aggregator) {
 	e := p.newEntryLocked(a.shard)
 	e.refs, a.refs = a.refs, e.refs[:0]
 	e.anyKey = a.key.anyKey
-	if len(e.refs) > 1 {
-		p.buildLocked(e, a.enc)
-	} else {
-		p.buildPlainLocked(e)
-	}
+	p.buildLocked(e, a.enc)
 	if a.enc != nil {
 		if a.shard >= 0 {
 			a.enc.Reset() // a shard's encoder serves its next aggregate
@@ -268,30 +239,37 @@ func (p *Producer) freeEntryLocked(e *entry) {
 }
 
 // buildLocked fills e's request fields from e.refs, whose records enc holds
-// encoded in the same order. One record goes plain.
+// encoded in the same order when there are several.
 func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder) {
+	if e.shard >= 0 {
+		// The middle of the predicted shard's range: the aggregate
+		// lands inside the shard every sub-record was predicted for.
+		// The table's strings outlive the entry.
+		e.build(enc, e.table.mids[e.shard], true)
+		return
+	}
+	e.build(enc, e.refs[0].explicitHashKey(), false)
+}
+
+// build fills e's request fields from e.refs: one record goes plain, as it
+// is; several, whose records enc holds encoded in the same order, go as
+// one aggregate under the first record's partition key and ehk ("" for
+// none). ehk is copied into e's buffer unless shared (immutable and
+// outliving e). This is the one place an entry's bytes are decided.
+func (e *entry) build(enc *aggregation.Encoder, ehk string, shared bool) {
 	if len(e.refs) == 1 {
-		p.buildPlainLocked(e)
+		e.buildPlain()
 		return
 	}
 	buf := enc.AppendTo(e.buf[:0])
 	dataLen := len(buf)
-	first := &e.refs[0]
-	pk := first.partitionKey()
+	pk := e.refs[0].partitionKey()
 	buf = append(buf, pk...)
-	var ehk string
-	if e.shard >= 0 {
-		// The middle of the predicted shard's range: the aggregate
-		// lands inside the shard every sub-record was predicted for.
-		ehk = e.table.mids[e.shard]
-	} else if first.ehkLen > 0 {
-		ehk = first.explicitHashKey()
-	}
 	e.buf = buf
 	e.data = buf[:dataLen:dataLen]
 	e.pk = unsafe.String(&buf[dataLen], len(pk))
 	e.ehk = ehk
-	if ehk != "" && e.shard < 0 {
+	if ehk != "" && !shared {
 		e.buf = append(e.buf, ehk...)
 		if &e.buf[0] != &buf[0] {
 			// append moved the buffer: point the views at the new one.
@@ -303,8 +281,9 @@ func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder) {
 	e.size = dataLen + len(pk)
 }
 
-// buildPlainLocked fills e from its single record, sent as it is.
-func (p *Producer) buildPlainLocked(e *entry) {
+// buildPlain fills e from its single record, sent as it is with its own
+// keys: a record going out alone is never copied.
+func (e *entry) buildPlain() {
 	r := &e.refs[0]
 	// The record's own bytes are stable while referenced: no copy.
 	data := r.data()
@@ -454,10 +433,10 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 // rebuildLocked re-encodes e from its remaining references.
 func (p *Producer) rebuildLocked(e *entry) {
 	if len(e.refs) == 1 {
-		p.buildPlainLocked(e)
+		e.buildPlain()
 		return
 	}
-	enc := p.newEncoderLocked()
+	enc := p.newEncoder()
 	for i := range e.refs {
 		r := &e.refs[i]
 		pk := r.partitionKey()

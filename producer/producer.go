@@ -79,24 +79,6 @@ type Producer struct {
 	wg         sync.WaitGroup
 }
 
-// aggKey groups records when there is no shard for them: only records of
-// the same partition key (or the same explicit hash key) share an
-// aggregate, as they surely land on the same shard.
-type aggKey struct {
-	hash     aggregation.HashKey
-	explicit bool
-	anyKey   bool // records without a key of their own: one aggregator for all
-}
-
-// aggregator collects the records of one predicted shard (or one key).
-type aggregator struct {
-	enc    *aggregation.Encoder // nil until a second record shares the aggregate
-	refs   []recRef
-	shard  int // index in the table, -1 for a key aggregator
-	key    aggKey
-	listed bool // in Producer.nonEmpty
-}
-
 // New checks cfg, fills in defaults and reads the shard map with
 // cfg.GetShards. A GetShards failure is logged and the producer starts
 // without a shard map, trying again at the next refresh.

@@ -105,8 +105,8 @@ func (m *ShardMap) Put(userRecord UserRecord) (*AggregatedRecordRequest, error) 
 	if err != nil {
 		return nil, &ShardBucketError{UserRecord: userRecord}
 	}
-	if userRecord.Size()+len(userRecord.PartitionKey()) > m.maxSize {
-		single := newAggregator(a.explicitHashKey, 1, userRecord.Size()+len(userRecord.PartitionKey()))
+	if size := userRecord.Size() + len(userRecord.PartitionKey()); (aggLimits{count: m.maxCount, size: m.maxSize}).alone(size) {
+		single := newAggregator(a.explicitHashKey, 1, size)
 		single.Put(userRecord)
 		return single.Drain()
 	}
@@ -189,9 +189,7 @@ func (m *ShardMap) UpdateShards(shards []types.Shard, pendingRecords []*Aggregat
 	defer m.mu.Unlock()
 	var records []UserRecord
 	collect := func(a *Aggregator) {
-		records = append(records, a.records...)
-		a.records = nil
-		a.enc.Reset()
+		records = append(records, a.takeRecords()...)
 	}
 	for _, a := range m.aggs {
 		collect(a)
