@@ -30,6 +30,17 @@ type aggKey struct {
 	anyKey   bool // records without a key of their own: one aggregator for all
 }
 
+// aggKeyOf is the key a record without a predicted shard shares an
+// aggregate by: its hash key (partition key hash, or explicit hash key),
+// or for records without a key of their own, one key for all of them (any
+// key will do: they share the first record's).
+func aggKeyOf(hash aggregation.HashKey, explicit, anyKey bool) aggKey {
+	if anyKey {
+		return aggKey{anyKey: true}
+	}
+	return aggKey{hash: hash, explicit: explicit}
+}
+
 // aggregator collects the records of one aggregate: those of one
 // predicted shard (or one key) in the Producer, or those of one
 // Aggregator. Its first record is not encoded: it is copied into an

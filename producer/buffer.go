@@ -99,12 +99,7 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 		}
 		return a
 	}
-	// Records without a key of their own all share one aggregator and its
-	// first record's key: any key will do for them.
-	k := aggKey{hash: ref.hash, explicit: ref.ehkLen > 0}
-	if ref.anyKey {
-		k = aggKey{anyKey: true}
-	}
+	k := aggKeyOf(ref.hash, ref.ehkLen > 0, ref.anyKey)
 	a := p.keyAggs[k]
 	if a == nil {
 		if len(p.keyAggs) >= p.cfg.BatchCount {

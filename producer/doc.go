@@ -86,6 +86,28 @@
 // With the defaults and no shard map that is about 140 MiB plus 100 B per
 // record held, reached only when the buffer is full of aggregates.
 //
+// How the parts fit. One engine does the work, each rule in one place:
+//
+//   - group.go: Group, the caller's records (copied into an arena) and
+//     their outcomes; recRef is the engine's handle on one record.
+//   - aggregator.go: one aggregate: the oversize rule (aggLimits.alone),
+//     the overflow rule counted exactly as encoded (aggregator.overflows),
+//     the key records without a shard share by (aggKeyOf), and the entry's
+//     bytes, one record sent plain (entry.build).
+//   - buffer.go: one aggregator per predicted shard (or key), the ready
+//     and retry queues, assembling requests within BatchCount, BatchSize,
+//     the rate limit (ratelimit.go) and the buffer cap, redistributing
+//     over a new map, and deciding aggregates stored on another shard.
+//   - sender.go: the workers that build a PutRecords request and read its
+//     response (only the failed entries are retried, classify.go says
+//     how), the send loop and the shard map refresh (shards.go).
+//   - panics.go: recovering panics in all of the above.
+//
+// The seed's types are thin adapters over it: Aggregator is the engine's
+// aggregator over records of its own; ShardMap is a shard table with one
+// Aggregator per shard; WorkerPool is a Producer with AggregateBatchCount
+// 1 and no shard map, each entry it is given one record sent as it is.
+//
 // A Group may be Released at any time: records in flight finish, and the
 // group is reused only after the producer dropped every reference into
 // it. Release only after reading the outcomes you need.

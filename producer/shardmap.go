@@ -14,8 +14,9 @@ import (
 // explicit hash key inside its shard. Without shards (or for a hash key in
 // a gap of the map) records share an aggregate only with records of the
 // same partition key, or the same explicit hash key. It is safe for
-// concurrent use. The Producer uses the same shard lookup but its own
-// buffer.
+// concurrent use. It is the seed API's form of the Producer's buffer:
+// the same shard table, the same per-key rule (aggKeyOf) and the same
+// aggregator (Aggregator wraps it), over UserRecords the caller keeps.
 type ShardMap struct {
 	mu       sync.RWMutex
 	table    *shardTable
@@ -77,7 +78,7 @@ func (m *ShardMap) aggregatorFor(r UserRecord) (*Aggregator, error) {
 			return m.aggs[s], nil
 		}
 	}
-	k := aggKey{hash: hash, explicit: explicit}
+	k := aggKeyOf(hash, explicit, false)
 	a := m.keyAggs[k]
 	if a == nil {
 		var ehk *string
