@@ -114,42 +114,52 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 	return a
 }
 
-func (p *Producer) newAggregatorLocked() *aggregator {
-	if n := len(p.freeAggs); n > 0 {
-		a := p.freeAggs[n-1]
-		p.freeAggs = p.freeAggs[:n-1]
-		return a
-	}
-	return &aggregator{}
+// freeList keeps up to max values for reuse; beyond that they are left
+// to the garbage collector, so a burst does not pin its memory.
+type freeList[T any] struct {
+	items []*T
+	max   int
 }
+
+// get returns a kept value, or a new zero one.
+func (f *freeList[T]) get() *T {
+	n := len(f.items)
+	if n == 0 {
+		return new(T)
+	}
+	x := f.items[n-1]
+	f.items[n-1] = nil
+	f.items = f.items[:n-1]
+	return x
+}
+
+// put keeps x unless max are kept already; it reports whether it did.
+func (f *freeList[T]) put(x *T) bool {
+	if len(f.items) >= f.max {
+		return false
+	}
+	f.items = append(f.items, x)
+	return true
+}
+
+func (p *Producer) newAggregatorLocked() *aggregator { return p.freeAggs.get() }
 
 func (p *Producer) freeAggregatorLocked(a *aggregator) {
 	if a.enc != nil {
 		p.freeEncoderLocked(a.enc)
-		a.enc = nil
 	}
-	if len(p.freeAggs) < maxFreeAggregators {
-		p.freeAggs = append(p.freeAggs, a)
-	}
+	clear(a.refs)
+	*a = aggregator{refs: a.refs[:0]} // no key or shard carried over
+	p.freeAggs.put(a)
 }
 
 // newEncoder takes an encoder from the free list; caller holds p.mu.
-func (p *Producer) newEncoder() *aggregation.Encoder {
-	if n := len(p.freeEncoders); n > 0 {
-		enc := p.freeEncoders[n-1]
-		p.freeEncoders = p.freeEncoders[:n-1]
-		return enc
-	}
-	return &aggregation.Encoder{}
-}
+func (p *Producer) newEncoder() *aggregation.Encoder { return p.freeEncoders.get() }
 
-// freeEncoderLocked resets enc and keeps it for reuse, up to
-// maxFreeEncoders.
+// freeEncoderLocked resets enc and keeps it for reuse.
 func (p *Producer) freeEncoderLocked(enc *aggregation.Encoder) {
 	enc.Reset()
-	if len(p.freeEncoders) < maxFreeEncoders {
-		p.freeEncoders = append(p.freeEncoders, enc)
-	}
+	p.freeEncoders.put(enc)
 }
 
 // drainLocked turns an aggregator's records into a ready entry: an
@@ -206,14 +216,8 @@ func (p *Producer) drainKeyAggsLocked() {
 }
 
 func (p *Producer) newEntryLocked(shard int) *entry {
-	var e *entry
-	if n := len(p.freeEntries); n > 0 {
-		e = p.freeEntries[n-1]
-		p.freeEntries = p.freeEntries[:n-1]
-		p.freeEntryBytes -= cap(e.buf)
-	} else {
-		e = &entry{}
-	}
+	e := p.freeEntries.get()
+	p.freeEntryBytes -= cap(e.buf)
 	e.table, e.shard = p.table, shard
 	return e
 }
@@ -227,8 +231,7 @@ func (p *Producer) freeEntryLocked(e *entry) {
 		buf = nil
 	}
 	*e = entry{buf: buf, refs: e.refs[:0]}
-	if len(p.freeEntries) < maxFreeEntries {
-		p.freeEntries = append(p.freeEntries, e)
+	if p.freeEntries.put(e) {
 		p.freeEntryBytes += cap(buf)
 	}
 }

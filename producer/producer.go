@@ -52,11 +52,11 @@ type Producer struct {
 	inLoop         bool     // the loop holds mu: no need to kick it
 	nextFlush      int64
 	changed        chan struct{} // closed on progress, for waiters; nil when none
-	freeAggs       []*aggregator
-	freeEntries    []*entry
-	freeEncoders   []*aggregation.Encoder
+	freeAggs       freeList[aggregator]
+	freeEntries    freeList[entry]
+	freeEncoders   freeList[aggregation.Encoder]
 	freeEntryBytes int // buffer capacity held by freeEntries
-	freeRequests   []*request
+	freeRequests   freeList[request]
 	lastRefresh    int64
 	gapLogged      bool // a ShardBucketError was logged for this map
 	failures       chan *FailureRecord
@@ -101,6 +101,8 @@ func New(cfg *Config) (*Producer, error) {
 		failures:   make(chan *FailureRecord, c.BacklogCount),
 	}
 	p.log = safeLogger{l: c.Logger, panics: &p.panics}
+	p.freeAggs.max, p.freeEntries.max = maxFreeAggregators, maxFreeEntries
+	p.freeEncoders.max, p.freeRequests.max = maxFreeEncoders, c.MaxConnections
 	p.groupPool.New = newGroupForPool
 	p.lastRefresh = -int64(minShardRefreshGap) // the first mismatch may refresh at once
 	p.sendCtx, p.cancelSend = context.WithCancel(context.Background())

@@ -20,14 +20,7 @@ type request struct {
 	records []types.PutRecordsRequestEntry
 }
 
-func (p *Producer) newRequestLocked() *request {
-	if n := len(p.freeRequests); n > 0 {
-		r := p.freeRequests[n-1]
-		p.freeRequests = p.freeRequests[:n-1]
-		return r
-	}
-	return &request{}
-}
+func (p *Producer) newRequestLocked() *request { return p.freeRequests.get() }
 
 func (p *Producer) freeRequestLocked(r *request) {
 	clear(r.entries)
@@ -36,7 +29,7 @@ func (p *Producer) freeRequestLocked(r *request) {
 	r.records = r.records[:0]
 	r.in = kinesis.PutRecordsInput{}
 	r.done = false
-	p.freeRequests = append(p.freeRequests, r)
+	p.freeRequests.put(r)
 }
 
 // errCountMismatch is the last error of entries whose response did not
