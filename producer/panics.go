@@ -10,6 +10,16 @@ import (
 // recovers, logs the panic with its stack, gives the records the panicking
 // code held the retryable outcome ErrPanicked, and keeps running.
 
+// testHookPanic, when set (by tests, before Start), is called at named
+// points of the producer's goroutines, so tests can make them panic.
+var testHookPanic func(where string)
+
+func testHook(where string) {
+	if testHookPanic != nil {
+		testHookPanic(where)
+	}
+}
+
 // recovered wraps a recovered panic value with the current stack.
 func recovered(where string, v any) *panicError {
 	return &panicError{where: where, value: v, stack: debug.Stack()}
@@ -58,25 +68,41 @@ func (p *Producer) serve(req *request) {
 	p.complete(req, out, err)
 }
 
+// unlockAfterComplete releases p.mu at the end of complete. After a panic
+// in complete's locked part it first fails what the request still holds,
+// under the same lock, so that no one sees the half-done state.
+func (p *Producer) unlockAfterComplete(req *request) {
+	defer p.mu.Unlock()
+	if v := recover(); v != nil {
+		p.abandonLocked(req, recovered("recording a request's outcome", v))
+	}
+}
+
 // abandon gives the records of req that have no outcome yet the outcome
-// pe, after a panic while req was handled. Entries already finished are
-// left alone: they are freed or back in the buffer.
+// pe, after a panic while req was handled.
 func (p *Producer) abandon(req *request, pe *panicError) {
-	p.logPanic(pe)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.abandonLocked(req, pe)
+}
+
+// abandonLocked is abandon with p.mu held. Entries already placed (freed,
+// back in the buffer or awaiting the map) are left alone.
+func (p *Producer) abandonLocked(req *request, pe *panicError) {
+	p.logPanic(pe)
 	if req.done {
 		return // complete got past its last use of req, which may be reused
 	}
 	for _, e := range req.entries {
 		if !e.sent {
-			continue
+			continue // placed already
 		}
-		e.sent = false
 		freed, fails := p.finishRefs(e, outcomeFailed, pe, true, "")
 		p.bufferedBytes -= freed
 		p.notifyEntryLocked(e, &fails)
+		p.freeEntryLocked(e)
 	}
+	p.freeRequestLocked(req)
 	p.inflight--
 	req.done = true
 	p.signalChangedLocked()

@@ -1,10 +1,14 @@
 package producer
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // panicLogger panics on every call, as a broken Logger might.
@@ -72,6 +76,70 @@ func TestPanicsAreRecovered(t *testing.T) {
 				f.mu.Lock()
 				f.script = nil
 				f.mu.Unlock()
+				rePutDeliversEachOnce(t, p, f, g, 10)
+			})
+		})
+	}
+}
+
+// TestInternalPanicsAreRecovered makes the producer's own goroutines panic
+// once at a named point: the send loop with records buffered, and a worker
+// before and while it records a request's outcome. Every record still gets
+// one final outcome (delivered, or ErrPanicked), the producer keeps
+// running, and putting the failed ones again delivers each exactly once.
+func TestInternalPanicsAreRecovered(t *testing.T) {
+	tests := []struct {
+		where      string
+		wantFailed bool // every record fails with ErrPanicked
+	}{
+		{where: "loop", wantFailed: true},
+		{where: "complete"},
+		{where: "complete locked"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.where, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var armed atomic.Bool
+				testHookPanic = func(where string) {
+					if where == tc.where && armed.CompareAndSwap(true, false) {
+						panic("injected")
+					}
+				}
+				defer func() { testHookPanic = nil }()
+				f := newFake(2)
+				f.script = []step{codes(map[int]string{0: "InternalFailure"})} // a retry is pending when complete panics
+				p := newTestProducer(t, f, func(c *Config) { c.BatchCount = 4 })
+				p.Start()
+				g := p.NewGroup()
+				for i := range 10 {
+					g.Add([]byte(recordData(i)), fmt.Sprint("key-", i))
+				}
+				ctx := context.Background()
+				armed.Store(true)
+				if err := p.PutGroup(ctx, g); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * p.cfg.FlushInterval) // the loop flushes
+				if err := g.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if armed.Load() {
+					t.Fatal("the injected panic did not happen")
+				}
+				for i := range 10 {
+					o := g.Outcome(i)
+					switch {
+					case o.State == Delivered && !tc.wantFailed:
+					case o.State == Failed && errors.Is(o.Err, ErrPanicked) && o.Retryable:
+					default:
+						t.Errorf("record %d: %v %v", i, o.State, o.Err)
+					}
+				}
+				d, _, fr, _ := g.Counts()
+				t.Logf("%d delivered, %d failed with ErrPanicked", d, fr)
+				if p.Stats().PanicsRecovered != 1 {
+					t.Errorf("%d panics recovered, want 1", p.Stats().PanicsRecovered)
+				}
 				rePutDeliversEachOnce(t, p, f, g, 10)
 			})
 		})

@@ -80,7 +80,6 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	var fails []failureBatch // one per failed entry with Put records
 	refresh := false
 	finish := func(e *entry, kind int, oerr error, retryable bool, shardID string) {
-		e.sent = false
 		f, fb := p.finishRefs(e, kind, oerr, retryable, shardID)
 		freed += f
 		if len(fb.records) > 0 {
@@ -160,7 +159,6 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 					// records, which the new map will tell.
 					refresh = true
 					if len(e.refs) > 1 {
-						e.sent = false
 						e.storedOn = shardID
 						misplaced = append(misplaced, e)
 						continue
@@ -198,11 +196,14 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 		}
 	}
 
+	testHook("complete")
 	p.mu.Lock()
-	defer p.mu.Unlock() // also on a panic: serve recovers and takes the lock
+	defer p.unlockAfterComplete(req)
+	testHook("complete locked")
+	// Each entry leaves the request (sent false) as it is placed: freed,
+	// back in the buffer or awaiting the map. Until then a panic fails
+	// its records (abandon).
 	p.bufferedBytes -= freed
-	p.inflight--
-	req.done = true
 	for _, e := range req.entries {
 		if len(e.refs) == 0 {
 			p.freeEntryLocked(e)
@@ -210,6 +211,7 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	}
 	for _, e := range isolate {
 		if len(e.refs) > 0 {
+			e.sent = false
 			p.requeueLocked(e, 0)
 		}
 	}
@@ -222,14 +224,20 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	due := p.now() + retryDelay(tries)
 	for _, e := range retries {
 		if len(e.refs) > 0 {
+			e.sent = false
 			p.requeueLocked(e, due)
 		}
 	}
+	for _, e := range misplaced {
+		e.sent = false
+	}
+	p.unverified = append(p.unverified, misplaced...)
+	p.inflight--
+	req.done = true
 	p.freeRequestLocked(req)
 	for i := range fails {
 		p.notifyLocked(&fails[i])
 	}
-	p.unverified = append(p.unverified, misplaced...)
 	if refresh {
 		p.requestRefreshLocked()
 	}
@@ -384,6 +392,7 @@ func (p *Producer) loopStep() (sleep time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inLoop = true
+	testHook("loop")
 	now := p.now()
 	if now >= p.nextFlush {
 		p.flushLocked()
