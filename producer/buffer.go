@@ -620,6 +620,7 @@ func (p *Producer) setShards(shards []types.Shard) error {
 			}
 		}
 	}
+	testHook("setShards")
 	for len(p.moving) > 0 {
 		ref := p.moving[0]
 		p.moving = p.moving[1:]

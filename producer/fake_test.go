@@ -207,6 +207,12 @@ func (f *fakeKinesis) deliveredCount(data string) int {
 	return f.delivered[data]
 }
 
+func (f *fakeKinesis) kclSeenCount(data string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kclSeen[data]
+}
+
 func (f *fakeKinesis) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

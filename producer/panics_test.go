@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // panicLogger panics on every call, as a broken Logger might.
@@ -91,10 +93,14 @@ func TestInternalPanicsAreRecovered(t *testing.T) {
 	tests := []struct {
 		where      string
 		wantFailed bool // every record fails with ErrPanicked
+		stale      bool // the producer starts with a one-shard map
 	}{
 		{where: "loop", wantFailed: true},
 		{where: "complete"},
 		{where: "complete locked"},
+		// A stale map: the aggregate lands on the wrong shard, the
+		// refresh panics while moving the records over the new map.
+		{where: "setShards", wantFailed: true, stale: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.where, func(t *testing.T) {
@@ -105,11 +111,26 @@ func TestInternalPanicsAreRecovered(t *testing.T) {
 						panic("injected")
 					}
 				}
-				defer func() { testHookPanic = nil }()
 				f := newFake(2)
 				f.script = []step{codes(map[int]string{0: "InternalFailure"})} // a retry is pending when complete panics
-				p := newTestProducer(t, f, func(c *Config) { c.BatchCount = 4 })
+				p := newTestProducer(t, f, func(c *Config) {
+					c.BatchCount = 4
+					if tc.stale {
+						real, first := c.GetShards, true
+						c.GetShards = func(ctx context.Context, old []types.Shard) ([]types.Shard, bool, error) {
+							if first {
+								first = false
+								return renamed(mustShards(1), "parent"), true, nil
+							}
+							return real(ctx, old)
+						}
+					}
+				})
 				p.Start()
+				defer func() {
+					_ = p.Stop(context.Background()) // before the hook goes
+					testHookPanic = nil
+				}()
 				g := p.NewGroup()
 				for i := range 10 {
 					g.Add([]byte(recordData(i)), fmt.Sprint("key-", i))
@@ -140,7 +161,26 @@ func TestInternalPanicsAreRecovered(t *testing.T) {
 				if p.Stats().PanicsRecovered != 1 {
 					t.Errorf("%d panics recovered, want 1", p.Stats().PanicsRecovered)
 				}
-				rePutDeliversEachOnce(t, p, f, g, 10)
+				if !tc.stale {
+					rePutDeliversEachOnce(t, p, f, g, 10)
+					return
+				}
+				// Copies in aggregates KCL drops do not count.
+				if err := p.PutGroup(ctx, g); err != nil {
+					t.Fatal(err)
+				}
+				if err := g.Wait(ctx); err != nil {
+					t.Fatal(err)
+				}
+				for i := range 10 {
+					if n := f.kclSeenCount(recordData(i)); n != 1 {
+						t.Errorf("after re-put, record %d read by KCL %d times", i, n)
+					}
+				}
+				g.Release()
+				if err := p.Stop(ctx); err != nil {
+					t.Fatal(err)
+				}
 			})
 		})
 	}
