@@ -11,13 +11,16 @@ import (
 // WorkerPool sends PutRecords entries that callers built themselves (with
 // ShardMap, say). It is a thin adapter over the Producer's engine: each
 // entry becomes one record of a Group, sent as it is (AggregateBatchCount
-// 1, no shard map, so its own explicit hash key or partition key decides
-// the shard). Batching into requests of at most BatchCount entries and
-// BatchSize bytes, MaxConnections, retrying only the failed entries with
-// jittered backoff until RecordTTL after they were added, RateLimit,
-// BufferMaxBytes, MaxRecordSize and panic recovery are therefore the
-// Producer's own. Entries that fail for good or expire are reported on
-// Errors as *FailureRecord with their UserRecords.
+// 1: its own explicit hash key or partition key decides the shard).
+// Batching into requests of at most BatchCount entries and BatchSize
+// bytes, MaxConnections, retrying only the failed entries with jittered
+// backoff until RecordTTL after they were added, RateLimit (per shard of
+// GetShards' map, when there is one), BufferMaxBytes (Add waits while it
+// is reached), MaxRecordSize and panic recovery are therefore the
+// Producer's own. The engine sees each entry as one record, so it cannot
+// check an aggregate built elsewhere against a reshard. Entries that fail
+// for good or expire are reported on Errors as *FailureRecord with their
+// UserRecords.
 type WorkerPool struct {
 	*Config
 
@@ -64,7 +67,6 @@ func NewWorkerPool(config *Config) *WorkerPool {
 	}
 	engine := c
 	engine.AggregateBatchCount = 1 // entries are built already
-	engine.GetShards, engine.ShardRefreshInterval = nil, 0
 	wp.p, wp.err = New(&engine)
 	return wp
 }
