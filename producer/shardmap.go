@@ -102,6 +102,12 @@ func (m *ShardMap) Put(userRecord UserRecord) (*AggregatedRecordRequest, error) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.putLocked(userRecord)
+}
+
+// putLocked is Put without the key check; UpdateShards puts the records
+// it redistributes through it too.
+func (m *ShardMap) putLocked(userRecord UserRecord) (*AggregatedRecordRequest, error) {
 	a, err := m.aggregatorFor(userRecord)
 	if err != nil {
 		return nil, &ShardBucketError{UserRecord: userRecord}
@@ -209,16 +215,13 @@ func (m *ShardMap) UpdateShards(shards []types.Shard, pendingRecords []*Aggregat
 	var out []*AggregatedRecordRequest
 	var errs []error
 	for _, r := range records {
-		a, err := m.aggregatorFor(r)
+		d, err := m.putLocked(r)
 		if err != nil {
-			errs = append(errs, &ShardBucketError{UserRecord: r})
-			continue
+			errs = append(errs, err)
 		}
-		if a.WillOverflow(r) {
-			d, _ := a.Drain()
+		if d != nil {
 			out = append(out, d)
 		}
-		a.Put(r)
 	}
 	return out, errors.Join(errs...)
 }
