@@ -113,3 +113,62 @@ func TestReshardMidRun(t *testing.T) {
 		})
 	}
 }
+
+// TestMapUpdateKeepsRetryBackoff: entries waiting for a retry keep their
+// backoff when the shard map changes, and are aggregated against the new
+// map when due.
+func TestMapUpdateKeepsRetryBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(4)
+		f.script = []step{fail(apiError("ProvisionedThroughputExceededException"))}
+		p := newTestProducer(t, f, func(c *Config) { c.GetShards = StaticGetShardsFunc(1) })
+		p.Start()
+		g := p.NewGroup()
+		for i := range 100 {
+			g.Add([]byte(recordData(i)), fmt.Sprint("key-", i))
+		}
+		ctx := context.Background()
+		if err := p.PutGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		p.requestFlush()
+		synctest.Wait() // throttled: the aggregate waits for its retry
+		p.mu.Lock()
+		var due []int64
+		for _, e := range p.retry {
+			due = append(due, e.due)
+		}
+		p.mu.Unlock()
+		if len(due) == 0 {
+			t.Fatal("nothing waits for a retry")
+		}
+		if err := p.setShards(mustShards(4)); err != nil {
+			t.Fatal(err)
+		}
+		p.mu.Lock()
+		var after []int64
+		for _, e := range p.retry {
+			after = append(after, e.due)
+		}
+		p.mu.Unlock()
+		if fmt.Sprint(after) != fmt.Sprint(due) {
+			t.Errorf("retries due at %v before the map update, %v after", due, after)
+		}
+		if err := g.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d, _, _, _ := g.Counts(); d != 100 {
+			t.Errorf("%d delivered", d)
+		}
+		f.mu.Lock()
+		out, used := f.outOfShard, len(f.perShard)
+		f.mu.Unlock()
+		if out != 0 || used != 4 {
+			t.Errorf("%d aggregates outside their shard, %d shards used; want 0, 4", out, used)
+		}
+		g.Release()
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
