@@ -1,12 +1,121 @@
 package producer
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 )
+
+// The aggregation rules, in one place: the Producer's buffer and the
+// seed's Aggregator and ShardMap all go through aggLimits, aggregator and
+// entry.build.
+
+// aggLimits are the bounds of one aggregate (AggregateBatchCount and
+// AggregateBatchSize).
+type aggLimits struct{ count, size int }
+
+// alone reports whether a record of size bytes (data plus partition key)
+// is too large to share an aggregate: it goes out alone, plain.
+func (l aggLimits) alone(size int) bool { return size > l.size }
+
+// aggKey groups records when there is no shard for them: only records of
+// the same partition key (or the same explicit hash key) share an
+// aggregate, as they surely land on the same shard.
+type aggKey struct {
+	hash     aggregation.HashKey
+	explicit bool
+	anyKey   bool // records without a key of their own: one aggregator for all
+}
+
+// aggKeyOf is the key a record without a predicted shard shares an
+// aggregate by: its hash key (partition key hash, or explicit hash key),
+// or for records without a key of their own, one key for all of them (any
+// key will do: they share the first record's).
+func aggKeyOf(hash aggregation.HashKey, explicit, anyKey bool) aggKey {
+	if anyKey {
+		return aggKey{anyKey: true}
+	}
+	return aggKey{hash: hash, explicit: explicit}
+}
+
+// aggregator collects the records of one aggregate: those of one
+// predicted shard (or one key) in the Producer, or those of one
+// Aggregator. Its first record is not encoded: it is copied into an
+// encoder only when a second one comes to share the aggregate, so a record
+// that goes out alone is never copied.
+type aggregator struct {
+	enc    *aggregation.Encoder // holds the records once there are two; may be nil
+	refs   []recRef
+	shard  int // index in the table, -1 for a key aggregator
+	key    aggKey
+	listed bool // in Producer.nonEmpty
+}
+
+// encoderSource gives an aggregator an empty encoder.
+type encoderSource interface {
+	newEncoder() *aggregation.Encoder
+}
+
+// encodeFirst makes a's encoder hold its first record. a holds at least one.
+func (a *aggregator) encodeFirst(src encoderSource) {
+	if a.enc == nil {
+		a.enc = src.newEncoder()
+	}
+	if a.enc.Count() == 0 {
+		first := &a.refs[0]
+		a.enc.Add(first.partitionKey(), first.explicitHashKey(), first.data())
+	}
+}
+
+// overflows reports whether a record (partition key pk, explicit hash key
+// ehk, dataLen bytes of data) would break l if added to a: then a must be
+// drained first. Sizes are counted exactly as encoded, the outer partition
+// key included.
+func (a *aggregator) overflows(l aggLimits, pk, ehk string, dataLen int, src encoderSource) bool {
+	n := len(a.refs)
+	if n == 0 {
+		return false
+	}
+	if n >= l.count {
+		return true
+	}
+	a.encodeFirst(src)
+	outer := a.refs[0].partitionKey()
+	if a.key.anyKey {
+		pk = outer
+	}
+	return a.enc.SizeWith(pk, ehk, dataLen)+len(outer) > l.size
+}
+
+// add appends ref to a; the caller checked overflows.
+func (a *aggregator) add(ref recRef, src encoderSource) {
+	if len(a.refs) > 0 {
+		a.encodeFirst(src)
+		pk := ref.partitionKey()
+		if a.key.anyKey {
+			// Any key will do: the key table holds the aggregate's.
+			pk = a.refs[0].partitionKey()
+		}
+		a.enc.Add(pk, ref.explicitHashKey(), ref.data())
+	}
+	a.refs = append(a.refs, ref)
+}
+
+// entrySize is the bytes the entry would have if a were drained now: the
+// record itself for one, the aggregate plus its partition key for more.
+func (a *aggregator) entrySize() int {
+	switch len(a.refs) {
+	case 0:
+		return 0
+	case 1:
+		return a.refs[0].size()
+	}
+	// add encoded them all: a holds two or more.
+	return a.enc.Size() + len(a.refs[0].partitionKey())
+}
 
 // AggregatedRecordRequest is a PutRecords entry and the user records it
 // carries, so that a failure can be reported per user record.
@@ -28,26 +137,19 @@ func NewAggregatedRecordRequest(data []byte, partitionKey, explicitHashKey *stri
 	}
 }
 
-// size is the entry's bytes as Kinesis counts them.
-func (r *AggregatedRecordRequest) size() int {
-	if r == nil || r.Entry == nil {
-		return 0
-	}
-	return len(r.Entry.Data) + len(deref(r.Entry.PartitionKey))
-}
-
-// Aggregator collects UserRecords into one KPL aggregate. It embeds a
-// RWMutex that callers sharing an Aggregator lock themselves; its methods
-// do not lock. The Producer does not use it (it aggregates with
-// aggregation.Encoder directly, without per-record allocations); it is
-// the building block for callers of ShardMap and WorkerPool.
+// Aggregator collects UserRecords into one KPL aggregate, with the same
+// rules as the Producer (it is the engine's aggregator over records of its
+// own). It embeds a RWMutex that callers sharing an Aggregator lock
+// themselves; its methods do not lock.
 type Aggregator struct {
 	sync.RWMutex
 	explicitHashKey *string
-	enc             aggregation.Encoder
+	lim             aggLimits
+	agg             aggregator
 	records         []UserRecord
-	maxCount        int
-	maxSize         int
+	// arena holds the records' bytes (partition key, explicit hash key,
+	// data) that agg's references view; reset by Drain.
+	arena []byte
 }
 
 // NewAggregator returns an Aggregator whose entries carry explicitHashKey
@@ -57,8 +159,10 @@ func NewAggregator(explicitHashKey *string) *Aggregator {
 }
 
 func newAggregator(explicitHashKey *string, maxCount, maxSize int) *Aggregator {
-	return &Aggregator{explicitHashKey: explicitHashKey, maxCount: maxCount, maxSize: maxSize}
+	return &Aggregator{explicitHashKey: explicitHashKey, lim: aggLimits{count: maxCount, size: maxSize}, agg: aggregator{shard: -1}}
 }
+
+func (a *Aggregator) newEncoder() *aggregation.Encoder { return &aggregation.Encoder{} }
 
 // userRecordEHK returns a UserRecord's explicit hash key in decimal, "" for
 // none or an invalid one.
@@ -76,8 +180,12 @@ func userRecordEHK(r UserRecord) string {
 
 // Put adds a user record; its data is copied.
 func (a *Aggregator) Put(userRecord UserRecord) {
-	ehk := userRecordEHK(userRecord)
-	a.enc.Add(userRecord.PartitionKey(), ehk, userRecord.Data())
+	pk, ehk, data := userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Data()
+	start := len(a.arena)
+	a.arena = append(append(append(a.arena, pk...), ehk...), data...)
+	end := len(a.arena)
+	// Earlier references keep viewing the old array if append moved it.
+	a.agg.add(recRef{rec: a.arena[start:end:end], pkLen: uint16(len(pk)), ehkLen: uint8(len(ehk))}, a)
 	a.records = append(a.records, userRecord)
 }
 
@@ -85,49 +193,55 @@ func (a *Aggregator) Put(userRecord UserRecord) {
 func (a *Aggregator) Count() int { return len(a.records) }
 
 // Size returns the bytes the entry would have now: the encoded aggregate
-// plus the partition key it would carry; 0 when empty.
-func (a *Aggregator) Size() int {
-	if len(a.records) == 0 {
-		return 0
-	}
-	if len(a.records) == 1 {
-		return a.records[0].Size() + len(a.records[0].PartitionKey())
-	}
-	return a.enc.Size() + len(a.records[0].PartitionKey())
-}
+// plus the partition key it would carry, or the record itself when it
+// holds one; 0 when empty.
+func (a *Aggregator) Size() int { return a.agg.entrySize() }
 
 // WillOverflow reports whether adding userRecord would make the aggregate
 // exceed its record count or size limit; if so, Drain first.
 func (a *Aggregator) WillOverflow(userRecord UserRecord) bool {
-	if len(a.records) == 0 {
-		return false
-	}
-	if len(a.records) >= a.maxCount {
-		return true
-	}
-	size := a.enc.SizeWith(userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Size())
-	return size+len(a.records[0].PartitionKey()) > a.maxSize
+	return a.agg.overflows(a.lim, userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Size(), a)
 }
 
 // Drain returns the aggregate as a PutRecords entry with the records in
 // it, and empties the aggregator; nil when it is empty. One record is sent
-// as it is, not aggregated. The entry carries the first record's partition
-// key and the aggregator's explicit hash key.
+// as it is, not aggregated, with its own keys. Several carry the first
+// record's partition key and the aggregator's explicit hash key.
 func (a *Aggregator) Drain() (*AggregatedRecordRequest, error) {
 	if len(a.records) == 0 {
 		return nil, nil
 	}
+	e := entry{refs: a.agg.refs, shard: -1}
+	ehk := ""
+	if a.explicitHashKey != nil {
+		ehk = *a.explicitHashKey
+	}
+	if len(e.refs) > 1 {
+		a.agg.encodeFirst(a)
+	}
+	e.build(a.agg.enc, ehk, false)
+	data := e.data
+	if len(e.refs) == 1 {
+		data = append([]byte(nil), data...) // a view of the arena, reused
+	}
+	pk := strings.Clone(e.pk)
+	var ehkp *string
+	if e.ehk != "" {
+		s := strings.Clone(e.ehk)
+		ehkp = &s
+	}
+	return NewAggregatedRecordRequest(data, &pk, ehkp, a.takeRecords()), nil
+}
+
+// takeRecords empties the aggregator and returns its records.
+func (a *Aggregator) takeRecords() []UserRecord {
 	records := a.records
 	a.records = nil
-	defer a.enc.Reset()
-	pk := records[0].PartitionKey()
-	if len(records) == 1 {
-		data := append([]byte(nil), records[0].Data()...)
-		ehk := a.explicitHashKey
-		if e := userRecordEHK(records[0]); e != "" {
-			ehk = &e
-		}
-		return NewAggregatedRecordRequest(data, &pk, ehk, records), nil
+	clear(a.agg.refs)
+	a.agg.refs = a.agg.refs[:0]
+	if a.agg.enc != nil {
+		a.agg.enc.Reset()
 	}
-	return NewAggregatedRecordRequest(a.enc.AppendTo(nil), &pk, a.explicitHashKey, records), nil
+	a.arena = a.arena[:0]
+	return records
 }

@@ -2,7 +2,6 @@ package producer
 
 import (
 	"math/rand/v2"
-	"strings"
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -25,30 +24,47 @@ type entry struct {
 	due     int64 // retry not before this (producer clock)
 	lastErr error
 	solo    bool // send in a request of its own (isolating a bad entry)
+	// storedOn is the shard an aggregate was stored on when that was not
+	// the predicted one; set while it waits for the map to tell whether
+	// that shard holds all its records.
+	storedOn string
+	sent     bool // in a request whose outcome is not recorded yet
+	anyKey   bool // records without a key of their own, sharing the first's
 }
+
+// Caps on the free lists and on open key aggregators: the producer's own
+// memory stays within the ceiling doc.go gives whatever the keys.
+const (
+	// maxFreeEncoders bounds the encoders kept for reuse; an encoder holds
+	// up to about 2*AggregateBatchSize bytes.
+	maxFreeEncoders = 16
+	// maxFreeAggregators bounds the (small) aggregators kept for reuse.
+	maxFreeAggregators = 512
+	// maxFreeEntries bounds the entries kept for reuse; their buffers
+	// together stay under Config.BatchSize (freeEntryLocked).
+	maxFreeEntries = 1024
+)
 
 // addLocked puts a handed-over record in the aggregator of its predicted
 // shard, draining the aggregator first when the record would overflow it.
+// An aggregator's first record is not encoded: it is copied into an
+// encoder only when a second one comes to share the aggregate, so a record
+// that goes out alone is never copied.
 func (p *Producer) addLocked(ref recRef) {
 	shard := p.shardLocked(ref)
-	pk, ehk, data := ref.partitionKey(), ref.explicitHashKey(), ref.data()
-	if len(pk)+len(data) > p.cfg.AggregateBatchSize {
-		// Too large to share an aggregate: it goes alone, plain.
+	lim := aggLimits{count: p.cfg.AggregateBatchCount, size: p.cfg.AggregateBatchSize}
+	if lim.alone(ref.size()) {
 		e := p.newEntryLocked(shard)
 		e.refs = append(e.refs, ref)
-		p.buildPlainLocked(e)
+		e.buildPlain()
 		p.pushReadyLocked(e)
 		return
 	}
 	a := p.aggregatorLocked(ref, shard)
-	if n := a.enc.Count(); n > 0 {
-		outerPK := len(a.refs[0].partitionKey())
-		if n >= p.cfg.AggregateBatchCount || a.enc.SizeWith(pk, ehk, len(data))+outerPK > p.cfg.AggregateBatchSize {
-			p.drainLocked(a)
-		}
+	if a.overflows(lim, ref.partitionKey(), ref.explicitHashKey(), len(ref.data()), p) {
+		p.drainLocked(a)
 	}
-	a.enc.Add(pk, ehk, data)
-	a.refs = append(a.refs, ref)
+	a.add(ref, p)
 	if !a.listed {
 		a.listed = true
 		p.nonEmpty = append(p.nonEmpty, a)
@@ -83,9 +99,14 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 		}
 		return a
 	}
-	k := aggKey{hash: ref.hash, explicit: ref.ehkLen > 0}
+	k := aggKeyOf(ref.hash, ref.ehkLen > 0, ref.anyKey)
 	a := p.keyAggs[k]
 	if a == nil {
+		if len(p.keyAggs) >= p.cfg.BatchCount {
+			// As many keys as a request takes: send them rather than
+			// keep an aggregator per key (distinct keys rarely repeat).
+			p.drainKeyAggsLocked()
+		}
 		a = p.newAggregatorLocked()
 		a.shard, a.key = -1, k
 		p.keyAggs[k] = a
@@ -93,24 +114,72 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 	return a
 }
 
-func (p *Producer) newAggregatorLocked() *aggregator {
-	if n := len(p.freeAggs); n > 0 {
-		a := p.freeAggs[n-1]
-		p.freeAggs = p.freeAggs[:n-1]
-		return a
-	}
-	return &aggregator{}
+// freeList keeps up to max values for reuse; beyond that they are left
+// to the garbage collector, so a burst does not pin its memory.
+type freeList[T any] struct {
+	items []*T
+	max   int
 }
 
-// drainLocked turns an aggregator's records into a ready entry.
+// get returns a kept value, or a new zero one.
+func (f *freeList[T]) get() *T {
+	n := len(f.items)
+	if n == 0 {
+		return new(T)
+	}
+	x := f.items[n-1]
+	f.items[n-1] = nil
+	f.items = f.items[:n-1]
+	return x
+}
+
+// put keeps x unless max are kept already; it reports whether it did.
+func (f *freeList[T]) put(x *T) bool {
+	if len(f.items) >= f.max {
+		return false
+	}
+	f.items = append(f.items, x)
+	return true
+}
+
+func (p *Producer) newAggregatorLocked() *aggregator { return p.freeAggs.get() }
+
+func (p *Producer) freeAggregatorLocked(a *aggregator) {
+	if a.enc != nil {
+		p.freeEncoderLocked(a.enc)
+	}
+	clear(a.refs)
+	*a = aggregator{refs: a.refs[:0]} // no key or shard carried over
+	p.freeAggs.put(a)
+}
+
+// newEncoder takes an encoder from the free list; caller holds p.mu.
+func (p *Producer) newEncoder() *aggregation.Encoder { return p.freeEncoders.get() }
+
+// freeEncoderLocked resets enc and keeps it for reuse.
+func (p *Producer) freeEncoderLocked(enc *aggregation.Encoder) {
+	enc.Reset()
+	p.freeEncoders.put(enc)
+}
+
+// drainLocked turns an aggregator's records into a ready entry: an
+// aggregate, or one record sent plain.
 func (p *Producer) drainLocked(a *aggregator) {
-	if a.enc.Count() == 0 {
+	if len(a.refs) == 0 {
 		return
 	}
 	e := p.newEntryLocked(a.shard)
 	e.refs, a.refs = a.refs, e.refs[:0]
-	p.buildLocked(e, &a.enc)
-	a.enc.Reset()
+	e.anyKey = a.key.anyKey
+	p.buildLocked(e, a.enc)
+	if a.enc != nil {
+		if a.shard >= 0 {
+			a.enc.Reset() // a shard's encoder serves its next aggregate
+		} else {
+			p.freeEncoderLocked(a.enc)
+			a.enc = nil
+		}
+	}
 	p.pushReadyLocked(e)
 }
 
@@ -122,60 +191,83 @@ func (p *Producer) drainAllLocked() {
 		a.listed = false
 		if a.shard < 0 {
 			delete(p.keyAggs, a.key)
-			p.freeAggs = append(p.freeAggs, a)
+			p.freeAggregatorLocked(a)
 		}
 	}
 	clear(p.nonEmpty)
 	p.nonEmpty = p.nonEmpty[:0]
 }
 
-func (p *Producer) newEntryLocked(shard int) *entry {
-	var e *entry
-	if n := len(p.freeEntries); n > 0 {
-		e = p.freeEntries[n-1]
-		p.freeEntries = p.freeEntries[:n-1]
-	} else {
-		e = &entry{}
+// drainKeyAggsLocked drains the key aggregators only.
+func (p *Producer) drainKeyAggsLocked() {
+	kept := p.nonEmpty[:0]
+	for _, a := range p.nonEmpty {
+		if a.shard >= 0 {
+			kept = append(kept, a)
+			continue
+		}
+		p.drainLocked(a)
+		a.listed = false
+		delete(p.keyAggs, a.key)
+		p.freeAggregatorLocked(a)
 	}
+	clear(p.nonEmpty[len(kept):])
+	p.nonEmpty = kept
+}
+
+func (p *Producer) newEntryLocked(shard int) *entry {
+	e := p.freeEntries.get()
+	p.freeEntryBytes -= cap(e.buf)
 	e.table, e.shard = p.table, shard
 	return e
 }
 
 // freeEntryLocked recycles an entry whose references were all dropped.
+// The buffers kept total at most BatchSize bytes.
 func (p *Producer) freeEntryLocked(e *entry) {
-	if cap(e.buf) > 2*p.cfg.AggregateBatchSize+1024 {
-		e.buf = nil // do not pool a buffer of a huge single record
-	}
 	clear(e.refs)
-	*e = entry{buf: e.buf[:0], refs: e.refs[:0]}
-	p.freeEntries = append(p.freeEntries, e)
+	buf := e.buf[:0]
+	if cap(buf) > 2*p.cfg.AggregateBatchSize+1024 || p.freeEntryBytes+cap(buf) > p.cfg.BatchSize {
+		buf = nil
+	}
+	*e = entry{buf: buf, refs: e.refs[:0]}
+	if p.freeEntries.put(e) {
+		p.freeEntryBytes += cap(buf)
+	}
 }
 
 // buildLocked fills e's request fields from e.refs, whose records enc holds
-// encoded in the same order. One record goes plain.
+// encoded in the same order when there are several.
 func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder) {
+	if e.shard >= 0 {
+		// The middle of the predicted shard's range: the aggregate
+		// lands inside the shard every sub-record was predicted for.
+		// The table's strings outlive the entry.
+		e.build(enc, e.table.mids[e.shard], true)
+		return
+	}
+	e.build(enc, e.refs[0].explicitHashKey(), false)
+}
+
+// build fills e's request fields from e.refs: one record goes plain, as it
+// is; several, whose records enc holds encoded in the same order, go as
+// one aggregate under the first record's partition key and ehk ("" for
+// none). ehk is copied into e's buffer unless shared (immutable and
+// outliving e). This is the one place an entry's bytes are decided.
+func (e *entry) build(enc *aggregation.Encoder, ehk string, shared bool) {
 	if len(e.refs) == 1 {
-		p.buildPlainLocked(e)
+		e.buildPlain()
 		return
 	}
 	buf := enc.AppendTo(e.buf[:0])
 	dataLen := len(buf)
-	first := &e.refs[0]
-	pk := first.partitionKey()
+	pk := e.refs[0].partitionKey()
 	buf = append(buf, pk...)
-	var ehk string
-	if e.shard >= 0 {
-		// The middle of the predicted shard's range: the aggregate
-		// lands inside the shard every sub-record was predicted for.
-		ehk = e.table.mids[e.shard]
-	} else if first.ehkLen > 0 {
-		ehk = first.explicitHashKey()
-	}
 	e.buf = buf
 	e.data = buf[:dataLen:dataLen]
 	e.pk = unsafe.String(&buf[dataLen], len(pk))
 	e.ehk = ehk
-	if ehk != "" && e.shard < 0 {
+	if ehk != "" && !shared {
 		e.buf = append(e.buf, ehk...)
 		if &e.buf[0] != &buf[0] {
 			// append moved the buffer: point the views at the new one.
@@ -187,8 +279,9 @@ func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder) {
 	e.size = dataLen + len(pk)
 }
 
-// buildPlainLocked fills e from its single record, sent as it is.
-func (p *Producer) buildPlainLocked(e *entry) {
+// buildPlain fills e from its single record, sent as it is with its own
+// keys: a record going out alone is never copied.
+func (e *entry) buildPlain() {
 	r := &e.refs[0]
 	// The record's own bytes are stable while referenced: no copy.
 	data := r.data()
@@ -240,6 +333,7 @@ func (p *Producer) dispatchLocked() {
 // records (InFlight). It returns nil when no entry can go now.
 func (p *Producer) assembleLocked() *request {
 	now := p.now()
+	p.assembly++
 	req := p.newRequestLocked()
 	kept := p.readySpare[:0]
 	bytes := 0
@@ -253,7 +347,11 @@ func (p *Producer) assembleLocked() *request {
 			break
 		}
 		b := p.bucketLocked(e)
-		if b != nil && !b.allow(now, e.size, p.cfg.RateLimit) {
+		if b != nil && (b.heldIn == p.assembly || !b.allow(now, e.size, p.cfg.RateLimit)) {
+			// Held back by its shard's rate limit; later entries of
+			// the same shard wait behind it, so the limit never
+			// reorders a shard's records.
+			b.heldIn = p.assembly
 			kept = append(kept, e)
 			continue
 		}
@@ -265,6 +363,7 @@ func (p *Producer) assembleLocked() *request {
 		if b != nil {
 			b.take(e.size)
 		}
+		e.sent = true
 		req.entries = append(req.entries, e)
 		bytes += e.size
 	}
@@ -287,36 +386,33 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 	var fails failureBatch
 	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
 		recycle := false
-		g.mu.Lock()
-		for _, ref := range run {
-			r := &g.recs[ref.idx]
-			if r.epoch == ref.epoch && r.state == Pending && r.queued {
-				if ref.deadline > now {
-					r.state, r.queued = InFlight, false
-					live = append(live, ref)
-					continue
+		func() {
+			g.mu.Lock()
+			defer g.mu.Unlock() // a panic must not leave the group locked
+			for _, ref := range run {
+				r := &g.recs[ref.idx]
+				if r.epoch == ref.epoch && r.state == Pending && r.queued {
+					if ref.deadline > now {
+						r.state, r.queued = InFlight, false
+						live = append(live, ref)
+						continue
+					}
+					r.state, r.queued, r.retryable = Failed, false, true
+					r.err = &expiredError{last: e.lastErr}
+					g.outstanding--
+					fails.add(g, ref, r.err)
 				}
-				r.state, r.queued, r.retryable = Failed, false, true
-				r.err = &expiredError{last: e.lastErr}
-				g.outstanding--
-				fails.add(g, ref, r.err)
+				dropped = true
+				p.bufferedBytes -= ref.size()
+				recycle = g.dropRefLocked() || recycle
 			}
-			dropped = true
-			p.bufferedBytes -= ref.size()
-			recycle = g.dropRefLocked() || recycle
-		}
-		g.signalIfDoneLocked()
-		g.mu.Unlock()
+			g.signalIfDoneLocked()
+		}()
 		if recycle {
 			g.recycle()
 		}
 	})
-	if len(fails.records) > 0 {
-		if len(fails.records) > 0 {
-			fails.ehk = strings.Clone(e.ehk)
-			p.notifyLocked(&fails)
-		}
-	}
+	p.notifyEntryLocked(e, &fails)
 	clear(e.refs[len(live):])
 	e.refs = live
 	if dropped {
@@ -335,16 +431,20 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 // rebuildLocked re-encodes e from its remaining references.
 func (p *Producer) rebuildLocked(e *entry) {
 	if len(e.refs) == 1 {
-		p.buildPlainLocked(e)
+		e.buildPlain()
 		return
 	}
-	p.scratch.Reset()
+	enc := p.newEncoder()
 	for i := range e.refs {
 		r := &e.refs[i]
-		p.scratch.Add(r.partitionKey(), r.explicitHashKey(), r.data())
+		pk := r.partitionKey()
+		if e.anyKey {
+			pk = e.refs[0].partitionKey()
+		}
+		enc.Add(pk, r.explicitHashKey(), r.data())
 	}
-	p.buildLocked(e, &p.scratch)
-	p.scratch.Reset()
+	p.buildLocked(e, enc)
+	p.freeEncoderLocked(enc)
 }
 
 // forEachGroupRun calls fn for each run of consecutive references to one
@@ -380,20 +480,14 @@ func retryDelay(n int) int64 {
 
 // requeueLocked puts an entry whose records are Pending again (after a
 // retryable failure) back into the buffer: at due, or at once (due 0)
-// when it must be isolated. An entry predicted on an older shard map is
-// split up and its records aggregated anew.
+// when it must be isolated. An entry predicted on an older shard map
+// keeps its backoff; its records are aggregated anew when it is due.
 func (p *Producer) requeueLocked(e *entry, due int64) {
-	if e.table != p.table {
-		for _, ref := range e.refs {
-			p.addLocked(ref)
-		}
-		clear(e.refs)
-		e.refs = e.refs[:0]
-		p.freeEntryLocked(e)
-		p.flushing = true
-		return
-	}
 	if due == 0 {
+		if e.table != p.table {
+			p.redistributeLocked(e)
+			return
+		}
 		p.pushReadyLocked(e)
 		p.flushing = true
 		return
@@ -415,7 +509,11 @@ func (p *Producer) promoteRetriesLocked(now int64) int64 {
 			due = min(due, e.refs[i].deadline)
 		}
 		if due <= now {
-			p.pushReadyLocked(e)
+			if e.table != p.table {
+				p.redistributeLocked(e)
+			} else {
+				p.pushReadyLocked(e)
+			}
 			p.flushing = true
 			continue
 		}
@@ -429,19 +527,30 @@ func (p *Producer) promoteRetriesLocked(now int64) int64 {
 	return next
 }
 
-// failAllQueuedLocked gives every buffered record (not in flight) the
-// outcome err and drops the buffer.
+// redistributeLocked splits e up and aggregates its records (Pending,
+// queued) anew against the current map, to go out at once: they already
+// waited.
+func (p *Producer) redistributeLocked(e *entry) {
+	for _, ref := range e.refs {
+		p.addLocked(ref)
+	}
+	clear(e.refs)
+	e.refs = e.refs[:0]
+	p.freeEntryLocked(e)
+	p.drainAllLocked()
+	p.flushing = true
+}
+
+// failAllQueuedLocked gives every buffered record (not in a request being
+// sent) the outcome err and drops the buffer.
 func (p *Producer) failAllQueuedLocked(err error) {
 	p.drainAllLocked()
-	all := append(p.ready, p.retry...)
-	p.ready, p.retry, p.readyBytes = p.ready[:0], nil, 0
+	all := append(append(p.ready, p.retry...), p.unverified...)
+	p.ready, p.retry, p.unverified, p.readyBytes = p.ready[:0], nil, nil, 0
 	for _, e := range all {
 		freed, fails := p.finishRefs(e, outcomeFailed, err, true, "")
 		p.bufferedBytes -= freed
-		if len(fails.records) > 0 {
-			fails.ehk = strings.Clone(e.ehk)
-			p.notifyLocked(&fails)
-		}
+		p.notifyEntryLocked(e, &fails)
 		p.freeEntryLocked(e)
 	}
 }
@@ -455,27 +564,35 @@ func (p *Producer) setShards(shards []types.Shard) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	// Collect every buffered reference before the map changes.
-	var refs []recRef
+	// Collect every buffered reference before the map changes, where a
+	// panic can find them (failBufferAfterPanic).
+	refs := p.moving[:0]
 	for _, a := range p.nonEmpty {
 		refs = append(refs, a.refs...)
 		clear(a.refs)
 		a.refs = a.refs[:0]
-		a.enc.Reset()
+		if a.enc != nil {
+			p.freeEncoderLocked(a.enc)
+			a.enc = nil
+		}
 		a.listed = false
 		if a.shard < 0 {
 			delete(p.keyAggs, a.key)
-			p.freeAggs = append(p.freeAggs, a)
+			p.freeAggregatorLocked(a)
 		}
 	}
 	p.nonEmpty = p.nonEmpty[:0]
-	for _, e := range append(p.ready, p.retry...) {
+	// Entries waiting for a retry keep their backoff: they are split up
+	// when due (promoteRetriesLocked).
+	for _, e := range p.ready {
 		refs = append(refs, e.refs...)
 		clear(e.refs)
 		e.refs = e.refs[:0]
 		p.freeEntryLocked(e)
 	}
-	p.ready, p.retry, p.readyBytes = p.ready[:0], p.retry[:0], 0
+	clear(p.ready)
+	p.ready, p.readyBytes = p.ready[:0], 0
+	p.moving = refs
 
 	// Keep the rate limiters of shards that stay.
 	old := map[string]bucket{}
@@ -486,7 +603,7 @@ func (p *Producer) setShards(shards []types.Shard) error {
 	}
 	for _, a := range p.shardAggs {
 		if a != nil {
-			p.freeAggs = append(p.freeAggs, a)
+			p.freeAggregatorLocked(a)
 		}
 	}
 	p.table = t
@@ -503,12 +620,57 @@ func (p *Producer) setShards(shards []types.Shard) error {
 			}
 		}
 	}
-	for _, ref := range refs {
+	testHook("setShards")
+	for len(p.moving) > 0 {
+		ref := p.moving[0]
+		p.moving = p.moving[1:]
 		p.addLocked(ref)
 	}
+	p.moving = nil
 	if len(refs) > 0 {
 		p.flushing = true
-		p.dispatchLocked()
 	}
+	p.resolveMisplacedLocked()
+	p.dispatchLocked()
 	return nil
+}
+
+// resolveMisplacedLocked decides, with the map now in use, the aggregates
+// that were stored on a shard other than the predicted one. KCL consumers
+// drop an aggregate any of whose records hash outside the shard that
+// stored it, so such an aggregate is delivered only when the map knows
+// that shard and its range holds every record; otherwise its records are
+// put again, aggregated against the current map, and counted, as KPL
+// does. Records are never taken for delivered on a guess.
+func (p *Producer) resolveMisplacedLocked() {
+	if len(p.unverified) == 0 {
+		return
+	}
+	reput := 0
+	for _, e := range p.unverified {
+		switch {
+		case p.state == stateStopped:
+			freed, fails := p.finishRefs(e, outcomeFailed, errOutcomeStopped, true, "")
+			p.bufferedBytes -= freed
+			p.notifyEntryLocked(e, &fails)
+			p.freeEntryLocked(e)
+		case p.table.holdsAll(e.storedOn, e.refs):
+			freed, _ := p.finishRefs(e, outcomeDelivered, nil, false, e.storedOn)
+			p.bufferedBytes -= freed
+			p.freeEntryLocked(e)
+		default:
+			freed, _ := p.finishRefs(e, outcomeRetry, nil, false, "")
+			p.bufferedBytes -= freed
+			reput += len(e.refs)
+			p.redistributeLocked(e)
+		}
+	}
+	clear(p.unverified)
+	p.unverified = p.unverified[:0]
+	if reput > 0 {
+		p.reputWrongShard += uint64(reput)
+		p.log.Info("an aggregate was stored on a shard that does not hold all its records; putting them again",
+			LogValue{"records", reput})
+	}
+	p.signalChangedLocked()
 }

@@ -66,7 +66,8 @@ type Config struct {
 	ShardRefreshInterval time.Duration
 	// GetShards returns the shard map. nil means no shard map: records
 	// share an aggregate only with records of the same partition key (or
-	// explicit hash key).
+	// explicit hash key), and records added with Group.AddAnyKey with
+	// each other.
 	GetShards GetShardsFunc
 	// BatchCount is the most entries in one PutRecords request. Default
 	// and maximum 500.
@@ -108,9 +109,9 @@ type Config struct {
 	// BufferMaxBytes caps the bytes (data plus partition keys) of all
 	// records in the producer, buffered, waiting for a retry or in flight.
 	// Put waits while it is reached. The producer's own memory stays
-	// within about twice this (aggregates copy their records) plus one
-	// reusable aggregate buffer per shard. Default 64 MiB, at least
-	// MaxRecordSize.
+	// within about twice this (aggregates copy the records they share)
+	// plus bounded free lists; the package documentation gives the
+	// ceiling. Default 64 MiB, at least MaxRecordSize.
 	BufferMaxBytes int
 	// RequestTimeout bounds one PutRecords call. Default 10s.
 	RequestTimeout time.Duration

@@ -46,18 +46,67 @@
 // was not delivered. A record can still reach the stream twice when a
 // PutRecords response is lost (a timeout, a connection reset, or Stop
 // aborting a request): the producer cannot know that the service accepted
-// it. Records of one shard keep their order within one request, but a
-// retried entry may land after records put later.
+// it. Records of one shard keep their order within one request, and the
+// rate limit never lets a later entry of a shard overtake one it holds
+// back; but a retried entry may land after records put later.
 //
-// What the producer guarantees while embedded (in Fluent Bit, say): no
-// panic escapes (a panicking client or GetShards becomes an error); memory
-// is bounded by Config.BufferMaxBytes (plus aggregation copies of at most
-// the same size and one reusable aggregate buffer per shard); every
-// goroutine ends in Stop, which also bounds its own time with its context;
-// and nothing blocks forever: PutGroup waits with its context, records
-// expire after Config.RecordTTL, and NotifyFailures drops notifications
-// nobody reads. The Putter must return when its context ends, as
-// *kinesis.Client does.
+// What the producer guarantees while embedded (in Fluent Bit, say):
+//
+//   - No panic escapes. A panic in the Putter, in GetShards, in the Logger
+//     or in any goroutine the producer starts (the send loop, the workers,
+//     the shard map refresh) is recovered and logged with its stack
+//     (Stats.PanicsRecovered counts them). The records the panicking code
+//     held get the final, retryable outcome ErrPanicked (for the send loop
+//     and the refresh: everything buffered, which they may have left half
+//     updated), and the producer keeps running.
+//   - Every goroutine ends in Stop, which also bounds its own time with its
+//     context; nothing blocks forever: PutGroup waits with its context,
+//     records expire after Config.RecordTTL, and NotifyFailures drops
+//     notifications nobody reads. The Putter must return when its context
+//     ends, as *kinesis.Client does.
+//   - Memory has a ceiling, below.
+//
+// Memory. The records' own bytes live in the callers' groups; the
+// producer holds at most Config.BufferMaxBytes of them (and at most
+// BacklogCount built entries) before PutGroup waits. Beyond them, the heap
+// the producer itself holds stays under about
+//
+//	2*BufferMaxBytes                      aggregate copies, with growth slack
+//	+ 100 B * R                           per record held (R records)
+//	+ S * (2*AggregateBatchSize + 8 KiB)  one reusable encoder per shard (S shards)
+//	+ BatchCount * 8 KiB                  open per-key aggregates, at most BatchCount
+//	+ 16 * (2*AggregateBatchSize + 8 KiB) encoders kept for reuse
+//	+ BatchSize                           entry buffers kept for reuse
+//	+ MaxConnections * BatchCount * 200 B requests being sent
+//
+// whatever the keys: a record that goes out alone (a key of its own, no
+// shard map) is never copied, only records that share an aggregate are;
+// without a shard map at most BatchCount per-key aggregates are open, and
+// more distinct keys drain them into a request; free lists are capped.
+// With the defaults and no shard map that is about 140 MiB plus 100 B per
+// record held, reached only when the buffer is full of aggregates.
+//
+// How the parts fit. One engine does the work, each rule in one place:
+//
+//   - group.go: Group, the caller's records (copied into an arena) and
+//     their outcomes; recRef is the engine's handle on one record.
+//   - aggregator.go: one aggregate: the oversize rule (aggLimits.alone),
+//     the overflow rule counted exactly as encoded (aggregator.overflows),
+//     the key records without a shard share by (aggKeyOf), and the entry's
+//     bytes, one record sent plain (entry.build).
+//   - buffer.go: one aggregator per predicted shard (or key), the ready
+//     and retry queues, assembling requests within BatchCount, BatchSize,
+//     the rate limit (ratelimit.go) and the buffer cap, redistributing
+//     over a new map, and deciding aggregates stored on another shard.
+//   - sender.go: the workers that build a PutRecords request and read its
+//     response (only the failed entries are retried, classify.go says
+//     how), the send loop and the shard map refresh (shards.go).
+//   - panics.go: recovering panics in all of the above.
+//
+// The seed's types are thin adapters over it: Aggregator is the engine's
+// aggregator over records of its own; ShardMap is a shard table with one
+// Aggregator per shard; WorkerPool is a Producer with AggregateBatchCount
+// 1 and no shard map, each entry it is given one record sent as it is.
 //
 // A Group may be Released at any time: records in flight finish, and the
 // group is reused only after the producer dropped every reference into
@@ -66,11 +115,30 @@
 // Records whose shard the map predicts are aggregated per shard, and the
 // aggregate carries an ExplicitHashKey in the middle of that shard's
 // range, so every sub-record lands where a KCL consumer expects it. An
-// aggregate of one record is sent as a plain record. When a PutRecords
-// result shows an entry landed on another shard than predicted (a reshard
-// happened), the map is refreshed and buffered records are redistributed.
-// Without a shard map, only records of the same partition key (or the
-// same explicit hash key) share an aggregate.
+// aggregate of one record is sent as a plain record. Without a shard map,
+// only records of the same partition key (or the same explicit hash key)
+// share an aggregate; records added with Group.AddAnyKey (no key of their
+// own, such as log lines without a key field) all share aggregates, one
+// random key per aggregate, since any key will do for them.
+//
+// Reshards are handled as KPL handles them. A KCL consumer drops an
+// aggregate any of whose records hash outside the shard that stored it.
+// When a PutRecords result shows an aggregate stored on a shard other
+// than the predicted one (a split or merge the map has not seen), its
+// records are not yet delivered: the shard map is refreshed at once
+// (refreshes stay a second apart), what is buffered is aggregated anew
+// against the new map, and the aggregate is delivered if the new map
+// shows that the shard that stored it holds all its records (a merge);
+// otherwise its records are put again and counted in
+// Stats.RecordsReputWrongShard. A KCL consumer then reads every record
+// exactly once. The cost: a consumer that does not apply KCL's rule (a
+// Lambda with the AWS deaggregation libraries, say) reads those records
+// twice. If the refresh fails, or the shard that stored the aggregate is
+// already closed again by a second reshard, the producer cannot check the
+// range and puts the records again: a KCL consumer may then read them
+// twice. A plain record is delivered wherever it lands. Entries waiting
+// for a retry keep their backoff across a map update and are aggregated
+// anew when due.
 //
 // Errors are classified by the API error code (smithy.APIError) or the
 // entry's ErrorCode: throttling, 5xx, network errors, timeouts and expired
@@ -83,8 +151,12 @@
 // partition keys.
 //
 // The SDK's own retryer retries a PutRecords call only when the whole
-// call failed (a network error, a throttled or 5xx response), in which
-// case the service accepted none of its entries; a 200 response with
-// failed entries is returned to the producer, which retries just those.
-// The producer does not depend on the SDK retrying at all.
+// call failed (a network error, a throttled or 5xx response); a 200
+// response with failed entries is returned to the producer, which retries
+// just those. A throttled or 5xx answer means the service stored none of
+// the request's entries. A connection reset or a timeout after the request
+// was sent does not: the service may have stored some or all of them, and
+// the SDK's retry (or the producer's) sends them again, so those records
+// can reach the stream twice. The producer does not depend on the SDK
+// retrying at all.
 package producer

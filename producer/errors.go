@@ -41,6 +41,12 @@ var (
 	// Config; the error lists every problem.
 	ErrInvalidConfig = errors.New("producer: invalid configuration")
 
+	// ErrPanicked is the outcome (retryable) of records held by code that
+	// panicked: the Putter, or the producer's own goroutines. The panic is
+	// recovered and logged with its stack; the producer keeps running.
+	// Whether the service stored such a record is unknown.
+	ErrPanicked = errors.New("producer: a panic was recovered while handling the record")
+
 	// errStopped is what errors.Is matches for every *ErrStoppedProducer.
 	errStopped = errors.New("producer: stopped")
 )
@@ -169,6 +175,20 @@ var (
 	errOutcomeTooLarge   = &ErrRecordSizeExceeded{}
 	errOutcomeStopped    = &ErrStoppedProducer{}
 )
+
+// panicError is a recovered panic: it matches ErrPanicked and carries the
+// stack for the log (never for an outcome's text).
+type panicError struct {
+	where string
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("%s: %s panicked: %v", ErrPanicked.Error(), e.where, e.value)
+}
+
+func (e *panicError) Unwrap() error { return ErrPanicked }
 
 // expiredError wraps ErrRecordExpired and the last error the record met.
 type expiredError struct{ last error }

@@ -33,6 +33,9 @@ type fakeKinesis struct {
 	listCalls int
 
 	delivered   map[string]int // user record data -> times accepted
+	kclSeen     map[string]int // user record data -> times a KCL consumer reads it
+	order       []string       // user record data prefixes (8 bytes), as stored
+	lostToKCL   int            // sub-records stored in aggregates KCL drops
 	entries     int            // accepted PutRecords entries
 	maxEntries  int            // largest request seen, in entries
 	maxBytes    int            // largest request seen, in bytes
@@ -47,6 +50,7 @@ type fakeKinesis struct {
 // fails entries (index -> error code); count, when >= 0, answers that many
 // results while storing nothing. Use ok() for a plain success.
 type step struct {
+	panic bool // the client panics before storing anything
 	err   error
 	codes map[int]string
 	count int
@@ -65,7 +69,7 @@ type listPage struct {
 }
 
 func newFake(shards int) *fakeKinesis {
-	f := &fakeKinesis{delivered: map[string]int{}, perShard: map[string]int{}}
+	f := &fakeKinesis{delivered: map[string]int{}, kclSeen: map[string]int{}, perShard: map[string]int{}}
 	f.setShards(mustShards(shards))
 	return f
 }
@@ -116,6 +120,9 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 	if len(f.script) > 0 {
 		st, f.script = f.script[0], f.script[1:]
 	}
+	if st.panic {
+		panic("scripted client panic")
+	}
 	if st.err != nil {
 		return nil, st.err
 	}
@@ -158,11 +165,17 @@ func (f *fakeKinesis) acceptLocked(e types.PutRecordsRequestEntry) (string, stri
 	if err != nil {
 		panic(fmt.Sprintf("producer sent a bad aggregate: %v", err))
 	}
-	if aggregation.CheckShardRange(recs, f.table.starts[s], f.table.ends[s]) != nil {
+	inShard := aggregation.CheckShardRange(recs, f.table.starts[s], f.table.ends[s]) == nil
+	if !inShard {
 		f.outOfShard++
+		f.lostToKCL += len(recs)
 	}
 	for _, r := range recs {
+		f.order = append(f.order, string(r.Data[:min(8, len(r.Data))]))
 		f.delivered[string(r.Data)]++
+		if inShard {
+			f.kclSeen[string(r.Data)]++
+		}
 	}
 	f.entries++
 	f.perShard[f.table.ids[s]]++
@@ -192,6 +205,12 @@ func (f *fakeKinesis) deliveredCount(data string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.delivered[data]
+}
+
+func (f *fakeKinesis) kclSeenCount(data string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kclSeen[data]
 }
 
 func (f *fakeKinesis) callCount() int {

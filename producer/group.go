@@ -2,6 +2,8 @@ package producer
 
 import (
 	"context"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -66,6 +68,7 @@ type groupRecord struct {
 	pkLen     uint16
 	ehkLen    uint8
 	explicit  bool
+	anyKey    bool // no key of its own: the producer chose one
 	state     State
 	queued    bool // handed over and buffered, not in a request
 	retryable bool
@@ -109,8 +112,17 @@ type Group struct {
 // NewGroup returns an empty group from the producer's pool.
 func (p *Producer) NewGroup() *Group {
 	g := p.groupPool.Get().(*Group)
+	g.mu.Lock()
 	g.p = p
+	g.mu.Unlock()
 	return g
+}
+
+// producer returns the group's producer, nil once recycled.
+func (g *Group) producer() *Producer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.p
 }
 
 func newGroupForPool() any {
@@ -130,7 +142,27 @@ func (g *Group) AddWithHashKey(data []byte, partitionKey string, explicitHashKey
 	return g.add(data, partitionKey, explicitHashKey, true)
 }
 
+// AddAnyKey adds a record that has no partition key of its own, such as a
+// log line without the configured key field: any key will do. The producer
+// gives it a random key, so records spread over the shards. Without a shard
+// map such records still share aggregates, all under one random key per
+// aggregate, where records added with distinct keys of their own (Add)
+// would each go out alone.
+func (g *Group) AddAnyKey(data []byte) int {
+	var buf [16]byte
+	key := strconv.AppendUint(buf[:0], rand.Uint64(), 36)
+	i := g.add(data, unsafe.String(&key[0], len(key)), aggregation.PartitionKeyHash(unsafe.String(&key[0], len(key))), false)
+	g.mu.Lock()
+	if r := &g.recs[i]; r.state == Pending {
+		r.anyKey = true
+	}
+	g.mu.Unlock()
+	return i
+}
+
 func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit bool) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	var invalid error
 	switch {
 	case !validPartitionKey(partitionKey):
@@ -138,8 +170,6 @@ func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, 
 	case len(partitionKey)+len(data) > g.p.cfg.MaxRecordSize:
 		invalid = errOutcomeTooLarge
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	i := len(g.recs)
 	if invalid != nil {
 		g.recs = append(g.recs, groupRecord{state: Failed, err: invalid})
@@ -184,6 +214,7 @@ func (g *Group) ref(i int, deadline int64) recRef {
 		epoch:    r.epoch,
 		pkLen:    r.pkLen,
 		ehkLen:   r.ehkLen,
+		anyKey:   r.anyKey,
 	}
 }
 
@@ -228,9 +259,15 @@ func (g *Group) Counts() (delivered, failedPermanent, failedRetryable, pending i
 // next FlushInterval. It returns ErrNotHandedOver when records that were
 // never handed to the producer are all that is left.
 func (g *Group) Wait(ctx context.Context) error {
-	asked := false
+	return g.wait(ctx, true)
+}
+
+// wait is Wait; flush false leaves the sending to the producer's batching.
+func (g *Group) wait(ctx context.Context, flush bool) error {
+	asked := !flush
 	for {
 		g.mu.Lock()
+		p := g.p
 		outstanding := g.outstanding
 		notHanded := false
 		if outstanding == 0 {
@@ -250,7 +287,7 @@ func (g *Group) Wait(ctx context.Context) error {
 		}
 		if !asked {
 			asked = true
-			g.p.requestFlush()
+			p.requestFlush()
 		}
 		select {
 		case <-g.signal:
@@ -295,8 +332,8 @@ func (g *Group) Release() {
 // recycle resets the group and puts it in the pool. Called exactly once,
 // by whoever sees releasing with held == 0 (under g.mu) first.
 func (g *Group) recycle() {
-	p := g.p
 	g.mu.Lock()
+	p := g.p
 	if len(g.arena) > maxPooledArena {
 		g.arena = nil
 	}
@@ -310,8 +347,8 @@ func (g *Group) recycle() {
 	case <-g.signal:
 	default:
 	}
-	g.mu.Unlock()
 	g.p = nil
+	g.mu.Unlock()
 	p.groupPool.Put(g)
 }
 
@@ -348,6 +385,7 @@ type recRef struct {
 	epoch    uint32
 	pkLen    uint16
 	ehkLen   uint8
+	anyKey   bool
 }
 
 // partitionKey views the key in place; the arena is not reused while the

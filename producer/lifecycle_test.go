@@ -524,3 +524,40 @@ func TestForeignGroup(t *testing.T) {
 	_ = a.Stop(context.Background())
 	_ = b.Stop(context.Background())
 }
+
+// TestRateLimitKeepsShardOrder: an entry held back by its shard's rate
+// limit is not overtaken by a later, smaller entry of the same shard.
+func TestRateLimitKeepsShardOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(1)
+		p := newTestProducer(t, f, func(c *Config) {
+			c.RateLimit = 10 // a burst of about 100 KiB per shard
+			c.MaxConnections = 1
+		})
+		p.Start()
+		big := func(tag string) []byte { return append([]byte(tag), make([]byte, 90<<10)...) }
+		g := p.NewGroup()
+		g.Add(big("big-0001"), "k")
+		g.Add(big("big-0002"), "k")
+		for i := range 10 {
+			g.Add([]byte(fmt.Sprintf("small-%02d", i)), "k")
+		}
+		ctx := context.Background()
+		if err := p.PutGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		order := append([]string(nil), f.order...)
+		f.mu.Unlock()
+		if len(order) != 12 || order[0] != "big-0001" || order[1] != "big-0002" {
+			t.Errorf("stored in order %q, want the two big records first", order)
+		}
+		g.Release()
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

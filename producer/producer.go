@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -32,31 +33,39 @@ type Producer struct {
 
 	// mu guards the buffer: aggregators, entries waiting for a request or
 	// a retry, counters and the shard map. Lock order: mu before Group.mu.
-	mu            sync.Mutex
-	state         int
-	table         *shardTable
-	shardAggs     []*aggregator
-	keyAggs       map[aggKey]*aggregator
-	nonEmpty      []*aggregator // aggregators holding records
-	ready         []*entry      // built entries waiting for a request, oldest first
-	readySpare    []*entry
-	readyBytes    int
-	retry         []*entry // entries waiting for their backoff to end
-	buckets       []bucket // per shard of table
-	bufferedBytes int      // every record held: buffered, retrying, in flight
-	inflight      int      // requests being sent
-	flushing      bool     // send partial requests until ready is empty
-	inLoop        bool     // the loop holds mu: no need to kick it
-	nextFlush     int64
-	changed       chan struct{} // closed on progress, for waiters; nil when none
-	freeAggs      []*aggregator
-	freeEntries   []*entry
-	freeRequests  []*request
-	scratch       aggregation.Encoder
-	lastRefresh   int64
-	gapLogged     bool // a ShardBucketError was logged for this map
-	failures      chan *FailureRecord
-	dropped       int // failure notifications nobody had room for
+	mu             sync.Mutex
+	state          int
+	table          *shardTable
+	shardAggs      []*aggregator
+	keyAggs        map[aggKey]*aggregator
+	nonEmpty       []*aggregator // aggregators holding records
+	ready          []*entry      // built entries waiting for a request, oldest first
+	readySpare     []*entry
+	readyBytes     int
+	retry          []*entry // entries waiting for their backoff to end
+	unverified     []*entry // aggregates stored on an unexpected shard, awaiting the map
+	buckets        []bucket // per shard of table
+	bufferedBytes  int      // every record held: buffered, retrying, in flight
+	inflight       int      // requests being sent
+	assembly       uint64   // counts assembleLocked calls, for bucket.heldIn
+	flushing       bool     // send partial requests until ready is empty
+	inLoop         bool     // the loop holds mu: no need to kick it
+	nextFlush      int64
+	changed        chan struct{} // closed on progress, for waiters; nil when none
+	freeAggs       freeList[aggregator]
+	freeEntries    freeList[entry]
+	freeEncoders   freeList[aggregation.Encoder]
+	freeEntryBytes int // buffer capacity held by freeEntries
+	freeRequests   freeList[request]
+	lastRefresh    int64
+	gapLogged      bool // a ShardBucketError was logged for this map
+	failures       chan *FailureRecord
+	dropped        int // failure notifications nobody had room for
+	// reputWrongShard counts records put again because the aggregate
+	// carrying them was stored on a shard that does not hold them all.
+	reputWrongShard uint64
+	moving          []recRef // records being redistributed over a new map
+	panics          atomic.Uint64
 
 	putMu    sync.Mutex
 	putGroup *Group
@@ -68,23 +77,6 @@ type Producer struct {
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 	wg         sync.WaitGroup
-}
-
-// aggKey groups records when there is no shard for them: only records of
-// the same partition key (or the same explicit hash key) share an
-// aggregate, as they surely land on the same shard.
-type aggKey struct {
-	hash     aggregation.HashKey
-	explicit bool
-}
-
-// aggregator collects the records of one predicted shard (or one key).
-type aggregator struct {
-	enc    aggregation.Encoder
-	refs   []recRef
-	shard  int // index in the table, -1 for a key aggregator
-	key    aggKey
-	listed bool // in Producer.nonEmpty
 }
 
 // New checks cfg, fills in defaults and reads the shard map with
@@ -100,7 +92,6 @@ func New(cfg *Config) (*Producer, error) {
 	}
 	p := &Producer{
 		cfg:        c,
-		log:        c.Logger,
 		epoch:      time.Now(),
 		keyAggs:    make(map[aggKey]*aggregator),
 		wake:       make(chan struct{}, 1),
@@ -109,6 +100,9 @@ func New(cfg *Config) (*Producer, error) {
 		stop:       make(chan struct{}),
 		failures:   make(chan *FailureRecord, c.BacklogCount),
 	}
+	p.log = safeLogger{l: c.Logger, panics: &p.panics}
+	p.freeAggs.max, p.freeEntries.max = maxFreeAggregators, maxFreeEntries
+	p.freeEncoders.max, p.freeRequests.max = maxFreeEncoders, c.MaxConnections
 	p.groupPool.New = newGroupForPool
 	p.lastRefresh = -int64(minShardRefreshGap) // the first mismatch may refresh at once
 	p.sendCtx, p.cancelSend = context.WithCancel(context.Background())
@@ -256,7 +250,29 @@ func (p *Producer) waitIdle(ctx context.Context) error {
 }
 
 func (p *Producer) idleLocked() bool {
-	return len(p.nonEmpty) == 0 && len(p.ready) == 0 && len(p.retry) == 0 && p.inflight == 0
+	return len(p.nonEmpty) == 0 && len(p.ready) == 0 && len(p.retry) == 0 && len(p.unverified) == 0 && p.inflight == 0
+}
+
+// Stats are the producer's counters since New.
+type Stats struct {
+	// RecordsReputWrongShard counts user records put again because the
+	// aggregate carrying them was stored on a shard whose hash key range
+	// does not hold them all (a split or merge the shard map had not seen
+	// yet). KCL consumers drop such an aggregate, so each of these
+	// records reaches them once, from the second put; a consumer that
+	// does not apply KCL's rule (a Lambda with the AWS deaggregation
+	// libraries, say) sees each of them twice.
+	RecordsReputWrongShard uint64
+	// PanicsRecovered counts panics recovered in the producer's
+	// goroutines, the Putter, GetShards and the Logger.
+	PanicsRecovered uint64
+}
+
+// Stats returns the producer's counters.
+func (p *Producer) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{RecordsReputWrongShard: p.reputWrongShard, PanicsRecovered: p.panics.Load()}
 }
 
 // PutGroup hands every record of g that is pending and not in the
@@ -268,7 +284,7 @@ func (p *Producer) idleLocked() bool {
 // the records not handed over stay Pending. After Stop it returns an
 // error matching *ErrStoppedProducer.
 func (p *Producer) PutGroup(ctx context.Context, g *Group) error {
-	if g.p != p {
+	if g.producer() != p {
 		return ErrForeignGroup
 	}
 	g.mu.Lock()

@@ -10,6 +10,9 @@ type bucket struct {
 	records float64
 	bytes   float64
 	last    int64 // producer clock of the last refill
+	// heldIn is the assembly (Producer.assembly) in which an entry of
+	// this shard was held back: later entries of the shard wait too.
+	heldIn uint64
 }
 
 func rates(pct int) (records, bytes float64) {

@@ -308,3 +308,40 @@ func TestWorkerPoolAddAfterClose(t *testing.T) {
 		wp.Add(NewAggregatedRecordRequest([]byte("late"), &pk, nil, nil)) // must not panic
 	})
 }
+
+// TestWorkerPoolUsesTheEngineLimits: the WorkerPool gets MaxRecordSize and
+// the per-shard rate limit from the engine it adapts.
+func TestWorkerPoolUsesTheEngineLimits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(1)
+		wp := NewWorkerPool(&Config{StreamName: "s", Client: f, Logger: &testLogger{},
+			GetShards: StaticGetShardsFunc(1), RateLimit: 10, // 100 entries/s after a burst of 100
+			MaxRecordSize: 1000, BatchSize: 1000})
+		wp.Start()
+		start := time.Now()
+		pk := "k"
+		wp.Add(NewAggregatedRecordRequest(make([]byte, 2000), &pk, nil, nil))
+		for i := range 300 {
+			wp.Add(NewAggregatedRecordRequest([]byte(fmt.Sprint("wp-", i)), &pk, nil, nil))
+		}
+		wp.Close()
+		wp.Wait()
+		took := time.Since(start)
+		var failures []error
+		for err := range wp.Errors() {
+			failures = append(failures, err)
+		}
+		var tooLarge *ErrRecordSizeExceeded
+		if len(failures) != 1 || !errors.As(failures[0], &tooLarge) {
+			t.Errorf("failures %v, want one ErrRecordSizeExceeded", failures)
+		}
+		if took < 2*time.Second {
+			t.Errorf("300 entries went in %v: the rate limit did not apply", took)
+		}
+		for i := range 300 {
+			if n := f.deliveredCount(fmt.Sprint("wp-", i)); n != 1 {
+				t.Errorf("wp-%d stored %d times", i, n)
+			}
+		}
+	})
+}

@@ -3,7 +3,6 @@ package producer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -13,19 +12,15 @@ import (
 
 // request is one PutRecords call in preparation or in flight.
 type request struct {
+	// done is set once complete no longer uses the request (it may be
+	// reused): a panic after that has nothing of it to fail.
+	done    bool
 	entries []*entry
 	in      kinesis.PutRecordsInput
 	records []types.PutRecordsRequestEntry
 }
 
-func (p *Producer) newRequestLocked() *request {
-	if n := len(p.freeRequests); n > 0 {
-		r := p.freeRequests[n-1]
-		p.freeRequests = p.freeRequests[:n-1]
-		return r
-	}
-	return &request{}
-}
+func (p *Producer) newRequestLocked() *request { return p.freeRequests.get() }
 
 func (p *Producer) freeRequestLocked(r *request) {
 	clear(r.entries)
@@ -33,7 +28,8 @@ func (p *Producer) freeRequestLocked(r *request) {
 	clear(r.records)
 	r.records = r.records[:0]
 	r.in = kinesis.PutRecordsInput{}
-	p.freeRequests = append(p.freeRequests, r)
+	r.done = false
+	p.freeRequests.put(r)
 }
 
 // errCountMismatch is the last error of entries whose response did not
@@ -46,8 +42,7 @@ func (p *Producer) worker() {
 	for {
 		select {
 		case req := <-p.requests:
-			out, err := p.put(req)
-			p.complete(req, out, err)
+			p.serve(req)
 		case <-p.stop:
 			return
 		}
@@ -92,8 +87,16 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 			fails = append(fails, fb)
 		}
 	}
-	var retries, isolate []*entry
+	var retries, isolate, misplaced []*entry
+	var pe *panicError
 	switch {
+	case errors.As(err, &pe):
+		// The Putter panicked: whether the service stored anything is
+		// unknown, and trying again may panic again.
+		p.logPanic(pe)
+		for _, e := range req.entries {
+			finish(e, outcomeFailed, pe, true, "")
+		}
 	case err != nil && p.sendCtx.Err() != nil:
 		// Stop's deadline passed: the request was aborted.
 		for _, e := range req.entries {
@@ -150,7 +153,16 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 			if res.ErrorCode == nil || *res.ErrorCode == "" {
 				shardID := deref(res.ShardId)
 				if e.shard >= 0 && shardID != "" && shardID != e.table.ids[e.shard] {
+					// A reshard the map has not seen. A plain record is
+					// fine wherever it lands; an aggregate is delivered
+					// only if the shard that stored it holds all its
+					// records, which the new map will tell.
 					refresh = true
+					if len(e.refs) > 1 {
+						e.storedOn = shardID
+						misplaced = append(misplaced, e)
+						continue
+					}
 				}
 				finish(e, outcomeDelivered, nil, false, shardID)
 				continue
@@ -184,9 +196,14 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 		}
 	}
 
+	testHook("complete")
 	p.mu.Lock()
+	defer p.unlockAfterComplete(req)
+	testHook("complete locked")
+	// Each entry leaves the request (sent false) as it is placed: freed,
+	// back in the buffer or awaiting the map. Until then a panic fails
+	// its records (abandon).
 	p.bufferedBytes -= freed
-	p.inflight--
 	for _, e := range req.entries {
 		if len(e.refs) == 0 {
 			p.freeEntryLocked(e)
@@ -194,6 +211,7 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	}
 	for _, e := range isolate {
 		if len(e.refs) > 0 {
+			e.sent = false
 			p.requeueLocked(e, 0)
 		}
 	}
@@ -206,9 +224,16 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	due := p.now() + retryDelay(tries)
 	for _, e := range retries {
 		if len(e.refs) > 0 {
+			e.sent = false
 			p.requeueLocked(e, due)
 		}
 	}
+	for _, e := range misplaced {
+		e.sent = false
+	}
+	p.unverified = append(p.unverified, misplaced...)
+	p.inflight--
+	req.done = true
 	p.freeRequestLocked(req)
 	for i := range fails {
 		p.notifyLocked(&fails[i])
@@ -216,9 +241,11 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	if refresh {
 		p.requestRefreshLocked()
 	}
+	if p.cfg.GetShards == nil {
+		p.resolveMisplacedLocked() // no refresh will come
+	}
 	p.signalChangedLocked()
 	p.dispatchLocked()
-	p.mu.Unlock()
 	if len(retries) > 0 || len(isolate) > 0 {
 		p.kick()
 	}
@@ -232,31 +259,33 @@ func (p *Producer) finishRefs(e *entry, kind int, err error, retryable bool, sha
 	live := e.refs[:0]
 	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
 		recycle := false
-		g.mu.Lock()
-		for _, ref := range run {
-			r := &g.recs[ref.idx]
-			current := r.epoch == ref.epoch && (r.state == InFlight || (r.state == Pending && r.queued))
-			if current && kind == outcomeRetry {
-				r.state, r.queued = Pending, true
-				live = append(live, ref)
-				continue
-			}
-			if current {
-				switch kind {
-				case outcomeDelivered:
-					r.state, r.shardID = Delivered, shardID
-				case outcomeFailed:
-					r.state, r.err, r.retryable = Failed, err, retryable
-					fails.add(g, ref, err)
+		func() {
+			g.mu.Lock()
+			defer g.mu.Unlock() // a panic must not leave the group locked
+			for _, ref := range run {
+				r := &g.recs[ref.idx]
+				current := r.epoch == ref.epoch && (r.state == InFlight || (r.state == Pending && r.queued))
+				if current && kind == outcomeRetry {
+					r.state, r.queued = Pending, true
+					live = append(live, ref)
+					continue
 				}
-				r.queued = false
-				g.outstanding--
+				if current {
+					switch kind {
+					case outcomeDelivered:
+						r.state, r.shardID = Delivered, shardID
+					case outcomeFailed:
+						r.state, r.err, r.retryable = Failed, err, retryable
+						fails.add(g, ref, err)
+					}
+					r.queued = false
+					g.outstanding--
+				}
+				freed += ref.size()
+				recycle = g.dropRefLocked() || recycle
 			}
-			freed += ref.size()
-			recycle = g.dropRefLocked() || recycle
-		}
-		g.signalIfDoneLocked()
-		g.mu.Unlock()
+			g.signalIfDoneLocked()
+		}()
 		if recycle {
 			g.recycle()
 		}
@@ -294,6 +323,14 @@ func (f *failureBatch) add(g *Group, ref recRef, err error) {
 	f.records = append(f.records, ur)
 }
 
+// notifyEntryLocked notifies the failures of entry e's records.
+func (p *Producer) notifyEntryLocked(e *entry, f *failureBatch) {
+	if len(f.records) > 0 {
+		f.ehk = strings.Clone(e.ehk)
+		p.notifyLocked(f)
+	}
+}
+
 // notifyLocked sends f on the failures channel without ever blocking.
 func (p *Producer) notifyLocked(f *failureBatch) {
 	if len(f.records) == 0 {
@@ -315,8 +352,10 @@ func (p *Producer) requestRefresh() {
 	}
 }
 
+// requestRefreshLocked asks for a refresh; refreshLoop keeps calls
+// minShardRefreshGap apart, so a request is never dropped.
 func (p *Producer) requestRefreshLocked() {
-	if p.cfg.GetShards == nil || p.now()-p.lastRefresh < int64(minShardRefreshGap) {
+	if p.cfg.GetShards == nil {
 		return
 	}
 	p.requestRefresh()
@@ -329,24 +368,7 @@ func (p *Producer) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		p.mu.Lock()
-		p.inLoop = true
-		now := p.now()
-		if now >= p.nextFlush {
-			p.flushLocked()
-			p.nextFlush = now + int64(p.cfg.FlushInterval)
-		}
-		next := p.nextFlush
-		if r := p.promoteRetriesLocked(now); r > 0 && r < next {
-			next = r
-		}
-		p.dispatchLocked()
-		if w := p.rateWaitLocked(now); w > 0 && w < next {
-			next = w
-		}
-		p.inLoop = false
-		p.mu.Unlock()
-		timer.Reset(time.Duration(max(next-now, int64(time.Millisecond))))
+		timer.Reset(p.loopStep())
 		select {
 		case <-timer.C:
 		case <-p.wake:
@@ -354,6 +376,38 @@ func (p *Producer) loop() {
 			return
 		}
 	}
+}
+
+// loopStep does one round of the loop and returns how long to sleep. A
+// panic fails what is buffered; the loop goes on.
+func (p *Producer) loopStep() (sleep time.Duration) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := recovered("the send loop", v)
+			p.logPanic(pe)
+			p.failBufferAfterPanic(pe)
+			sleep = time.Millisecond
+		}
+	}()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inLoop = true
+	testHook("loop")
+	now := p.now()
+	if now >= p.nextFlush {
+		p.flushLocked()
+		p.nextFlush = now + int64(p.cfg.FlushInterval)
+	}
+	next := p.nextFlush
+	if r := p.promoteRetriesLocked(now); r > 0 && r < next {
+		next = r
+	}
+	p.dispatchLocked()
+	if w := p.rateWaitLocked(now); w > 0 && w < next {
+		next = w
+	}
+	p.inLoop = false
+	return time.Duration(max(next-now, int64(time.Millisecond)))
 }
 
 // rateWaitLocked returns when a ready entry held back by its shard's rate
@@ -395,9 +449,37 @@ func (p *Producer) refreshLoop() {
 			return
 		case <-tick:
 		case <-p.refreshReq:
+			// Keep refreshes a gap apart while a reshard settles,
+			// but never drop a request: misplaced aggregates wait for
+			// it.
+			p.mu.Lock()
+			wait := p.lastRefresh + int64(minShardRefreshGap) - p.now()
+			p.mu.Unlock()
+			if wait > 0 {
+				t := time.NewTimer(time.Duration(wait))
+				select {
+				case <-p.stop:
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
 		}
-		p.refresh()
+		p.safeRefresh()
 	}
+}
+
+// safeRefresh refreshes the map; a panic fails the records being moved
+// to the new map and what is buffered, and the refresh goroutine goes on.
+func (p *Producer) safeRefresh() {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := recovered("the shard map refresh", v)
+			p.logPanic(pe)
+			p.failBufferAfterPanic(pe)
+		}
+	}()
+	p.refresh()
 }
 
 func (p *Producer) refresh() {
@@ -411,26 +493,43 @@ func (p *Producer) refresh() {
 	ctx, cancel := context.WithTimeout(p.sendCtx, defaultShardListTimeout)
 	shards, update, err := p.getShards(ctx, old)
 	cancel()
+	if err == nil && update {
+		err = p.setShards(shards) // resolves misplaced aggregates
+		if err == nil {
+			p.log.Info("shard map updated", LogValue{"shards", len(shards)})
+			p.kick()
+			return
+		}
+	}
 	if err != nil {
 		p.log.Error("refreshing the shard map; keeping the current one", &ShardRefreshError{Err: err})
-		return
 	}
-	if !update {
-		return
-	}
-	if err := p.setShards(shards); err != nil {
-		p.log.Error("refreshing the shard map; keeping the current one", &ShardRefreshError{Err: err})
-		return
-	}
-	p.log.Info("shard map updated", LogValue{"shards", len(shards)})
+	// The map stays: decide misplaced aggregates with it.
+	p.mu.Lock()
+	p.resolveMisplacedLocked()
+	p.dispatchLocked()
+	p.mu.Unlock()
+	p.kick()
 }
 
 // getShards calls GetShards, turning a panic into an error.
 func (p *Producer) getShards(ctx context.Context, old []types.Shard) (shards []types.Shard, update bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			shards, update, err = nil, false, fmt.Errorf("GetShards panicked: %v", r)
+			pe := recovered("GetShards", r)
+			p.logPanic(pe)
+			shards, update, err = nil, false, pe
 		}
 	}()
 	return p.cfg.GetShards(ctx, old)
+}
+
+// safePut calls PutRecords, turning a panic into an error.
+func safePut(ctx context.Context, c Putter, in *kinesis.PutRecordsInput) (out *kinesis.PutRecordsOutput, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, recovered("the PutRecords client", r)
+		}
+	}()
+	return c.PutRecords(ctx, in)
 }

@@ -14,8 +14,9 @@ import (
 // explicit hash key inside its shard. Without shards (or for a hash key in
 // a gap of the map) records share an aggregate only with records of the
 // same partition key, or the same explicit hash key. It is safe for
-// concurrent use. The Producer uses the same shard lookup but its own
-// buffer.
+// concurrent use. It is the seed API's form of the Producer's buffer:
+// the same shard table, the same per-key rule (aggKeyOf) and the same
+// aggregator (Aggregator wraps it), over UserRecords the caller keeps.
 type ShardMap struct {
 	mu       sync.RWMutex
 	table    *shardTable
@@ -77,7 +78,7 @@ func (m *ShardMap) aggregatorFor(r UserRecord) (*Aggregator, error) {
 			return m.aggs[s], nil
 		}
 	}
-	k := aggKey{hash: hash, explicit: explicit}
+	k := aggKeyOf(hash, explicit, false)
 	a := m.keyAggs[k]
 	if a == nil {
 		var ehk *string
@@ -101,12 +102,18 @@ func (m *ShardMap) Put(userRecord UserRecord) (*AggregatedRecordRequest, error) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.putLocked(userRecord)
+}
+
+// putLocked is Put without the key check; UpdateShards puts the records
+// it redistributes through it too.
+func (m *ShardMap) putLocked(userRecord UserRecord) (*AggregatedRecordRequest, error) {
 	a, err := m.aggregatorFor(userRecord)
 	if err != nil {
 		return nil, &ShardBucketError{UserRecord: userRecord}
 	}
-	if userRecord.Size()+len(userRecord.PartitionKey()) > m.maxSize {
-		single := newAggregator(a.explicitHashKey, 1, userRecord.Size()+len(userRecord.PartitionKey()))
+	if size := userRecord.Size() + len(userRecord.PartitionKey()); (aggLimits{count: m.maxCount, size: m.maxSize}).alone(size) {
+		single := newAggregator(a.explicitHashKey, 1, size)
 		single.Put(userRecord)
 		return single.Drain()
 	}
@@ -189,9 +196,7 @@ func (m *ShardMap) UpdateShards(shards []types.Shard, pendingRecords []*Aggregat
 	defer m.mu.Unlock()
 	var records []UserRecord
 	collect := func(a *Aggregator) {
-		records = append(records, a.records...)
-		a.records = nil
-		a.enc.Reset()
+		records = append(records, a.takeRecords()...)
 	}
 	for _, a := range m.aggs {
 		collect(a)
@@ -210,16 +215,13 @@ func (m *ShardMap) UpdateShards(shards []types.Shard, pendingRecords []*Aggregat
 	var out []*AggregatedRecordRequest
 	var errs []error
 	for _, r := range records {
-		a, err := m.aggregatorFor(r)
+		d, err := m.putLocked(r)
 		if err != nil {
-			errs = append(errs, &ShardBucketError{UserRecord: r})
-			continue
+			errs = append(errs, err)
 		}
-		if a.WillOverflow(r) {
-			d, _ := a.Drain()
+		if d != nil {
 			out = append(out, d)
 		}
-		a.Put(r)
 	}
 	return out, errors.Join(errs...)
 }

@@ -169,6 +169,7 @@ type shardTable struct {
 	starts []aggregation.HashKey
 	ends   []aggregation.HashKey
 	ids    []string
+	byID   map[string]int // index of each shard ID
 	// mids are the explicit hash keys (decimal) that entries to a shard
 	// carry: the middle of its range, so the entry lands inside it.
 	mids []string
@@ -197,6 +198,7 @@ func newShardTable(shards []types.Shard) (*shardTable, error) {
 		ends:   make([]aggregation.HashKey, len(sorted)),
 		ids:    make([]string, len(sorted)),
 		mids:   make([]string, len(sorted)),
+		byID:   make(map[string]int, len(sorted)),
 	}
 	for i, s := range sorted {
 		if s.ShardId == nil || s.HashKeyRange == nil || s.HashKeyRange.EndingHashKey == nil {
@@ -217,6 +219,7 @@ func newShardTable(shards []types.Shard) (*shardTable, error) {
 			return nil, fmt.Errorf("shard %s overlaps shard %s", *s.ShardId, t.ids[i-1])
 		}
 		t.starts[i], t.ends[i], t.ids[i] = start, end, *s.ShardId
+		t.byID[*s.ShardId] = i
 		t.mids[i] = aggregation.Midpoint(start, end).String()
 	}
 	t.prefix = make([]uint32, 1<<prefixBits+1)
@@ -241,6 +244,25 @@ func (t *shardTable) lastStartAtOrBelow(h aggregation.HashKey, lo, hi int) int {
 		n -= half
 	}
 	return lo
+}
+
+// holdsAll reports whether the shard with ID id holds the hash key of
+// every record of refs: whether a KCL consumer keeps all of them when an
+// aggregate of refs is stored on that shard.
+func (t *shardTable) holdsAll(id string, refs []recRef) bool {
+	if t == nil {
+		return false
+	}
+	s, ok := t.byID[id]
+	if !ok {
+		return false
+	}
+	for i := range refs {
+		if !refs[i].hash.InRange(t.starts[s], t.ends[s]) {
+			return false
+		}
+	}
+	return true
 }
 
 // lookup returns the index of the shard holding h, or -1 when h falls in a

@@ -2,124 +2,176 @@ package producer
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"sync"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 )
 
-// WorkerPool sends AggregatedRecordRequests with PutRecords: it batches
-// them into requests of at most BatchCount entries and BatchSize bytes,
-// keeps at most MaxConnections requests in flight, and retries only the
-// failed entries, with jittered exponential backoff, until RecordTTL after
-// they were added. Entries that fail for good or expire are reported on
-// Errors as *FailureRecord. It is the sending block for callers
-// that build entries themselves (with ShardMap); the Producer has its own
-// buffer so it can track every user record.
+// WorkerPool sends PutRecords entries that callers built themselves (with
+// ShardMap, say). It is a thin adapter over the Producer's engine: each
+// entry becomes one record of a Group, sent as it is (AggregateBatchCount
+// 1: its own explicit hash key or partition key decides the shard).
+// Batching into requests of at most BatchCount entries and BatchSize
+// bytes, MaxConnections, retrying only the failed entries with jittered
+// backoff until RecordTTL after they were added, RateLimit (per shard of
+// GetShards' map, when there is one), BufferMaxBytes (Add waits while it
+// is reached), MaxRecordSize and panic recovery are therefore the
+// Producer's own. The engine sees each entry as one record, so it cannot
+// check an aggregate built elsewhere against a reshard. Entries that fail
+// for good or expire are reported on Errors as *FailureRecord with their
+// UserRecords.
 type WorkerPool struct {
 	*Config
 
-	mu       sync.Mutex
-	queue    []*poolItem
-	paused   bool
-	closed   bool
-	started  bool
-	flushing bool
-	inflight int
+	p   *Producer
+	err error // New's error for an invalid Config: every entry fails with it
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	paused  bool
+	queued  []*AggregatedRecordRequest // added before Start or while paused
+	live    map[*poolItem]struct{}     // handed to the engine, no outcome yet
+	waiting sync.WaitGroup             // one per entry handed to the engine
+
 	errs     chan error
 	errMu    sync.Mutex // guards sending on and closing errs
 	errsDone bool
-	wake     chan struct{}
 	done     chan struct{}
-	start    time.Time
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
 }
 
-// Work is what one PutRecords call of a WorkerPool carries: the entries,
-// in request order.
+// Work is a set of entries for one PutRecords call, in request order. The
+// engine assembles requests itself; Work is kept for callers of the seed
+// API that name it.
 type Work struct {
 	Records []*AggregatedRecordRequest
-	items   []*poolItem
 }
 
-func newWork(items []*poolItem) *Work {
-	w := &Work{Records: make([]*AggregatedRecordRequest, len(items)), items: items}
-	for i, it := range items {
-		w.Records[i] = it.req
-	}
-	return w
-}
-
+// poolItem is one entry handed to the engine, in a group of its own.
 type poolItem struct {
-	req      *AggregatedRecordRequest
-	deadline int64
-	due      int64
-	tries    int
-	lastErr  error
-	solo     bool // send alone: isolating an entry the service rejects
+	req *AggregatedRecordRequest
+	g   *Group
 }
 
 // NewWorkerPool returns a WorkerPool for config; zero fields take the
-// Config defaults. Client must be set.
+// Config defaults. Client must be set; with an invalid Config every entry
+// fails with the error New would return.
 func NewWorkerPool(config *Config) *WorkerPool {
 	c := config.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	return &WorkerPool{
+	wp := &WorkerPool{
 		Config: &c,
+		live:   map[*poolItem]struct{}{},
 		errs:   make(chan error, c.BacklogCount),
-		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
-		start:  time.Now(),
-		ctx:    ctx,
-		cancel: cancel,
 	}
+	engine := c
+	engine.AggregateBatchCount = 1 // entries are built already
+	wp.p, wp.err = New(&engine)
+	return wp
 }
-
-func (wp *WorkerPool) now() int64 { return int64(time.Since(wp.start)) }
 
 // Start starts sending. Calling it again does nothing.
 func (wp *WorkerPool) Start() {
 	wp.mu.Lock()
-	defer wp.mu.Unlock()
-	if wp.started || wp.closed {
+	if wp.started || wp.closed || wp.err != nil {
+		wp.mu.Unlock()
 		return
 	}
 	wp.started = true
-	wp.wg.Add(1)
-	go wp.loop()
+	wp.p.Start()
+	var queued []*AggregatedRecordRequest
+	if !wp.paused {
+		queued, wp.queued = wp.queued, nil
+		wp.waiting.Add(len(queued))
+	}
+	wp.mu.Unlock()
+	for _, r := range queued {
+		wp.send(r)
+	}
 }
 
-// Add queues an entry. After Close it is reported on Errors as failed
-// with ErrStoppedProducer.
+// Add queues an entry. It waits while the engine's buffer is full. After
+// Close the entry is reported on Errors as failed with ErrStoppedProducer.
 func (wp *WorkerPool) Add(record *AggregatedRecordRequest) {
 	if record == nil || record.Entry == nil {
 		return
 	}
 	wp.mu.Lock()
-	if wp.closed {
+	switch {
+	case wp.closed || wp.err != nil:
 		wp.mu.Unlock()
-		wp.report(record, &ErrStoppedProducer{})
+		wp.report(record, wp.stoppedErr())
+		return
+	case !wp.started || wp.paused:
+		wp.queued = append(wp.queued, record)
+		wp.mu.Unlock()
 		return
 	}
-	now := wp.now()
-	wp.queue = append(wp.queue, &poolItem{req: record, deadline: now + int64(wp.RecordTTL)})
-	full := len(wp.queue) >= wp.BatchCount
+	wp.waiting.Add(1)
 	wp.mu.Unlock()
-	if full {
-		wp.kick()
+	wp.send(record)
+}
+
+func (wp *WorkerPool) stoppedErr() error {
+	if wp.err != nil {
+		return wp.err
+	}
+	return &ErrStoppedProducer{}
+}
+
+// send hands one entry to the engine and waits for its outcome in a
+// goroutine of its own. The caller has counted it in waiting.
+func (wp *WorkerPool) send(r *AggregatedRecordRequest) {
+	g := wp.p.NewGroup()
+	data, pk := r.Entry.Data, deref(r.Entry.PartitionKey)
+	if ehk := deref(r.Entry.ExplicitHashKey); ehk != "" {
+		h, err := aggregation.ParseHashKey(ehk)
+		if err != nil {
+			g.Release()
+			wp.report(r, &ShardBucketError{})
+			wp.waiting.Done()
+			return
+		}
+		g.AddWithHashKey(data, pk, h)
+	} else {
+		g.Add(data, pk)
+	}
+	it := &poolItem{req: r, g: g}
+	wp.mu.Lock()
+	wp.live[it] = struct{}{}
+	wp.mu.Unlock()
+	if err := wp.p.PutGroup(context.Background(), g); err != nil {
+		wp.mu.Lock()
+		delete(wp.live, it)
+		wp.mu.Unlock()
+		g.Release()
+		wp.report(r, err)
+		wp.waiting.Done()
+		return
+	}
+	go wp.await(it)
+}
+
+// await reports the entry's outcome once it has one.
+func (wp *WorkerPool) await(it *poolItem) {
+	defer wp.waiting.Done()
+	_ = it.g.wait(context.Background(), false) // batch: no flush per entry
+	wp.mu.Lock()
+	delete(wp.live, it)
+	o := it.g.Outcome(0)
+	wp.mu.Unlock()
+	it.g.Release()
+	if o.State == Failed && !errors.Is(o.Err, ErrCanceled) { // ErrCanceled: Pause took it back
+		wp.report(it.req, o.Err)
 	}
 }
 
 // Flush sends the queued entries now, without waiting for a full request.
 func (wp *WorkerPool) Flush() {
-	wp.mu.Lock()
-	wp.flushing = true
-	wp.mu.Unlock()
-	wp.kick()
+	if wp.err == nil {
+		wp.p.requestFlush()
+	}
 }
 
 // Pause stops sending new requests and returns the queued entries (not
@@ -128,11 +180,14 @@ func (wp *WorkerPool) Pause() []*AggregatedRecordRequest {
 	wp.mu.Lock()
 	defer wp.mu.Unlock()
 	wp.paused = true
-	out := make([]*AggregatedRecordRequest, 0, len(wp.queue))
-	for _, it := range wp.queue {
-		out = append(out, it.req)
+	out := wp.queued
+	wp.queued = nil
+	for it := range wp.live {
+		it.g.Cancel()
+		if o := it.g.Outcome(0); o.State == Failed && errors.Is(o.Err, ErrCanceled) {
+			out = append(out, it.req)
+		}
 	}
-	wp.queue = nil
 	return out
 }
 
@@ -141,15 +196,23 @@ func (wp *WorkerPool) Pause() []*AggregatedRecordRequest {
 func (wp *WorkerPool) Resume(records []*AggregatedRecordRequest) {
 	wp.mu.Lock()
 	wp.paused = false
-	now := wp.now()
-	for _, r := range records {
+	var send []*AggregatedRecordRequest
+	for _, r := range append(wp.queued, records...) {
 		if r != nil && r.Entry != nil {
-			wp.queue = append(wp.queue, &poolItem{req: r, deadline: now + int64(wp.RecordTTL)})
+			send = append(send, r)
 		}
 	}
-	wp.flushing = true
+	wp.queued = nil
+	if !wp.started || wp.closed {
+		wp.queued = send
+		send = nil
+	}
+	wp.waiting.Add(len(send))
 	wp.mu.Unlock()
-	wp.kick()
+	for _, r := range send {
+		wp.send(r)
+	}
+	wp.Flush()
 }
 
 // Close stops taking entries and sends what is queued; Wait returns when
@@ -160,21 +223,33 @@ func (wp *WorkerPool) Close() {
 		wp.mu.Unlock()
 		return
 	}
-	wp.closed, wp.flushing, wp.paused = true, true, false
+	wp.closed, wp.paused = true, false
+	queued := wp.queued
+	wp.queued = nil
 	started := wp.started
-	var unsent []*poolItem
-	if !started {
-		unsent, wp.queue = wp.queue, nil
+	if started {
+		wp.waiting.Add(len(queued))
 	}
 	wp.mu.Unlock()
 	if !started {
-		for _, it := range unsent {
-			wp.report(it.req, &ErrStoppedProducer{})
+		for _, r := range queued {
+			wp.report(r, wp.stoppedErr())
+		}
+		if wp.p != nil {
+			_ = wp.p.Stop(context.Background())
 		}
 		wp.finish()
 		return
 	}
-	wp.kick()
+	for _, r := range queued {
+		wp.send(r)
+	}
+	wp.p.requestFlush()
+	go func() {
+		wp.waiting.Wait() // each entry delivered, failed for good or expired
+		_ = wp.p.Stop(context.Background())
+		wp.finish()
+	}()
 }
 
 // Wait blocks until a closed pool has sent everything (each entry
@@ -187,13 +262,6 @@ func (wp *WorkerPool) Wait() {
 // It is buffered (BacklogCount); when it is full, failures are logged and
 // dropped rather than holding up sending.
 func (wp *WorkerPool) Errors() chan error { return wp.errs }
-
-func (wp *WorkerPool) kick() {
-	select {
-	case wp.wake <- struct{}{}:
-	default:
-	}
-}
 
 func (wp *WorkerPool) report(r *AggregatedRecordRequest, err error) {
 	fr := &FailureRecord{Err: err, PartitionKey: deref(r.Entry.PartitionKey), ExplicitHashKey: deref(r.Entry.ExplicitHashKey), UserRecords: r.UserRecords}
@@ -212,178 +280,9 @@ func (wp *WorkerPool) report(r *AggregatedRecordRequest, err error) {
 
 // finish ends the pool: no more reports, Errors closed, Wait released.
 func (wp *WorkerPool) finish() {
-	wp.cancel()
 	wp.errMu.Lock()
 	wp.errsDone = true
 	close(wp.errs)
 	wp.errMu.Unlock()
 	close(wp.done)
-}
-
-// loop batches due entries into requests and hands them to senders.
-func (wp *WorkerPool) loop() {
-	defer wp.wg.Done()
-	timer := time.NewTimer(wp.FlushInterval)
-	defer timer.Stop()
-	var sends sync.WaitGroup
-	for {
-		wp.mu.Lock()
-		now := wp.now()
-		for !wp.paused && wp.inflight < wp.MaxConnections {
-			batch, expired := wp.takeLocked(now)
-			for _, it := range expired {
-				wp.report(it.req, &expiredError{last: it.lastErr})
-			}
-			if len(batch) == 0 {
-				break
-			}
-			wp.inflight++
-			sends.Add(1)
-			go func() {
-				defer sends.Done()
-				wp.send(newWork(batch))
-			}()
-		}
-		if len(wp.queue) == 0 {
-			wp.flushing = false
-		}
-		finished := wp.closed && len(wp.queue) == 0 && wp.inflight == 0
-		next := int64(wp.FlushInterval)
-		for _, it := range wp.queue {
-			if it.due > now {
-				next = min(next, it.due-now)
-			}
-		}
-		wp.mu.Unlock()
-		if finished {
-			sends.Wait()
-			wp.finish()
-			return
-		}
-		timer.Reset(time.Duration(next))
-		select {
-		case <-timer.C:
-			wp.mu.Lock()
-			wp.flushing = true
-			wp.mu.Unlock()
-		case <-wp.wake:
-		}
-	}
-}
-
-// takeLocked takes due entries for one request: only when a request is
-// full or a flush is due. It also removes expired entries.
-func (wp *WorkerPool) takeLocked(now int64) (batch, expired []*poolItem) {
-	due := 0
-	for _, it := range wp.queue {
-		if it.due <= now {
-			due++
-		}
-	}
-	if due == 0 || (!wp.flushing && due < wp.BatchCount) {
-		return nil, nil
-	}
-	kept := wp.queue[:0]
-	bytes := 0
-	for i, it := range wp.queue {
-		if it.deadline <= now {
-			expired = append(expired, it)
-			continue
-		}
-		if it.due > now {
-			kept = append(kept, it)
-			continue
-		}
-		if len(batch) >= wp.BatchCount || bytes+it.req.size() > wp.BatchSize ||
-			(len(batch) > 0 && (it.solo || batch[0].solo)) {
-			kept = append(kept, wp.queue[i:]...)
-			break
-		}
-		batch = append(batch, it)
-		bytes += it.req.size()
-	}
-	clear(wp.queue[len(kept):])
-	wp.queue = kept
-	return batch, expired
-}
-
-// send puts one Work and requeues or reports its failed entries.
-func (wp *WorkerPool) send(work *Work) {
-	batch := work.items
-	in := &kinesis.PutRecordsInput{StreamName: &wp.StreamName, Records: make([]types.PutRecordsRequestEntry, len(work.Records))}
-	for i, r := range work.Records {
-		in.Records[i] = *r.Entry
-	}
-	ctx, cancel := context.WithTimeout(wp.ctx, wp.RequestTimeout)
-	out, err := safePut(ctx, wp.Client, in)
-	cancel()
-	now := wp.now()
-	var retry []*poolItem
-	fail := func(it *poolItem, err error) { wp.report(it.req, err) }
-	switch {
-	case err != nil:
-		class, code, msg := classifyError(err)
-		if class == classPermanent && len(batch) == 1 {
-			fail(batch[0], &EntryError{Code: code, Message: msg})
-			break
-		}
-		wp.Logger.Error("PutRecords failed; retrying", err, LogValue{"entries", len(batch)})
-		for _, it := range batch {
-			it.lastErr = err
-			if class == classPermanent {
-				// Send each alone to find the entry at fault.
-				it.solo, it.tries = true, -1
-			}
-			retry = append(retry, it)
-		}
-	case out == nil || len(out.Records) != len(batch):
-		wp.Logger.Error("PutRecords response does not match the request; retrying every entry", errCountMismatch)
-		for _, it := range batch {
-			it.lastErr = errCountMismatch
-			retry = append(retry, it)
-		}
-	default:
-		for i, it := range batch {
-			res := &out.Records[i]
-			if res.ErrorCode == nil || *res.ErrorCode == "" {
-				continue
-			}
-			code := *res.ErrorCode
-			ee := &EntryError{Code: code, Message: deref(res.ErrorMessage), Retryable: classifyCode(code) != classPermanent}
-			if !ee.Retryable {
-				fail(it, ee)
-				continue
-			}
-			it.lastErr = ee
-			retry = append(retry, it)
-		}
-	}
-	wp.mu.Lock()
-	for _, it := range retry {
-		it.tries++
-		it.due = now
-		if it.tries > 0 {
-			it.due += retryDelay(it.tries - 1)
-		}
-		if it.deadline <= now {
-			wp.mu.Unlock()
-			fail(it, &expiredError{last: it.lastErr})
-			wp.mu.Lock()
-			continue
-		}
-		wp.queue = append(wp.queue, it)
-	}
-	wp.inflight--
-	wp.mu.Unlock()
-	wp.kick()
-}
-
-// safePut calls PutRecords, turning a panic into an error.
-func safePut(ctx context.Context, c Putter, in *kinesis.PutRecordsInput) (out *kinesis.PutRecordsOutput, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("producer: PutRecords client panicked: %v", r)
-		}
-	}()
-	return c.PutRecords(ctx, in)
 }

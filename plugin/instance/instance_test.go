@@ -75,8 +75,9 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 			r.Data = bytes.Clone(r.Data)
 			f.records = append(f.records, r)
 		}
+		// No ShardId: this fake models no shards, and a shard other than
+		// the predicted one would make the producer put aggregates again.
 		out.Records = append(out.Records, types.PutRecordsResultEntry{
-			ShardId:        aws.String("shardId-000000000000"),
 			SequenceNumber: aws.String(fmt.Sprint(f.calls*1000 + i)),
 		})
 	}

@@ -1,0 +1,121 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"testing/synctest"
+)
+
+// memoryCeiling is the bound doc.go gives for the heap the producer holds
+// beyond the callers' groups, with shards shards and held records in it.
+func memoryCeiling(c Config, shards, held int) int {
+	const perRecord, perEncoder, perRequestEntry = 100, 8 << 10, 200
+	return 2*c.BufferMaxBytes + perRecord*held +
+		shards*(2*c.AggregateBatchSize+perEncoder) + c.BatchCount*perEncoder +
+		maxFreeEncoders*(2*c.AggregateBatchSize+perEncoder) +
+		c.BatchSize +
+		c.MaxConnections*c.BatchCount*perRequestEntry
+}
+
+func heapInUse() int {
+	runtime.GC()
+	runtime.GC() // a second time empties the sync.Pool victim caches
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int(m.HeapAlloc)
+}
+
+// TestMemoryCeiling fills the producer to its buffer cap against a
+// service that does not answer, with 100,000 records of random keys and
+// no shard map, and holds the heap the producer adds to the ceiling of
+// doc.go; then it lets the records through and checks what stays after
+// (the free lists) is within the same bound with nothing held.
+func TestMemoryCeiling(t *testing.T) {
+	const n, size = 100_000, 100
+	tests := []struct {
+		name        string
+		anyKey      bool
+		wantEntries func(int) bool
+	}{
+		{name: "distinct random keys", wantEntries: func(e int) bool { return e == n }},
+		// One random key per aggregate: 50 KiB aggregates of ~105-byte records.
+		{name: "no key of their own", anyKey: true, wantEntries: func(e int) bool { return e <= n/400 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake(1)
+				p, release := startHanging(t, f, func(c *Config) {
+					c.GetShards = nil
+					c.BufferMaxBytes = 4 << 20
+				})
+				base := heapInUse()
+				rng := rand.New(rand.NewPCG(3, 4))
+				data := make([]byte, size)
+				g := p.NewGroup()
+				for i := range n {
+					data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+					if tc.anyKey {
+						g.AddAnyKey(data)
+					} else {
+						g.Add(data, fmt.Sprintf("%016x", rng.Uint64()))
+					}
+				}
+				withGroup := heapInUse()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error)
+				go func() { done <- p.PutGroup(ctx, g) }()
+				synctest.Wait() // the buffer is full; requests hang
+				held := 0
+				g.mu.Lock()
+				for i := range g.recs {
+					if r := &g.recs[i]; r.queued || r.state == InFlight {
+						held++
+					}
+				}
+				g.mu.Unlock()
+				grown := heapInUse() - withGroup
+				limit := memoryCeiling(p.cfg, 0, held)
+				t.Logf("%d records held, producer heap %.1f MiB, ceiling %.1f MiB", held, mib(grown), mib(limit))
+				if held == 0 || held == n {
+					t.Fatalf("%d of %d records held: the buffer cap did not apply", held, n)
+				}
+				if grown > limit {
+					t.Errorf("producer heap %.1f MiB over the ceiling %.1f MiB", mib(grown), mib(limit))
+				}
+				close(release)
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+				if err := g.Wait(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if d, _, _, _ := g.Counts(); d != n {
+					t.Fatalf("%d of %d delivered", d, n)
+				}
+				g.Release()
+				f.mu.Lock()
+				entries := f.entries
+				f.delivered, f.kclSeen = nil, nil // the fake's own memory
+				f.mu.Unlock()
+				if !tc.wantEntries(entries) {
+					t.Errorf("%d PutRecords entries for %d records", entries, n)
+				}
+				idle := heapInUse() - base
+				t.Logf("%d PutRecords entries; after: %.1f MiB", entries, mib(idle))
+				if idle > memoryCeiling(p.cfg, 0, 0) {
+					t.Errorf("after the run the producer keeps %.1f MiB, over the ceiling %.1f MiB", mib(idle), mib(memoryCeiling(p.cfg, 0, 0)))
+				}
+				if err := p.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+func mib(n int) float64 { return float64(n) / (1 << 20) }
