@@ -326,8 +326,14 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 		if s.record.Truncated {
 			truncated++
 		}
-		w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
-		w.held += len(s.record.Data) + len(s.record.PartitionKey) + recordState
+		w.held += len(s.record.Data) + recordState
+		if s.record.RandomKey {
+			// Any key will do: the producer picks one per aggregate.
+			w.group.AddAnyKey(s.record.Data)
+		} else {
+			w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
+			w.held += len(s.record.PartitionKey)
+		}
 		w.events++
 	}
 	w.malformed = s.reader.Err()
