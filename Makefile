@@ -9,7 +9,7 @@ NODE_MODULES := test/node_modules/.package-lock.json
 
 export KINESIS_KPL_CACHE := $(CACHE)
 
-.PHONY: build test unit vet fuzz crosscheck e2e demo bench generate fluent-bit node clean
+.PHONY: build kplcat test unit vet fuzz crosscheck e2e demo bench generate fluent-bit node clean
 
 ## build: the plugin as a c-shared object, build/out_kinesis_kpl.so
 build: $(SO)
@@ -18,6 +18,13 @@ $(SO): go.mod go.sum $(shell find plugin conf producer aggregation -name '*.go' 
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -ldflags='-s -w' -o $(SO) ./plugin
 	@rm -f $(BUILD)/out_kinesis_kpl.h
+
+## kplcat: the stream reader, build/kplcat (see cmd/kplcat)
+kplcat: $(BUILD)/kplcat
+
+$(BUILD)/kplcat: go.mod go.sum $(shell find cmd/kplcat aggregation -name '*.go' -not -name '*_test.go' 2>/dev/null)
+	@mkdir -p $(BUILD)
+	$(GO) build -trimpath -o $@ ./cmd/kplcat
 
 ## fluent-bit: prints the Fluent Bit binary to use (FLUENT_BIT, or 1.8.15 built once into the cache)
 fluent-bit:
@@ -30,9 +37,9 @@ $(NODE_MODULES): test/package.json test/package-lock.json
 	@touch $@
 
 ## demo: Fluent Bit + the plugin shipping container logs to a local Kinesis emulator, then what arrived
-demo: build node
+demo: build kplcat node
 	@FLUENT_BIT="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" \
-	  bash test/scripts/demo.sh "$(SO)"
+	  KPLCAT=$(BUILD)/kplcat bash test/scripts/demo.sh "$(SO)"
 
 ## test: vet, unit tests with the race detector, bounded fuzzing, the cross-check, end to end
 test: vet unit fuzz crosscheck e2e
