@@ -27,9 +27,11 @@ ARG TARGETARCH
 COPY --from=build /src/dist/out_kinesis_kpl-linux-${TARGETARCH}.so /fluent-bit/plugins/out_kinesis_kpl.so
 # plugins.conf loads the plugin for every configuration that names it in
 # [SERVICE] Plugins_File, as image.conf does. FireLens writes its own
-# fluent-bit.conf without it: see conf/examples/firelens-task-definition.json.
+# fluent-bit.conf without it and includes firelens.conf: see
+# conf/examples/firelens-task-definition.json.
 COPY conf/examples/plugins.conf /fluent-bit/etc/plugins.conf
 COPY conf/examples/image.conf /fluent-bit/etc/fluent-bit.conf
+COPY conf/examples/firelens.conf /fluent-bit/etc/firelens.conf
 # The distroless "nonroot" user. Reading a node's container logs from a
 # hostPath needs root: conf/examples/kubernetes-daemonset.yaml sets it there.
 USER 65532:65532

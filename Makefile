@@ -97,11 +97,12 @@ crosscheck: node
 	    NODE_PATH=$(CURDIR)/test/node_modules node --no-warnings aggregation/crosscheck/crosscheck.js $$dir; \
 	  else echo "crosscheck: aggregation/crosscheck/crosscheck.js missing"; exit 1; fi
 
-## e2e: a real Fluent Bit with the plugin, kinesalite and the independent consumer
+## e2e: a real Fluent Bit with the plugin, kinesalite and the independent consumer; the examples
+## loaded by Fluent Bit; kplcat against kinesalite
 e2e: build node
 	FLUENT_BIT="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" \
 	  KPL_PLUGIN=$(CURDIR)/$(SO) KPL_E2E=1 \
-	  $(GO) test -count=1 -timeout 20m -v ./test/e2e/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'; exit $${PIPESTATUS[0]}
+	  $(GO) test -count=1 -timeout 20m -v ./test/e2e/ ./conf/examples/ ./cmd/kplcat/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'; exit $${PIPESTATUS[0]}
 
 ## bench: every benchmark with allocations
 bench:
