@@ -29,6 +29,10 @@ const (
 	pluginDesc = "Amazon Kinesis Data Streams, KPL-aggregated"
 )
 
+// version is stamped by the build (-ldflags -X main.version=...) and
+// logged at init, so a log says which build ran.
+var version = "dev"
+
 // instanceSeq numbers instances for their log prefix, as Fluent Bit does
 // (kinesis_kpl.0, kinesis_kpl.1, ...).
 var instanceSeq atomic.Int64
@@ -80,7 +84,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (status int) {
 	open.set[in] = struct{}{}
 	open.Unlock()
 	flb.FLBPluginSetContext(plugin, in)
-	log.Info("started", "stream", cfg.Stream)
+	log.Info("started", "stream", cfg.Stream, "version", version)
 	return flb.FLB_OK
 }
 

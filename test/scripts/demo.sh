@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The demo: kinesalite on a free loopback port, a 4-shard stream, Fluent Bit
 # with the plugin tailing realistic container logs, then a summary of what
-# arrived, read back by the independent consumer.
-# usage: FLUENT_BIT=/path/to/fluent-bit demo.sh build/out_kinesis_kpl.so [RECORDS]
+# arrived, read back with kplcat as a KCL consumer would read it.
+# usage: FLUENT_BIT=/path/to/fluent-bit KPLCAT=build/kplcat demo.sh build/out_kinesis_kpl.so [RECORDS]
 set -euo pipefail
 SO=$(realpath "${1:?usage: demo.sh PLUGIN_SO [RECORDS]}")
 RECORDS=${2:-5000}
 FLUENT_BIT=${FLUENT_BIT:?FLUENT_BIT must name the fluent-bit binary}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KPLCAT=$(realpath "${KPLCAT:-$ROOT/build/kplcat}")
 TOOL=(node --no-warnings "$ROOT/test/node/kinesis-tool.js")
 WORK=$(mktemp -d)
 pids=()
@@ -65,9 +66,18 @@ fb=$!
 pids+=($fb)
 echo "demo: Fluent Bit running (pid $fb), waiting for the records to arrive"
 
+# kplcat reads every shard to its tip; its last stderr line counts what it
+# read and what a KCL consumer would have discarded.
+kplcat() {
+  AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
+    "$KPLCAT" --endpoint "$ENDPOINT" --region us-east-1 demo >"$WORK/records.jsonl" 2>"$WORK/kplcat.err"
+}
+count() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$WORK/kplcat.err" | tail -1; }
+
 got=0
 for _ in $(seq 120); do
-  got=$("${TOOL[@]}" read "$ENDPOINT" demo | wc -l)
+  kplcat || { echo "demo: kplcat failed" >&2; cat "$WORK/kplcat.err" >&2; exit 1; }
+  got=$(count user_records)
   [ "$got" -ge "$RECORDS" ] && break
   kill -0 "$fb" 2>/dev/null || break
   sleep 0.5
@@ -77,4 +87,40 @@ wait "$fb" || true
 echo "demo: Fluent Bit stopped. Its plugin lines:"
 grep -E 'kinesis_kpl' "$WORK/fluent-bit.log" | sed 's/^/    /' || true
 echo
-"${TOOL[@]}" summary "$ENDPOINT" demo "$RECORDS"
+kplcat || { echo "demo: kplcat failed" >&2; cat "$WORK/kplcat.err" >&2; exit 1; }
+
+# The summary, from kplcat's output: one JSON line per user record, and its
+# counts on stderr.
+node -e '
+const fs = require("fs");
+const [file, stream, sent, discarded, malformed] = process.argv.slice(1);
+const perShard = new Map(), keys = new Set(), outer = new Set();
+let total = 0, notJSON = 0;
+for (const text of fs.readFileSync(file, "utf8").split("\n")) {
+  if (!text) continue;
+  const r = JSON.parse(text);
+  total++;
+  outer.add(r.shard + "/" + r.sequence_number);
+  keys.add(r.partition_key);
+  perShard.set(r.shard, (perShard.get(r.shard) || 0) + 1);
+  if (!("data" in r)) notJSON++;
+}
+const out = [
+  `stream ${stream}`,
+  `  records sent by Fluent Bit:   ${sent}`,
+  `  user records received:        ${total}`,
+  `  Kinesis records (aggregates): ${outer.size}`,
+  `  distinct partition keys:      ${keys.size}`,
+  `  per shard:`,
+  ...[...perShard.entries()].sort().map(([s, n]) => `    ${s}  ${n}`),
+  `  records outside their shard'"'"'s hash range (discarded as the KCL does): ${discarded}`,
+  `  aggregates that could not be decoded:     ${malformed}`,
+  `  records that are not valid JSON:          ${notJSON}`,
+];
+console.log(out.join("\n"));
+const ok = total > 0 && total === Number(sent) && discarded === "0" && malformed === "0" && notJSON === 0;
+if (!ok) { console.error("summary: FAILED (see counts above)"); process.exit(1); }
+' "$WORK/records.jsonl" demo "$RECORDS" "$(count kcl_discarded_records)" "$(count malformed_aggregates)"
+echo "  kplcat: $(tail -1 "$WORK/kplcat.err" | sed 's/^kplcat: //')"
+echo "  three of kplcat's lines (\`$(basename "$KPLCAT") --endpoint $ENDPOINT demo\`):"
+awk 'NR % 1667 == 1' "$WORK/records.jsonl" | head -3 | cut -c1-400 | sed 's/^/    /'
