@@ -3,7 +3,6 @@ package producer
 import (
 	"context"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -142,6 +141,22 @@ func (g *Group) AddWithHashKey(data []byte, partitionKey string, explicitHashKey
 	return g.add(data, partitionKey, explicitHashKey, true)
 }
 
+// RandomKeyLen is the length of every key AppendRandomKey makes, so that
+// sizes counted with one random key hold for any other.
+const RandomKeyLen = 13
+
+// AppendRandomKey appends a random partition key of RandomKeyLen
+// characters: a uint64 in base 36, zero-padded.
+func AppendRandomKey(dst []byte) []byte {
+	var digits [RandomKeyLen]byte
+	n := rand.Uint64()
+	for i := RandomKeyLen - 1; i >= 0; i-- {
+		digits[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[n%36]
+		n /= 36
+	}
+	return append(dst, digits[:]...)
+}
+
 // AddAnyKey adds a record that has no partition key of its own, such as a
 // log line without the configured key field: any key will do. The producer
 // gives it a random key, so records spread over the shards. Without a shard
@@ -149,8 +164,8 @@ func (g *Group) AddWithHashKey(data []byte, partitionKey string, explicitHashKey
 // aggregate, where records added with distinct keys of their own (Add)
 // would each go out alone.
 func (g *Group) AddAnyKey(data []byte) int {
-	var buf [16]byte
-	key := strconv.AppendUint(buf[:0], rand.Uint64(), 36)
+	var buf [RandomKeyLen]byte
+	key := AppendRandomKey(buf[:0])
 	i := g.add(data, unsafe.String(&key[0], len(key)), aggregation.PartitionKeyHash(unsafe.String(&key[0], len(key))), false)
 	g.mu.Lock()
 	if r := &g.recs[i]; r.state == Pending {

@@ -320,8 +320,8 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 			w.bad.add(index, err)
 			continue
 		}
-		if s.record.RandomKey {
-			randomKeys++
+		if s.record.RandomKey && in.cfg.PartitionKey != "" {
+			randomKeys++ // the configured field or template had no value
 		}
 		if s.record.Truncated {
 			truncated++

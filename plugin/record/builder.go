@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
 // Options are the record transforms, as a user configures them. The zero
@@ -452,10 +451,10 @@ func (b *Builder) partitionKey(dst []byte, tag string, body []byte) (key []byte,
 	case b.pkPath != nil:
 		dst, ok = appendField(dst, body, b.pkPath)
 	default:
-		return strconv.AppendUint(dst[:0], rand.Uint64(), 36), false
+		return producer.AppendRandomKey(dst[:0]), true
 	}
 	if !ok {
-		return strconv.AppendUint(dst[:0], rand.Uint64(), 36), true
+		return producer.AppendRandomKey(dst[:0]), true
 	}
 	return truncateRunes(dst, maxPartitionKey), false
 }
