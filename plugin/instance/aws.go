@@ -54,6 +54,9 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics(name, cfg.Stream)
+	pc.Client = measuredPutter{next: pc.Client, m: m}
+	pc.GetShards = m.watchShards(pc.GetShards)
 	pc.Logger = &producer.SlogLogger{Logger: log}
 	pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
 	log.Debug("configured", "region", awsCfg.Region, "credentials", credentialSource(cfg),
@@ -63,8 +66,14 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	if err := m.serve(cfg.MetricsListen); err != nil {
+		_ = prod.Stop(ctx) // never started: this only releases it
+		return nil, err
+	}
 	prod.Start()
-	return New(name, cfg, prod, log), nil
+	in := newWithMetrics(name, cfg, prod, log, m)
+	in.startStatsLog(cfg.StatsInterval)
+	return in, nil
 }
 
 // AWSConfig resolves the SDK configuration of an instance: region,

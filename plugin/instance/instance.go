@@ -61,6 +61,8 @@ type Instance struct {
 	prod   *producer.Producer
 	log    *slog.Logger
 	ledger *ledger
+	// metrics count what Stats does not; see metrics.go.
+	metrics *metrics
 	// keyPath is the partition key's field, when partition_key names one.
 	keyPath []string
 
@@ -97,14 +99,21 @@ type scratch struct {
 // New builds an instance around an already-created producer. The instance
 // owns prod from then on and stops it in Close.
 func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log}
+	return newWithMetrics(name, cfg, prod, log, newMetrics(name, cfg.Stream))
+}
+
+// newWithMetrics is New with the metrics that Open already gave the
+// producer's client.
+func newWithMetrics(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger, m *metrics) *Instance {
+	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, metrics: m}
 	if t, err := conf.ParsePartitionKey(cfg.PartitionKey); err == nil && len(t) == 1 && t[0].Kind == conf.PartField {
 		in.keyPath = t[0].Field
 	}
 	in.scratch.New = func() any { return &scratch{json: make([]byte, 0, 4096), key: make([]byte, 0, 64)} }
 	if cfg.RetryLedger {
-		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evict)
+		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evictFromLedger)
 	}
+	m.watch(in)
 	return in
 }
 
@@ -225,6 +234,7 @@ func (in *Instance) finish(tag string, size int, w *chunkWork) Status {
 	in.stats.Delivered.Add(int64(delivered))
 	if rejected > 0 {
 		in.stats.Rejected.Add(int64(rejected))
+		in.metrics.countDropped(w.group)
 		reasons := map[string]int{}
 		for i := 0; i < w.group.Len(); i++ {
 			if o := w.group.Outcome(i); o.State == producer.Failed && !o.Retryable && o.Err != nil {
@@ -257,6 +267,7 @@ func reasonOf(err error) string {
 func (in *Instance) retryLater(tag string, data []byte, w *chunkWork) Status {
 	in.stats.Retries.Add(1)
 	w.group.Cancel()
+	in.metrics.countExpired(w.group)
 	delivered, rejected, retryable, inFlight := w.group.Counts()
 	in.log.Warn("not every record was delivered in time; the chunk will be retried",
 		"tag", tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
@@ -305,6 +316,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	}
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
 		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load())
+	in.metrics.close(ctx)
 	return err
 }
 

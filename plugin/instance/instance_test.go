@@ -88,6 +88,13 @@ func (f *fakeKinesis) got() []aggregation.Record {
 
 func newInstance(t *testing.T, fk *fakeKinesis, mod func(*conf.Config)) (*Instance, *bytes.Buffer) {
 	t.Helper()
+	return newInstanceWith(t, fk, mod)
+}
+
+// newInstanceWith builds an instance on client, wrapped and counted as
+// Open does.
+func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config)) (*Instance, *bytes.Buffer) {
+	t.Helper()
 	cfg, err := conf.Load(conf.MapGetter{"stream": "s", "partition_key": "pk", "flush_timeout": "2s", "record_ttl": "10s"})
 	if err != nil {
 		t.Fatal(err)
@@ -97,10 +104,11 @@ func newInstance(t *testing.T, fk *fakeKinesis, mod func(*conf.Config)) (*Instan
 	}
 	var logs syncBuffer
 	log := NewLogger(&logs, "kinesis_kpl.0", slog.LevelDebug)
+	m := newMetrics("kinesis_kpl.0", cfg.Stream)
 	prod, err := producer.New(&producer.Config{
 		StreamName:    "s",
-		Client:        fk,
-		GetShards:     producer.StaticGetShardsFunc(4),
+		Client:        measuredPutter{next: client, m: m},
+		GetShards:     m.watchShards(producer.StaticGetShardsFunc(4)),
 		RecordTTL:     cfg.RecordTTL,
 		FlushInterval: 10 * time.Millisecond,
 		Logger:        producer.NopLogger{},
@@ -109,7 +117,7 @@ func newInstance(t *testing.T, fk *fakeKinesis, mod func(*conf.Config)) (*Instan
 		t.Fatal(err)
 	}
 	prod.Start()
-	in := New("kinesis_kpl.0", cfg, prod, log)
+	in := newWithMetrics("kinesis_kpl.0", cfg, prod, log, m)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
