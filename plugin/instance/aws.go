@@ -70,6 +70,9 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 		_ = prod.Stop(ctx) // never started: this only releases it
 		return nil, err
 	}
+	if cfg.MetricsListen != "" {
+		log.Info("serving metrics", "url", "http://"+cfg.MetricsListen+"/metrics")
+	}
 	prod.Start()
 	in := newWithMetrics(name, cfg, prod, log, m)
 	in.startStatsLog(cfg.StatsInterval)

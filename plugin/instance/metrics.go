@@ -101,6 +101,9 @@ func newMetrics(name, stream string) *metrics {
 		Help:    "User records in each Kinesis record accepted: 1 for a plain record, more for an aggregate.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 	})
+	for _, reason := range append([]string{reasonPartitionKey, reasonTooLarge, reasonOther}, permanentCodes...) {
+		m.dropped.WithLabelValues(reason) // shown at 0, so rates start from the first scrape
+	}
 	m.withLabels.MustRegister(m.dropped, m.callErrors, m.putLatency, m.perKinesis)
 	m.counters(
 		series{"kinesis_kpl_records_throttled_total", "User records in PutRecords entries or calls that Kinesis throttled (each attempt counts).", &m.throttled},

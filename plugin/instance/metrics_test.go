@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -486,4 +488,36 @@ func BenchmarkUserRecords(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The README's metrics table lists exactly the series an instance serves.
+func TestReadmeListsEveryMetric(t *testing.T) {
+	in, _ := newInstance(t, &fakeKinesis{}, nil)
+	in.metrics.observePut(&kinesis.PutRecordsInput{}, nil, errors.New("reset"), 0) // the errors series appears with a failure
+	fams, err := in.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, f := range fams {
+		served[f.GetName()] = true
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(kinesis_kpl_[a-z_]+)").FindAllSubmatch(readme, -1) {
+		listed[string(m[1])] = true
+	}
+	for name := range served {
+		if !listed[name] {
+			t.Errorf("%s is served but not in the README's metrics table", name)
+		}
+	}
+	for name := range listed {
+		if !served[name] {
+			t.Errorf("the README lists %s, which is not served", name)
+		}
+	}
 }
