@@ -521,3 +521,45 @@ func TestReadmeListsEveryMetric(t *testing.T) {
 		}
 	}
 }
+
+// Records whose record_ttl runs out while Kinesis throttles them are
+// counted as expired when their chunk goes back to Fluent Bit.
+func TestExpiredRecordsAreCounted(t *testing.T) {
+	fk := &fakeKinesis{failNext: 1 << 30}
+	in, _ := newInstance(t, fk, func(c *conf.Config) { c.RecordTTL, c.FlushTimeout = 100*time.Millisecond, 5*time.Second })
+	c, want := makeChunk(50, false)
+	if got := in.Flush("app", c); got != Retry {
+		t.Fatalf("Flush = %s, want RETRY", got)
+	}
+	m := in.metrics
+	if got := m.expired.Load(); got != int64(len(want)) {
+		t.Fatalf("expired = %d, want %d", got, len(want))
+	}
+	if m.throttled.Load() < int64(len(want)) || m.throttled.Load() != m.retried.Load() {
+		t.Fatalf("throttled %d, retried %d: want every record throttled at least once, and retried as often", m.throttled.Load(), m.retried.Load())
+	}
+}
+
+// Two byte-identical chunks awaiting a retry at once: the ledger keeps the
+// later and lets the earlier go, which is counted.
+func TestLedgerEvictionsAreCounted(t *testing.T) {
+	fk := &fakeKinesis{block: make(chan struct{})}
+	in, _ := newInstance(t, fk, func(c *conf.Config) { c.FlushTimeout = time.Second })
+	c, _ := makeChunk(20, false)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if got := in.Flush("app", c); got != Retry {
+				t.Errorf("Flush = %s, want RETRY", got)
+			}
+		})
+	}
+	wg.Wait()
+	close(fk.block) // the evicted chunk's request may end now
+	if got := in.metrics.evictions.Load(); got != 1 {
+		t.Fatalf("evictions = %d, want 1", got)
+	}
+	if got := in.metrics.ledgerSize(); got != 1 {
+		t.Fatalf("ledger entries = %d, want 1", got)
+	}
+}
