@@ -106,57 +106,52 @@ func newMetrics(name, stream string) *metrics {
 	}
 	m.withLabels.MustRegister(m.dropped, m.callErrors, m.putLatency, m.perKinesis)
 	m.counters(
-		series{"kinesis_kpl_records_throttled_total", "User records in PutRecords entries or calls that Kinesis throttled (each attempt counts).", &m.throttled},
-		series{"kinesis_kpl_records_retried_total", "User records sent again by the producer after their entry or call failed (each attempt counts).", &m.retried},
-		series{"kinesis_kpl_records_expired_total", "User records not delivered within record_ttl; their chunk goes back to Fluent Bit for a retry.", &m.expired},
-		series{"kinesis_kpl_kinesis_records_total", "Kinesis records (aggregates or plain records) Kinesis accepted.", &m.kinesisRecords},
-		series{"kinesis_kpl_bytes_total", "Bytes (data plus partition key) of the Kinesis records Kinesis accepted.", &m.bytes},
-		series{"kinesis_kpl_shard_map_refreshes_total", "Shard map reads (ListShards) that succeeded.", &m.shardRefreshes},
-		series{"kinesis_kpl_shard_map_refresh_errors_total", "Shard map reads that failed; the map in use stays.", &m.refreshErrors},
-		series{"kinesis_kpl_reshards_total", "Shard map reads that found other open shards than the map before (a split or merge seen).", &m.reshards},
-		series{"kinesis_kpl_ledger_evictions_total", "Chunks awaiting a retry that the ledger let go of (bounds or a byte-identical chunk); their retry sends every undelivered record.", &m.evictions},
+		series{"kinesis_kpl_records_throttled_total", "User records in PutRecords entries or calls that Kinesis throttled (each attempt counts).", m.throttled.Load},
+		series{"kinesis_kpl_records_retried_total", "User records sent again by the producer after their entry or call failed (each attempt counts).", m.retried.Load},
+		series{"kinesis_kpl_records_expired_total", "User records not delivered within record_ttl; their chunk goes back to Fluent Bit for a retry.", m.expired.Load},
+		series{"kinesis_kpl_kinesis_records_total", "Kinesis records (aggregates or plain records) Kinesis accepted.", m.kinesisRecords.Load},
+		series{"kinesis_kpl_bytes_total", "Bytes (data plus partition key) of the Kinesis records Kinesis accepted.", m.bytes.Load},
+		series{"kinesis_kpl_shard_map_refreshes_total", "Shard map reads (ListShards) that succeeded.", m.shardRefreshes.Load},
+		series{"kinesis_kpl_shard_map_refresh_errors_total", "Shard map reads that failed; the map in use stays.", m.refreshErrors.Load},
+		series{"kinesis_kpl_reshards_total", "Shard map reads that found other open shards than the map before (a split or merge seen).", m.reshards.Load},
+		series{"kinesis_kpl_ledger_evictions_total", "Chunks awaiting a retry that the ledger let go of (bounds or a byte-identical chunk); their retry sends every undelivered record.", m.evictions.Load},
 	)
 	m.stop = make(chan struct{})
 	return m
 }
 
-// series is a counter read from an atomic or a function.
+// series is a counter read, at each scrape, from a running count.
 type series struct {
 	name, help string
-	v          *atomic.Int64
+	v          func() int64
 }
 
 func (m *metrics) counters(ss ...series) {
 	for _, s := range ss {
-		m.counterFunc(s.name, s.help, s.v.Load)
+		m.withLabels.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: s.name, Help: s.help},
+			func() float64 { return float64(s.v()) }))
 	}
 }
 
-func (m *metrics) counterFunc(name, help string, v func() int64) {
-	m.withLabels.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-		func() float64 { return float64(v()) }))
-}
-
-func (m *metrics) gaugeFunc(name, help string, v func() int) {
-	m.withLabels.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-		func() float64 { return float64(v()) }))
-}
-
-// watch registers the series read from the instance: its Stats, its
-// and its ledger.
+// watch registers the series read from the instance: its Stats and its
+// ledger.
 func (m *metrics) watch(in *Instance) {
 	st := &in.stats
-	m.counterFunc("kinesis_kpl_chunks_total", "Chunks Fluent Bit handed to the instance (retries included).", st.Chunks.Load)
-	m.counterFunc("kinesis_kpl_records_in_total", "User records read from chunks (a retried chunk's records count once).", st.Records.Load)
-	m.counterFunc("kinesis_kpl_records_delivered_total", "User records Kinesis accepted.", st.Delivered.Load)
-	m.counterFunc("kinesis_kpl_chunk_retries_total", "Flushes answered with RETRY: Fluent Bit hands the chunk again.", st.Retries.Load)
-	m.counterFunc("kinesis_kpl_chunks_malformed_total", "Chunks that could not be read to their end; what could not be read is dropped.", st.Malformed.Load)
-	m.counterFunc("kinesis_kpl_ledger_hits_total", "Retried chunks continued from the ledger, sending only undelivered records.", st.LedgerResumes.Load)
+	m.counters(
+		series{"kinesis_kpl_chunks_total", "Chunks Fluent Bit handed to the instance (retries included).", st.Chunks.Load},
+		series{"kinesis_kpl_records_in_total", "User records read from chunks (a retried chunk's records count once).", st.Records.Load},
+		series{"kinesis_kpl_records_delivered_total", "User records Kinesis accepted, counted when their chunk completes.", st.Delivered.Load},
+		series{"kinesis_kpl_chunk_retries_total", "Flushes answered with RETRY: Fluent Bit hands the chunk again.", st.Retries.Load},
+		series{"kinesis_kpl_chunks_malformed_total", "Chunks that could not be read to their end; what could not be read is dropped.", st.Malformed.Load},
+		series{"kinesis_kpl_ledger_hits_total", "Retried chunks continued from the ledger, sending only undelivered records.", st.LedgerResumes.Load},
+	)
 	m.ledgerSize = func() int { return 0 }
 	if in.ledger != nil {
 		m.ledgerSize = in.ledger.len
 	}
-	m.gaugeFunc("kinesis_kpl_ledger_entries", "Chunks awaiting a retry in the ledger.", m.ledgerSize)
+	m.withLabels.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kinesis_kpl_ledger_entries", Help: "Chunks awaiting a retry in the ledger.",
+	}, func() float64 { return float64(m.ledgerSize()) }))
 }
 
 // serve starts the HTTP endpoint on addr; "" serves nothing. An address
@@ -170,7 +165,9 @@ func (m *metrics) serve(addr string) error {
 		return fmt.Errorf("metrics_listen: cannot listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	// Errors while gathering (none expected from func collectors) answer
+	// 500 rather than a partial page that would read as counters reset.
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
 	m.ln = ln
 	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.served = make(chan struct{})
