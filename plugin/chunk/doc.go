@@ -23,9 +23,13 @@
 // (the way Fluent Bit writes them), marks a group: such events are not log
 // records, and the Reader skips and counts them.
 //
-// The Reader stops at the first event that does not fit these rules and
-// reports a *FormatError naming the problem, the byte offset and the event
-// index, never the data.
+// An event that is one whole msgpack value but does not fit these rules is
+// returned with Event.Err set (wrapping ErrInvalidEvent), and reading goes on
+// after it: one bad event costs only itself. Where the chunk stops being a
+// sequence of whole msgpack values (a truncated value, the byte 0xc1), the
+// Reader cannot tell where the next event begins: it stops and Err reports a
+// *FormatError wrapping ErrMalformed. Errors name the problem, the byte offset
+// and the event index, never the data.
 //
 // # JSON
 //
@@ -48,12 +52,22 @@
 //   - NaN and ±Inf are written as null.
 //   - the EventTime extension (type 0, 8 bytes) is written as a number of
 //     seconds, the float64 sec + nsec/1e9; every other extension is null.
-//   - map keys that are strings or bin are written as strings; integer keys as
-//     their decimal string (like encoding/json does for integer map keys); any
-//     other key is an error wrapping ErrUnsupported.
+//   - map keys that are strings or bin are written as strings. A key that is
+//     another scalar is written as a string holding the JSON text that the
+//     same value gets as a map value: integers in decimal (as encoding/json
+//     writes integer map keys), true and false, floats as above (1.5, 1e+21),
+//     null for nil, NaN, ±Inf and extensions other than EventTime. A Go
+//     program decoding into map[any]any has to turn such keys into strings
+//     before encoding/json takes the map; this is the conversion chosen. A
+//     key that is a map or an array is an error wrapping ErrUnsupported.
 //   - duplicate keys are all written, in order.
 //   - containers nested deeper than MaxDepth levels are an error wrapping
 //     ErrUnsupported.
+//
+// AppendJSONMembers and AppendJSONWith write the same JSON with two changes
+// a record transform needs: a filter on the top-level keys, and '.' in key
+// names replaced at every depth. They serve plugin/record, which owns what
+// the options mean.
 //
 // No input makes these functions panic, and none allocates more than in
 // proportion to its input: lengths and counts in the input are checked

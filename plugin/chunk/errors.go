@@ -6,16 +6,21 @@ import (
 )
 
 // ErrMalformed is wrapped by every error about bytes that are not what they
-// claim to be: a chunk that is not a sequence of valid events (a truncated or
-// invalid msgpack value, an event that is not [time, body] or
-// [[time, metadata], body], a time of the wrong type or out of range, a body
-// or metadata that is not a map, trailing bytes), or a value handed to
-// AppendJSON, Lookup or AppendText that is not one well-formed msgpack value.
+// claim to be: a chunk that is not a sequence of whole msgpack values (a
+// truncated value, the unused byte 0xc1), or a value handed to AppendJSON,
+// Lookup or AppendText that is not one well-formed msgpack value. The Reader
+// cannot find where the next event begins after such an error, so it stops.
 var ErrMalformed = errors.New("malformed msgpack")
 
+// ErrInvalidEvent is wrapped by Event.Err when an event is one whole msgpack
+// value but not an event: not [time, body] or [[time, metadata], body], a
+// time of the wrong type or out of range, a body or metadata that is not a
+// map. Its end is known, so the Reader goes on with the next event.
+var ErrInvalidEvent = errors.New("invalid event")
+
 // ErrUnsupported is wrapped by AppendJSON's errors for well-formed msgpack
-// that has no JSON form under the package's rules: a map key that is not a
-// string, bin or integer, or nesting deeper than MaxDepth. It is also wrapped
+// that has no JSON form under the package's rules: a map key that is a map
+// or an array, or nesting deeper than MaxDepth. It is also wrapped
 // by Lookup when the value it is given is not a map.
 var ErrUnsupported = errors.New("msgpack value has no JSON form")
 
@@ -34,7 +39,8 @@ type FormatError struct {
 	Event int
 	// Reason is a fixed sentence naming the problem.
 	Reason string
-	// Err is ErrMalformed or ErrUnsupported; errors.Is sees it.
+	// Err is ErrMalformed, ErrInvalidEvent or ErrUnsupported; errors.Is
+	// sees it.
 	Err error
 }
 
@@ -53,7 +59,7 @@ func (e *FormatError) Error() string {
 	return string(b)
 }
 
-// Unwrap returns ErrMalformed or ErrUnsupported.
+// Unwrap returns ErrMalformed, ErrInvalidEvent or ErrUnsupported.
 func (e *FormatError) Unwrap() error { return e.Err }
 
 // reason names one problem; zero means none. Internal functions return a
@@ -87,17 +93,17 @@ var reasons = [...]struct {
 	rBadCode:        {"byte 0xc1 is not a msgpack type", ErrMalformed},
 	rTrailing:       {"trailing bytes after the msgpack value", ErrMalformed},
 	rTooDeep:        {"maps and arrays nested deeper than 64 levels", ErrUnsupported},
-	rKeyType:        {"map key is not a string, bin or integer", ErrUnsupported},
+	rKeyType:        {"map key is a map or an array", ErrUnsupported},
 	rNotMap:         {"value is not a map", ErrUnsupported},
-	rEventNotArray:  {"event is not an array", ErrMalformed},
-	rEventSize:      {"event array does not have 2 elements", ErrMalformed},
-	rHeaderSize:     {"event header [time, metadata] does not have 2 elements", ErrMalformed},
-	rTimeType:       {"event time is not an EventTime, integer or float", ErrMalformed},
-	rTimeExt:        {"event time extension is not EventTime (type 0, 8 bytes)", ErrMalformed},
-	rTimeNegative:   {"event time is negative and not a group marker", ErrMalformed},
-	rTimeRange:      {"event time is out of range", ErrMalformed},
-	rMetadataNotMap: {"event metadata is not a map", ErrMalformed},
-	rBodyNotMap:     {"event body is not a map", ErrMalformed},
+	rEventNotArray:  {"event is not an array", ErrInvalidEvent},
+	rEventSize:      {"event array does not have 2 elements", ErrInvalidEvent},
+	rHeaderSize:     {"event header [time, metadata] does not have 2 elements", ErrInvalidEvent},
+	rTimeType:       {"event time is not an EventTime, integer or float", ErrInvalidEvent},
+	rTimeExt:        {"event time extension is not EventTime (type 0, 8 bytes)", ErrInvalidEvent},
+	rTimeNegative:   {"event time is negative and not a group marker", ErrInvalidEvent},
+	rTimeRange:      {"event time is out of range", ErrInvalidEvent},
+	rMetadataNotMap: {"event metadata is not a map", ErrInvalidEvent},
+	rBodyNotMap:     {"event body is not a map", ErrInvalidEvent},
 }
 
 func (r reason) error(offset, event int) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -15,7 +14,8 @@ import (
 
 // Fuzz invariants:
 //
-// FuzzReader: Next never panics; every event it returns has a metadata (or
+// FuzzReader: Next never panics; every invalid event it returns carries only
+// a *FormatError wrapping ErrInvalidEvent; every other event has a metadata (or
 // none) and a body that are single well-formed msgpack maps by an
 // independent decoder, lying in order inside the chunk; AppendJSON of a body
 // never reports malformed bytes; Err is nil exactly when the whole chunk was
@@ -58,6 +58,14 @@ func FuzzReader(f *testing.F) {
 		for r.Next() {
 			ev := r.Event()
 			events = append(events, ev)
+			if ev.Err != nil {
+				var fe *FormatError
+				if !errors.As(ev.Err, &fe) || !errors.Is(ev.Err, ErrInvalidEvent) || fe.Event != len(events)-1+r.Skipped() ||
+					ev.Body != nil || ev.Metadata != nil || ev.Sec != 0 || ev.Nsec != 0 {
+					t.Fatalf("invalid event %+v, want only a *FormatError wrapping ErrInvalidEvent", ev)
+				}
+				continue
+			}
 			if ev.Nsec < 0 || ev.Nsec >= 1e9 || ev.Sec < 0 {
 				t.Fatalf("event time %d.%d out of range", ev.Sec, ev.Nsec)
 			}
@@ -99,7 +107,7 @@ func FuzzReader(f *testing.F) {
 		again.Reset(chunk[:r.Offset()])
 		for i := 0; again.Next(); i++ {
 			ev := again.Event()
-			if i >= len(events) || ev.Sec != events[i].Sec || ev.Nsec != events[i].Nsec ||
+			if i >= len(events) || ev.Sec != events[i].Sec || ev.Nsec != events[i].Nsec || (ev.Err == nil) != (events[i].Err == nil) ||
 				!bytes.Equal(ev.Metadata, events[i].Metadata) || !bytes.Equal(ev.Body, events[i].Body) {
 				t.Fatalf("re-reading the valid prefix differs at event %d", i)
 			}
@@ -175,6 +183,7 @@ func FuzzAppendJSON(f *testing.F) {
 			if want := stdJSON(t, ref); string(got[1:]) != want {
 				t.Fatalf("AppendJSON = %s, encoding/json = %s", got[1:], want)
 			}
+			checkTransforms(t, value, ref)
 		case errors.Is(refErr, errRefUnsupported):
 			if !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("AppendJSON error %v, want ErrUnsupported (reference: %v)", err, refErr)
@@ -207,6 +216,62 @@ func FuzzLookup(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkTransforms checks AppendJSONWith and AppendJSONMembers against the
+// reference value ref of value, renamed and filtered the slow way.
+func checkTransforms(t *testing.T, value []byte, ref any) {
+	t.Helper()
+	o := JSONOptions{ReplaceDots: "_\u00e9"}
+	got, err := AppendJSONWith(nil, value, o)
+	if err != nil {
+		t.Fatalf("AppendJSONWith: %v; AppendJSON read the value", err)
+	}
+	if want := stdJSON(t, refReplaceDots(ref, o.ReplaceDots)); string(got) != want {
+		t.Fatalf("AppendJSONWith = %s, want %s", got, want)
+	}
+	m, isMap := ref.(refMap)
+	if !isMap {
+		return
+	}
+	o.Keep = func(name []byte) bool { return len(name)%2 == 0 }
+	members, n, err := AppendJSONMembers(nil, value, o)
+	if err != nil {
+		t.Fatalf("AppendJSONMembers: %v; AppendJSON read the value", err)
+	}
+	var kept refMap
+	for _, p := range refReplaceDots(m, "").(refMap) {
+		if len(p.key)%2 == 0 {
+			kept = append(kept, p)
+		}
+	}
+	want := stdJSON(t, refReplaceDots(kept, o.ReplaceDots))
+	if got := "{" + string(members) + "}"; got != want || n != len(kept) {
+		t.Fatalf("AppendJSONMembers = %s (%d members), want %s (%d)", got, n, want, len(kept))
+	}
+}
+
+// refReplaceDots returns v with '.' in every map key replaced by dots.
+func refReplaceDots(v any, dots string) any {
+	switch x := v.(type) {
+	case refMap:
+		out := refMap{}
+		for _, p := range x {
+			key := p.key
+			if dots != "" {
+				key = strings.ReplaceAll(key, ".", dots)
+			}
+			out = append(out, refPair{key, refReplaceDots(p.value, dots)})
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = refReplaceDots(x[i], dots)
+		}
+		return out
+	}
+	return v
 }
 
 // errRefUnsupported marks input that the reference decoder read but that has
@@ -307,32 +372,30 @@ func refDecode(d *msgpack.Decoder, depth int) (any, error) {
 	return v, nil
 }
 
-// refKey decodes a map key: strings and bin as themselves, integers as their
-// decimal form.
+// refKey decodes a map key: strings and bin as themselves, any other
+// scalar as the JSON text encoding/json writes for its decoded value.
 func refKey(d *msgpack.Decoder) (string, error) {
 	c, err := d.PeekCode()
 	if err != nil {
 		return "", err
 	}
-	if !(msgpcode.IsString(c) || msgpcode.IsBin(c) || msgpcode.IsFixedNum(c) ||
-		c >= msgpcode.Uint8 && c <= msgpcode.Int64) {
+	if msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32 ||
+		msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32 {
 		// A key of another type is unsupported only if it is well-formed.
 		if err := d.Skip(); err != nil {
 			return "", err
 		}
 		return "", errRefUnsupported
 	}
-	v, err := d.DecodeInterface()
+	v, err := refDecode(d, 1)
 	if err != nil {
 		return "", err
 	}
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case []byte:
-		return string(x), nil
+	if s, ok := v.(string); ok {
+		return s, nil
 	}
-	return fmt.Sprint(v), nil
+	text, err := json.Marshal(v)
+	return string(text), err
 }
 
 type refPair struct {

@@ -1,10 +1,12 @@
 package chunk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendJSON appends the compact JSON form of one msgpack value (normally a
@@ -12,7 +14,7 @@ import (
 // exactly one msgpack value. On error dst is returned unchanged (same length)
 // with a *FormatError wrapping ErrMalformed or ErrUnsupported; Event is -1.
 func AppendJSON(dst, value []byte) ([]byte, error) {
-	out, end, why := appendJSON(dst, value, 0, 1)
+	out, end, why := appendJSON(dst, value, 0, 1, "")
 	if why == rNone && end != len(value) {
 		why = rTrailing
 	}
@@ -22,9 +24,108 @@ func AppendJSON(dst, value []byte) ([]byte, error) {
 	return out, nil
 }
 
+// JSONOptions changes what AppendJSONMembers writes.
+type JSONOptions struct {
+	// Keep, when not nil, is asked about each key of the top-level map, by
+	// the name AppendJSON gives it (unescaped); only the pairs it keeps are
+	// written. The name aliases the input or a scratch buffer: Keep must
+	// not keep it.
+	Keep func(name []byte) bool
+	// ReplaceDots, when not empty, replaces each '.' in the names of map
+	// keys, at every depth, with itself.
+	ReplaceDots string
+}
+
+// AppendJSONMembers appends the pairs of the msgpack map m as the members of
+// a JSON object, "k":v separated by commas, without the braces, so that a
+// caller can add members of its own. It follows AppendJSON's rules and o.
+// It returns the number of members written. On error dst is returned
+// unchanged, with an error as AppendJSON's; a value that is not a map is an
+// error wrapping ErrUnsupported.
+func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
+	h, why := readHeader(m, 0)
+	if why == rNone && h.kind != kMap {
+		why = rNotMap
+	}
+	if why != rNone {
+		return dst, 0, why.error(0, -1)
+	}
+	out, written, off := dst, 0, h.end
+	for i := uint64(0); i < h.n; i++ {
+		keyEnd, why := skipValue(m, off)
+		if why != rNone {
+			return dst, 0, why.error(keyEnd, -1)
+		}
+		if o.Keep != nil && !keep(o.Keep, out, m, off) {
+			if off, why = skipValue(m, keyEnd); why != rNone {
+				return dst, 0, why.error(off, -1)
+			}
+			continue
+		}
+		if written > 0 {
+			out = append(out, ',')
+		}
+		if out, off, why = appendKey(out, m, off, o.ReplaceDots); why != rNone {
+			return dst, 0, why.error(off, -1)
+		}
+		out = append(out, ':')
+		if out, off, why = appendJSON(out, m, off, 2, o.ReplaceDots); why != rNone {
+			return dst, 0, why.error(off, -1)
+		}
+		written++
+	}
+	if off != len(m) {
+		return dst, 0, rTrailing.error(off, -1)
+	}
+	return out, written, nil
+}
+
+// keep asks keepFn about the well-formed key at m[off]. A key that is not a
+// string is named in out's spare room, which the caller then overwrites, so
+// that naming it allocates nothing. Keys that are maps or arrays are kept,
+// for appendKey to report.
+func keep(keepFn func([]byte) bool, out, m []byte, off int) bool {
+	h, _ := readHeader(m, off)
+	switch h.kind {
+	case kStr, kBin:
+		return keepFn(m[h.start:h.end])
+	case kMap, kArray:
+		return true
+	}
+	name := appendScalarKeyName(out[len(out):], h, m)
+	return keepFn(name)
+}
+
+// AppendJSONWith is AppendJSON with keys renamed as o.ReplaceDots says
+// (o.Keep does not apply: value need not be a map).
+func AppendJSONWith(dst, value []byte, o JSONOptions) ([]byte, error) {
+	out, end, why := appendJSON(dst, value, 0, 1, o.ReplaceDots)
+	if why == rNone && end != len(value) {
+		why = rTrailing
+	}
+	if why != rNone {
+		return dst, why.error(end, -1)
+	}
+	return out, nil
+}
+
+// StringValue returns the bytes of a msgpack string or bin value, and false
+// for any other value.
+func StringValue(value []byte) ([]byte, bool) {
+	if start, end, found := shortStr(value, 0); found && end == len(value) {
+		return value[start:end], true
+	}
+	h, why := readHeader(value, 0)
+	if why != rNone || (h.kind != kStr && h.kind != kBin) || h.end != len(value) {
+		return nil, false
+	}
+	return value[h.start:h.end], true
+}
+
 // appendJSON appends the value at b[off], which sits at nesting depth depth,
 // and returns the offset just past it; on failure, the offset of the problem.
-func appendJSON(dst, b []byte, off, depth int) ([]byte, int, reason) {
+// dots, when not empty, replaces '.' in map keys.
+func appendJSON(dst, b []byte, off, depth int, dots string) ([]byte, int, reason) {
 	if start, end, found := shortStr(b, off); found {
 		return appendString(dst, b[start:end]), end, rNone
 	}
@@ -49,11 +150,11 @@ func appendJSON(dst, b []byte, off, depth int) ([]byte, int, reason) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, off, why = appendKey(dst, b, off); why != rNone {
+			if dst, off, why = appendKey(dst, b, off, dots); why != rNone {
 				return dst, off, why
 			}
 			dst = append(dst, ':')
-			if dst, off, why = appendJSON(dst, b, off, depth+1); why != rNone {
+			if dst, off, why = appendJSON(dst, b, off, depth+1, dots); why != rNone {
 				return dst, off, why
 			}
 		}
@@ -68,7 +169,7 @@ func appendJSON(dst, b []byte, off, depth int) ([]byte, int, reason) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, off, why = appendJSON(dst, b, off, depth+1); why != rNone {
+			if dst, off, why = appendJSON(dst, b, off, depth+1, dots); why != rNone {
 				return dst, off, why
 			}
 		}
@@ -90,9 +191,10 @@ func appendJSON(dst, b []byte, off, depth int) ([]byte, int, reason) {
 	return append(dst, "null"...), h.end, rNone
 }
 
-// appendKey appends the map key at b[off] as a JSON string.
-func appendKey(dst, b []byte, off int) ([]byte, int, reason) {
-	if start, end, found := shortStr(b, off); found {
+// appendKey appends the map key at b[off] as a JSON string, with each '.'
+// in it replaced by dots when dots is not empty.
+func appendKey(dst, b []byte, off int, dots string) ([]byte, int, reason) {
+	if start, end, found := shortStr(b, off); found && dots == "" {
 		return appendString(dst, b[start:end]), end, rNone
 	}
 	h, why := readHeader(b, off)
@@ -101,21 +203,70 @@ func appendKey(dst, b []byte, off int) ([]byte, int, reason) {
 	}
 	switch h.kind {
 	case kStr, kBin:
+		if dots != "" {
+			return appendStringReplacingDots(dst, b[h.start:h.end], dots), h.end, rNone
+		}
 		return appendString(dst, b[h.start:h.end]), h.end, rNone
+	case kMap, kArray:
+		// Malformed bytes are reported as such, even in a key of the wrong type.
+		if end, why := skipValue(b, off); why != rNone {
+			return dst, end, why
+		}
+		return dst, off, rKeyType
+	}
+	// The name of any other scalar is its JSON text: digits, a point, an
+	// exponent's sign, or the letters of true, false and null; nothing that
+	// needs escaping.
+	dst = append(dst, '"')
+	start := len(dst)
+	dst = appendScalarKeyName(dst, h, b)
+	if dots != "" && bytes.IndexByte(dst[start:], '.') >= 0 {
+		var name [32]byte
+		text := append(name[:0], dst[start:]...)
+		return appendStringReplacingDots(dst[:start-1], text, dots), h.end, rNone
+	}
+	return append(dst, '"'), h.end, rNone
+}
+
+// appendStringReplacingDots appends s as a quoted JSON string with each '.'
+// replaced by dots. A '.' byte is never part of a multi-byte UTF-8 sequence,
+// so cutting s at dots keeps its characters whole.
+func appendStringReplacingDots(dst, s []byte, dots string) []byte {
+	dst = append(dst, '"')
+	for {
+		i := bytes.IndexByte(s, '.')
+		if i < 0 {
+			dst = appendStringBody(dst, s)
+			return append(dst, '"')
+		}
+		dst = appendStringBody(dst, s[:i])
+		dst = appendStringBody(dst, unsafe.Slice(unsafe.StringData(dots), len(dots)))
+		s = s[i+1:]
+	}
+}
+
+// appendScalarKeyName appends the name of a map key that is a scalar other
+// than a string or bin: the JSON text that AppendJSON writes for the same
+// value as a map value (true, 12, -3, 1.5, 1e+21, null for nil, NaN, ±Inf
+// and extensions other than EventTime).
+func appendScalarKeyName(dst []byte, h header, b []byte) []byte {
+	switch h.kind {
 	case kUint:
-		dst = append(dst, '"')
-		dst = strconv.AppendUint(dst, h.n, 10)
-		return append(dst, '"'), h.end, rNone
+		return strconv.AppendUint(dst, h.n, 10)
 	case kInt:
-		dst = append(dst, '"')
-		dst = strconv.AppendInt(dst, int64(h.n), 10)
-		return append(dst, '"'), h.end, rNone
+		return strconv.AppendInt(dst, int64(h.n), 10)
+	case kBool:
+		return strconv.AppendBool(dst, h.n == 1)
+	case kFloat64:
+		return appendFloat(dst, math.Float64frombits(h.n), 64)
+	case kFloat32:
+		return appendFloat(dst, float64(math.Float32frombits(uint32(h.n))), 32)
+	case kExt:
+		if f, isTime := eventTimeSeconds(h, b); isTime {
+			return appendFloat(dst, f, 64)
+		}
 	}
-	// Malformed bytes are reported as such, even in a key of the wrong type.
-	if end, why := skipValue(b, off); why != rNone {
-		return dst, end, why
-	}
-	return dst, off, rKeyType
+	return append(dst, "null"...)
 }
 
 // eventTimeSeconds returns an EventTime extension as float seconds.
@@ -183,10 +334,20 @@ func plainASCII8(x uint64) bool {
 	return (x|control|quote|backslash)&highs == 0
 }
 
+// AppendJSONString appends s as a quoted JSON string, escaped by the rules
+// of the package comment.
+func AppendJSONString(dst, s []byte) []byte { return appendString(dst, s) }
+
 // appendString appends s as a quoted JSON string, escaped as the package
 // comment describes.
 func appendString(dst, s []byte) []byte {
 	dst = append(dst, '"')
+	dst = appendStringBody(dst, s)
+	return append(dst, '"')
+}
+
+// appendStringBody appends s escaped for the inside of a JSON string.
+func appendStringBody(dst, s []byte) []byte {
 	start := 0 // s[start:i] is pending, to be copied as it is
 	for i := 0; i < len(s); {
 		// Most text is plain ASCII: pass it eight bytes at a time.
@@ -239,6 +400,5 @@ func appendString(dst, s []byte) []byte {
 		i += size
 		start = i
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }

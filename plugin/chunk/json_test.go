@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -135,6 +136,10 @@ func TestAppendJSONValues(t *testing.T) {
 		{"integer keys", mapOf(fixint(1), fixint(1), i8(-5), fixint(2), u64(math.MaxUint64), fixint(3)),
 			`{"1":1,"-5":2,"18446744073709551615":3}`},
 		{"escaped key", mapOf(fixstr("a\"b\n"), fixint(1)), `{"a\"b\n":1}`},
+		{"scalar keys are named by their JSON text", mapOf(mpNil(), fixint(1), mpBool(true), fixint(2), mpBool(false), fixint(3),
+			f64(1.5), fixint(4), f32(1e21), fixint(5), f64(1e-7), fixint(6), f64(math.NaN()), fixint(7),
+			timeExt(1, 500_000_000), fixint(8), fixext(5, []byte{1}), fixint(9)),
+			`{"null":1,"true":2,"false":3,"1.5":4,"1e+21":5,"1e-7":6,"null":7,"1.5":8,"null":9}`},
 		{"all types", allTypesMap(), `{"nil":null,"t":true,"f":false,"fixint":127,"negfixint":-32,` +
 			`"u8":255,"u16":65535,"u32":4294967295,"u64":18446744073709551615,"i8":-128,"i16":-32768,` +
 			`"i32":-2147483648,"i64":-9223372036854775808,"f32":0.1,"f64":0.1,"str8":"s8","str16":"s16",` +
@@ -259,13 +264,10 @@ func TestAppendJSONErrors(t *testing.T) {
 		{"truncated ext type", []byte{0xd7}, 0, rTruncated},
 		{"truncated ext8 type", []byte{0xc7, 1}, 0, rTruncated},
 		{"unused type byte", mapOf(fixstr("a"), []byte{0xc1}), 3, rBadCode},
-		{"nil key", mapOf(mpNil(), fixint(1)), 1, rKeyType},
-		{"bool key", mapOf(mpBool(true), fixint(1)), 1, rKeyType},
-		{"float key", mapOf(f64(1), fixint(1)), 1, rKeyType},
 		{"array key", mapOf(array(), fixint(1)), 1, rKeyType},
 		{"map key", mapOf(mapOf(), fixint(1)), 1, rKeyType},
-		{"ext key", mapOf(timeExt(1, 0), fixint(1)), 1, rKeyType},
-		{"nested bad key", mapOf(fixstr("a"), mapOf(mpNil(), fixint(1))), 4, rKeyType},
+		{"nested bad key", mapOf(fixstr("a"), mapOf(array(fixint(1)), fixint(1))), 4, rKeyType},
+		{"truncated key", cat(mapHdr(1), []byte{0x92, 0x01}), 3, rTruncated},
 		{"maps nested too deep", nest(MaxDepth+1, []byte{0x81, 0xa0}), 2 * MaxDepth, rTooDeep},
 		{"arrays nested too deep", nest(MaxDepth+1, []byte{0x91}), MaxDepth, rTooDeep},
 		{"huge map count", cat(map32(math.MaxUint32), fixstr("a"), fixint(1)), 8, rTruncated},
@@ -293,8 +295,8 @@ func TestAppendJSONErrors(t *testing.T) {
 			t.Errorf("nesting of exactly MaxDepth: %v", err)
 		}
 	}
-	if _, err := AppendJSON(nil, mapOf(mpNil(), fixint(1))); !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrMalformed) {
-		t.Errorf("a nil key: %v, want ErrUnsupported only", err)
+	if _, err := AppendJSON(nil, mapOf(array(), fixint(1))); !errors.Is(err, ErrUnsupported) || errors.Is(err, ErrMalformed) {
+		t.Errorf("an array key: %v, want ErrUnsupported only", err)
 	}
 }
 
@@ -412,6 +414,71 @@ func TestPlainASCII8(t *testing.T) {
 			if got := plainASCII8(binary.LittleEndian.Uint64(b)); got != want {
 				t.Fatalf("bytes %#x %#x: plainASCII8 = %v, want %v", c1, c2, got, want)
 			}
+		}
+	}
+}
+
+func TestAppendJSONTransforms(t *testing.T) {
+	body := mapOf(fixstr("a.b"), mapOf(fixstr("c.d"), array(mapOf(fixstr("e.f"), fixint(1)))),
+		fixstr("log"), fixstr("x.y"), f64(1.5), fixstr("float key"), mpBool(true), fixint(2))
+	keepAll := func([]byte) bool { return true }
+	only := func(names ...string) func([]byte) bool {
+		return func(name []byte) bool { return slices.Contains(names, string(name)) }
+	}
+	tests := []struct {
+		name string
+		o    JSONOptions
+		want string
+		n    int
+	}{
+		{"no options", JSONOptions{}, `"a.b":{"c.d":[{"e.f":1}]},"log":"x.y","1.5":"float key","true":2`, 4},
+		{"keep all", JSONOptions{Keep: keepAll}, `"a.b":{"c.d":[{"e.f":1}]},"log":"x.y","1.5":"float key","true":2`, 4},
+		{"keep by name", JSONOptions{Keep: only("log", "1.5")}, `"log":"x.y","1.5":"float key"`, 2},
+		{"keep none", JSONOptions{Keep: only()}, ``, 0},
+		{"replace dots at every depth, not in values", JSONOptions{ReplaceDots: "_"},
+			`"a_b":{"c_d":[{"e_f":1}]},"log":"x.y","1_5":"float key","true":2`, 4},
+		{"replacement is escaped", JSONOptions{ReplaceDots: `"`},
+			`"a\"b":{"c\"d":[{"e\"f":1}]},"log":"x.y","1\"5":"float key","true":2`, 4},
+		{"keep sees names before replacing", JSONOptions{Keep: only("a.b"), ReplaceDots: "-"}, `"a-b":{"c-d":[{"e-f":1}]}`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, n, err := AppendJSONMembers([]byte("x"), body, tt.o)
+			if err != nil || string(got[1:]) != tt.want || n != tt.n {
+				t.Fatalf("AppendJSONMembers = %s, %d, %v; want %s, %d", got[1:], n, err, tt.want, tt.n)
+			}
+		})
+	}
+	if _, _, err := AppendJSONMembers(nil, array(), JSONOptions{}); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("AppendJSONMembers of an array: %v, want ErrUnsupported", err)
+	}
+	if _, _, err := AppendJSONMembers(nil, cat(body, fixint(1)), JSONOptions{}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("AppendJSONMembers with trailing bytes: %v, want ErrMalformed", err)
+	}
+	if got, err := AppendJSONWith(nil, array(body), JSONOptions{ReplaceDots: "_"}); err != nil ||
+		string(got) != `[{"a_b":{"c_d":[{"e_f":1}]},"log":"x.y","1_5":"float key","true":2}]` {
+		t.Errorf("AppendJSONWith = %s, %v", got, err)
+	}
+}
+
+func TestStringValue(t *testing.T) {
+	tests := []struct {
+		value []byte
+		want  string
+		ok    bool
+	}{
+		{fixstr("abc"), "abc", true},
+		{str16("long"), "long", true},
+		{bin8("raw"), "raw", true},
+		{fixint(1), "", false},
+		{mapOf(), "", false},
+		{cat(fixstr("a"), fixint(1)), "", false},
+		{[]byte{0xa5, 'a'}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := StringValue(tt.value)
+		if string(got) != tt.want || ok != tt.ok {
+			t.Errorf("StringValue(% x) = %q, %v; want %q, %v", tt.value, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -1,10 +1,5 @@
 package chunk
 
-import (
-	"math"
-	"strconv"
-)
-
 // Lookup finds the value at a key path in a msgpack map: path[0] is a key of
 // m, path[1] a key of the map found there, and so on. Keys match string and
 // bin keys byte for byte, and integer keys by their decimal form (the name
@@ -63,17 +58,12 @@ func keyMatches(b []byte, off int, key string) (bool, int, reason) {
 	switch h.kind {
 	case kStr, kBin:
 		return string(b[h.start:h.end]) == key, h.end, rNone
-	case kUint:
-		var digits [20]byte
-		return string(strconv.AppendUint(digits[:0], h.n, 10)) == key, h.end, rNone
-	case kInt:
-		var digits [20]byte
-		return string(strconv.AppendInt(digits[:0], int64(h.n), 10)) == key, h.end, rNone
 	case kMap, kArray:
 		end, why := skipValue(b, off)
 		return false, end, why
 	}
-	return false, h.end, rNone
+	var name [32]byte
+	return string(appendScalarKeyName(name[:0], h, b)) == key, h.end, rNone
 }
 
 // AppendText appends the text of a scalar msgpack value to dst: a string or
@@ -95,27 +85,14 @@ func AppendText(dst, value []byte) (out []byte, ok bool, err error) {
 	switch h.kind {
 	case kStr, kBin:
 		return append(dst, value[h.start:h.end]...), true, nil
-	case kUint:
-		return strconv.AppendUint(dst, h.n, 10), true, nil
-	case kInt:
-		return strconv.AppendInt(dst, int64(h.n), 10), true, nil
-	case kBool:
-		return strconv.AppendBool(dst, h.n == 1), true, nil
-	case kFloat64:
-		return appendFiniteFloat(dst, math.Float64frombits(h.n), 64)
-	case kFloat32:
-		return appendFiniteFloat(dst, float64(math.Float32frombits(uint32(h.n))), 32)
-	case kExt:
-		if f, isTime := eventTimeSeconds(h, value); isTime {
-			return appendFloat(dst, f, 64), true, nil
-		}
-	}
-	return dst, false, nil
-}
-
-func appendFiniteFloat(dst []byte, f float64, bits int) ([]byte, bool, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
+	case kMap, kArray, kNil:
 		return dst, false, nil
 	}
-	return appendFloat(dst, f, bits), true, nil
+	// Other scalars have the text that names them as map keys; null there
+	// stands for a value with no text.
+	out = appendScalarKeyName(dst, h, value)
+	if string(out[len(dst):]) == "null" {
+		return dst, false, nil
+	}
+	return out, true, nil
 }

@@ -21,6 +21,9 @@ func TestLookup(t *testing.T) {
 		fixstr("dup"), fixint(1),
 		fixstr("dup"), fixint(2),
 		fixstr("list"), array(mapOf(fixstr("x"), fixint(1))),
+		mpBool(true), fixstr("bool key"),
+		f64(1.5), fixstr("float key"),
+		mpNil(), fixstr("nil key"),
 	)
 	tests := []struct {
 		name string
@@ -37,6 +40,9 @@ func TestLookup(t *testing.T) {
 		{"integer key", []string{"7"}, fixstr("seven")},
 		{"negative integer key", []string{"-2"}, fixstr("minus two")},
 		{"first duplicate wins", []string{"dup"}, fixint(1)},
+		{"bool key by its JSON name", []string{"true"}, fixstr("bool key")},
+		{"float key by its JSON name", []string{"1.5"}, fixstr("float key")},
+		{"nil key by its JSON name", []string{"null"}, fixstr("nil key")},
 		{"empty path", nil, record},
 		{"missing key", []string{"nope"}, nil},
 		{"missing nested key", []string{"kubernetes", "nope"}, nil},

@@ -16,6 +16,11 @@ type Event struct {
 	Metadata []byte
 	// Body is the raw msgpack of the body map.
 	Body []byte
+	// Err is nil for a log record. For an event that is whole msgpack but
+	// not a valid event (see ErrInvalidEvent) it is a *FormatError saying
+	// why, and the other fields are zero: the event is skipped, not the
+	// rest of the chunk.
+	Err error
 }
 
 // Reader iterates the events of a chunk in place. The zero value is ready
@@ -26,6 +31,7 @@ type Reader struct {
 	off     int // where the next event begins
 	index   int // index of the next event, counting group markers
 	skipped int
+	invalid int
 	event   Event
 	err     error
 }
@@ -36,15 +42,17 @@ func (r *Reader) Reset(chunk []byte) {
 	*r = Reader{chunk: chunk}
 }
 
-// Next moves to the next log record, skipping group markers. It returns false
-// at the end of the chunk or at the first malformed event; Err tells which.
+// Next moves to the next event, skipping group markers. It returns false at
+// the end of the chunk or where the chunk stops being whole msgpack; Err
+// tells which. An event that is whole msgpack but not a valid event is
+// returned too, with Event().Err set, so that one bad event costs only
+// itself.
 func (r *Reader) Next() bool {
 	r.event = Event{}
 	for r.err == nil && r.off < len(r.chunk) {
 		ev, end, marker, at, why := readEvent(r.chunk, r.off)
 		if why != rNone {
-			r.err = why.error(at, r.index)
-			return false
+			return r.invalidEvent(at, why)
 		}
 		r.off = end
 		r.index++
@@ -58,7 +66,27 @@ func (r *Reader) Next() bool {
 	return false
 }
 
-// Event returns the record that the last successful Next moved to.
+// invalidEvent handles the event at r.off that readEvent refused at offset
+// at for reason why. When the event is still one whole msgpack value, its
+// end is known and reading goes on after it; otherwise the chunk's framing
+// is lost and Next stops.
+func (r *Reader) invalidEvent(at int, why reason) bool {
+	if reasons[why].err == ErrInvalidEvent {
+		end, bad := skipValue(r.chunk, r.off)
+		if bad == rNone {
+			r.event = Event{Err: why.error(at, r.index)}
+			r.off = end
+			r.index++
+			r.invalid++
+			return true
+		}
+		at, why = end, bad
+	}
+	r.err = why.error(at, r.index)
+	return false
+}
+
+// Event returns the event that the last successful Next moved to.
 func (r *Reader) Event() Event { return r.event }
 
 // Err returns nil when the whole chunk was read, or the *FormatError (which
@@ -67,6 +95,9 @@ func (r *Reader) Err() error { return r.err }
 
 // Skipped returns the number of group markers skipped so far.
 func (r *Reader) Skipped() int { return r.skipped }
+
+// Invalid returns the number of invalid events returned so far.
+func (r *Reader) Invalid() int { return r.invalid }
 
 // Offset returns the number of chunk bytes consumed so far: the end of the
 // last event read or skipped. After an error, chunk[:Offset()] is the valid

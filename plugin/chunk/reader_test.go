@@ -12,6 +12,7 @@ type wantEvent struct {
 	sec, nsec int64
 	metadata  []byte // nil for the 1.x form
 	body      []byte
+	invalid   *FormatError // the Err of an invalid event
 }
 
 func readAll(t *testing.T, chunk []byte) ([]wantEvent, int, error) {
@@ -19,9 +20,23 @@ func readAll(t *testing.T, chunk []byte) ([]wantEvent, int, error) {
 	var r Reader
 	r.Reset(chunk)
 	var got []wantEvent
+	invalid := 0
 	for r.Next() {
 		ev := r.Event()
-		got = append(got, wantEvent{ev.Sec, ev.Nsec, ev.Metadata, ev.Body})
+		w := wantEvent{sec: ev.Sec, nsec: ev.Nsec, metadata: ev.Metadata, body: ev.Body}
+		if ev.Err != nil {
+			invalid++
+			if !errors.As(ev.Err, &w.invalid) || !errors.Is(ev.Err, ErrInvalidEvent) {
+				t.Fatalf("Event().Err = %v, want a *FormatError wrapping ErrInvalidEvent", ev.Err)
+			}
+			if ev.Sec != 0 || ev.Nsec != 0 || ev.Metadata != nil || ev.Body != nil {
+				t.Fatal("an invalid event has fields besides Err")
+			}
+		}
+		got = append(got, w)
+	}
+	if r.Invalid() != invalid {
+		t.Fatalf("Invalid() = %d, want %d", r.Invalid(), invalid)
 	}
 	if r.Next() {
 		t.Fatal("Next returned true after returning false")
@@ -48,6 +63,9 @@ func sameEvents(t *testing.T, got, want []wantEvent) {
 		if !bytes.Equal(g.body, w.body) {
 			t.Errorf("event %d: body % x, want % x", i, g.body, w.body)
 		}
+		if (g.invalid == nil) != (w.invalid == nil) || g.invalid != nil && *g.invalid != *w.invalid {
+			t.Errorf("event %d: invalid %+v, want %+v", i, g.invalid, w.invalid)
+		}
 	}
 }
 
@@ -67,67 +85,67 @@ func TestReaderEvents(t *testing.T) {
 	}{
 		{"empty chunk", nil, nil, 0},
 		{"v1 fixext8 time", eventV1(timeExt(1700000000, 123456789), body1),
-			[]wantEvent{{1700000000, 123456789, nil, body1}}, 0},
+			[]wantEvent{{1700000000, 123456789, nil, body1, nil}}, 0},
 		{"v1 ext8 time", eventV1(timeExt8(1700000001, 5), body1),
-			[]wantEvent{{1700000001, 5, nil, body1}}, 0},
+			[]wantEvent{{1700000001, 5, nil, body1, nil}}, 0},
 		{"v1 ext16 time of 8 bytes", eventV1(ext16(0, cat(be32(7), be32(8))), body1),
-			[]wantEvent{{7, 8, nil, body1}}, 0},
+			[]wantEvent{{7, 8, nil, body1, nil}}, 0},
 		{"v1 EventTime seconds past 2^31 are not markers", eventV1(timeExt(0xFFFFFFFF, 0), body1),
-			[]wantEvent{{0xFFFFFFFF, 0, nil, body1}}, 0},
+			[]wantEvent{{0xFFFFFFFF, 0, nil, body1, nil}}, 0},
 		{"nanoseconds past a second are carried", eventV1(timeExt(10, 2_500_000_000), body1),
-			[]wantEvent{{12, 500_000_000, nil, body1}}, 0},
-		{"v1 positive fixint time", eventV1(fixint(0), body1), []wantEvent{{0, 0, nil, body1}}, 0},
-		{"v1 uint8 time", eventV1(u8(200), body1), []wantEvent{{200, 0, nil, body1}}, 0},
-		{"v1 uint16 time", eventV1(u16(60000), body1), []wantEvent{{60000, 0, nil, body1}}, 0},
-		{"v1 uint32 time", eventV1(u32(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1}}, 0},
-		{"v1 uint64 time", eventV1(u64(math.MaxInt64), body1), []wantEvent{{math.MaxInt64, 0, nil, body1}}, 0},
-		{"v1 int8 time", eventV1(i8(100), body1), []wantEvent{{100, 0, nil, body1}}, 0},
-		{"v1 int16 time", eventV1(i16(30000), body1), []wantEvent{{30000, 0, nil, body1}}, 0},
-		{"v1 int32 time", eventV1(i32(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1}}, 0},
-		{"v1 int64 time", eventV1(i64(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1}}, 0},
-		{"v1 float64 time", eventV1(f64(1700000000.25), body1), []wantEvent{{1700000000, 250_000_000, nil, body1}}, 0},
-		{"v1 float32 time", eventV1(f32(1.5), body1), []wantEvent{{1, 500_000_000, nil, body1}}, 0},
+			[]wantEvent{{12, 500_000_000, nil, body1, nil}}, 0},
+		{"v1 positive fixint time", eventV1(fixint(0), body1), []wantEvent{{0, 0, nil, body1, nil}}, 0},
+		{"v1 uint8 time", eventV1(u8(200), body1), []wantEvent{{200, 0, nil, body1, nil}}, 0},
+		{"v1 uint16 time", eventV1(u16(60000), body1), []wantEvent{{60000, 0, nil, body1, nil}}, 0},
+		{"v1 uint32 time", eventV1(u32(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1, nil}}, 0},
+		{"v1 uint64 time", eventV1(u64(math.MaxInt64), body1), []wantEvent{{math.MaxInt64, 0, nil, body1, nil}}, 0},
+		{"v1 int8 time", eventV1(i8(100), body1), []wantEvent{{100, 0, nil, body1, nil}}, 0},
+		{"v1 int16 time", eventV1(i16(30000), body1), []wantEvent{{30000, 0, nil, body1, nil}}, 0},
+		{"v1 int32 time", eventV1(i32(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1, nil}}, 0},
+		{"v1 int64 time", eventV1(i64(1700000000), body1), []wantEvent{{1700000000, 0, nil, body1, nil}}, 0},
+		{"v1 float64 time", eventV1(f64(1700000000.25), body1), []wantEvent{{1700000000, 250_000_000, nil, body1, nil}}, 0},
+		{"v1 float32 time", eventV1(f32(1.5), body1), []wantEvent{{1, 500_000_000, nil, body1, nil}}, 0},
 		{"float time rounding up to the next second", eventV1(f64(math.Nextafter(2, 0)), body1),
-			[]wantEvent{{2, 0, nil, body1}}, 0},
+			[]wantEvent{{2, 0, nil, body1, nil}}, 0},
 		{"v2 empty metadata", eventV2(timeExt(1700000000, 1), emptyMD, body1),
-			[]wantEvent{{1700000000, 1, emptyMD, body1}}, 0},
+			[]wantEvent{{1700000000, 1, emptyMD, body1, nil}}, 0},
 		{"v2 metadata", eventV2(timeExt(1700000000, 1), someMD, body2),
-			[]wantEvent{{1700000000, 1, someMD, body2}}, 0},
-		{"v2 integer time", eventV2(u32(5), emptyMD, body1), []wantEvent{{5, 0, emptyMD, body1}}, 0},
-		{"empty body", eventV1(timeExt(1, 0), mapOf()), []wantEvent{{1, 0, nil, mapOf()}}, 0},
+			[]wantEvent{{1700000000, 1, someMD, body2, nil}}, 0},
+		{"v2 integer time", eventV2(u32(5), emptyMD, body1), []wantEvent{{5, 0, emptyMD, body1, nil}}, 0},
+		{"empty body", eventV1(timeExt(1, 0), mapOf()), []wantEvent{{1, 0, nil, mapOf(), nil}}, 0},
 		{"body as map16 and map32", cat(
 			eventV1(timeExt(1, 0), cat(map16(1), fixstr("a"), fixint(1))),
 			eventV1(timeExt(2, 0), cat(map32(1), fixstr("b"), fixint(2)))),
 			[]wantEvent{
-				{1, 0, nil, cat(map16(1), fixstr("a"), fixint(1))},
-				{2, 0, nil, cat(map32(1), fixstr("b"), fixint(2))}}, 0},
+				{1, 0, nil, cat(map16(1), fixstr("a"), fixint(1)), nil},
+				{2, 0, nil, cat(map32(1), fixstr("b"), fixint(2)), nil}}, 0},
 		{"event as array16 and array32", cat(
 			cat(array16(2), timeExt(1, 0), body1),
 			cat(array32(2), cat(array16(2), timeExt(2, 0), emptyMD), body2)),
-			[]wantEvent{{1, 0, nil, body1}, {2, 0, emptyMD, body2}}, 0},
+			[]wantEvent{{1, 0, nil, body1, nil}, {2, 0, emptyMD, body2, nil}}, 0},
 		{"both forms in one chunk", cat(
 			eventV1(timeExt(1, 1), body1),
 			eventV2(timeExt(2, 2), someMD, body2),
 			eventV1(u8(3), body2)),
-			[]wantEvent{{1, 1, nil, body1}, {2, 2, someMD, body2}, {3, 0, nil, body2}}, 0},
+			[]wantEvent{{1, 1, nil, body1, nil}, {2, 2, someMD, body2, nil}, {3, 0, nil, body2, nil}}, 0},
 		{"group markers as integers", cat(
 			eventV2(fixint(-1), someMD, mapOf(fixstr("resource"), mapOf())),
 			eventV2(timeExt(1, 0), emptyMD, body1),
 			eventV2(fixint(-2), emptyMD, mapOf())),
-			[]wantEvent{{1, 0, emptyMD, body1}}, 2},
+			[]wantEvent{{1, 0, emptyMD, body1, nil}}, 2},
 		{"group markers in wider integers", cat(
 			eventV2(i8(-1), emptyMD, mapOf()),
 			eventV2(i64(-2), emptyMD, mapOf()),
 			eventV2(timeExt(1, 0), emptyMD, body1)),
-			[]wantEvent{{1, 0, emptyMD, body1}}, 2},
+			[]wantEvent{{1, 0, emptyMD, body1, nil}}, 2},
 		{"group markers as Fluent Bit writes them", cat(
 			eventV2(timeExt(0xFFFFFFFF, 0), someMD, mapOf()),
 			eventV2(timeExt(1, 0), emptyMD, body1),
 			eventV2(timeExt(2, 0), emptyMD, body2),
 			eventV2(timeExt(0xFFFFFFFE, 0), emptyMD, mapOf())),
-			[]wantEvent{{1, 0, emptyMD, body1}, {2, 0, emptyMD, body2}}, 2},
+			[]wantEvent{{1, 0, emptyMD, body1, nil}, {2, 0, emptyMD, body2, nil}}, 2},
 		{"v2 EventTime seconds past 2^31 other than markers are times", eventV2(timeExt(0xFFFFFFFD, 0), emptyMD, body1),
-			[]wantEvent{{0xFFFFFFFD, 0, emptyMD, body1}}, 0},
+			[]wantEvent{{0xFFFFFFFD, 0, emptyMD, body1, nil}}, 0},
 		{"only markers", cat(
 			eventV2(fixint(-1), emptyMD, mapOf()),
 			eventV2(fixint(-2), emptyMD, mapOf())), nil, 2},
@@ -167,9 +185,9 @@ func TestReaderAliasesChunk(t *testing.T) {
 
 func TestReaderReset(t *testing.T) {
 	var r Reader
-	r.Reset([]byte{0x01})
+	r.Reset([]byte{0x92})
 	if r.Next() || r.Err() == nil {
-		t.Fatal("want an error for a chunk that is a bare integer")
+		t.Fatal("want an error for a truncated chunk")
 	}
 	r.Reset(eventV2(fixint(-1), emptyMD, mapOf()))
 	if r.Next() || r.Err() != nil || r.Skipped() != 1 {
@@ -234,6 +252,25 @@ func TestReaderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			want := FormatError{Offset: tt.offset, Event: tt.event, Reason: reasons[tt.reason].text, Err: reasons[tt.reason].err}
+			if want.Err == ErrInvalidEvent {
+				// The invalid event costs only itself: a good event after
+				// it is read, and the chunk is read to its end.
+				got, _, err := readAll(t, cat(tt.chunk, good))
+				if err != nil {
+					t.Fatalf("Err() = %v after an invalid event, want nil", err)
+				}
+				if len(got) != tt.events+2 {
+					t.Fatalf("read %d events, want %d", len(got), tt.events+2)
+				}
+				for i, ev := range got[:tt.events] {
+					if ev.invalid != nil || ev.body == nil {
+						t.Errorf("event %d before the invalid one is not a record", i)
+					}
+				}
+				sameEvents(t, got[tt.events:], []wantEvent{{invalid: &want}, {1, 0, nil, body1, nil}})
+				return
+			}
 			got, _, err := readAll(t, tt.chunk)
 			if len(got) != tt.events {
 				t.Errorf("read %d events before the error, want %d", len(got), tt.events)
@@ -245,7 +282,6 @@ func TestReaderErrors(t *testing.T) {
 			if !errors.As(err, &fe) {
 				t.Fatalf("Err() = %T, want *FormatError", err)
 			}
-			want := FormatError{Offset: tt.offset, Event: tt.event, Reason: reasons[tt.reason].text, Err: ErrMalformed}
 			if *fe != want {
 				t.Errorf("Err() = %+v, want %+v", *fe, want)
 			}
@@ -254,12 +290,12 @@ func TestReaderErrors(t *testing.T) {
 }
 
 func TestFormatErrorMessage(t *testing.T) {
-	_, _, err := readAll(t, cat(eventV1(timeExt(1, 0), body1), eventV1(timeExt(1, 0), fixstr("secret"))))
+	got, _, _ := readAll(t, cat(eventV1(timeExt(1, 0), body1), eventV1(timeExt(1, 0), fixstr("secret"))))
 	want := "chunk: event 1 at byte 36: event body is not a map"
-	if err == nil || err.Error() != want {
-		t.Errorf("Error() = %q, want %q", err, want)
+	if len(got) != 2 || got[1].invalid == nil || got[1].invalid.Error() != want {
+		t.Errorf("events %+v, want the second invalid with %q", got, want)
 	}
-	_, err = AppendJSON(nil, []byte{0x91})
+	_, err := AppendJSON(nil, []byte{0x91})
 	want = "chunk: at byte 1: msgpack value is truncated"
 	if err == nil || err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err, want)
@@ -293,7 +329,7 @@ func TestReaderTruncated(t *testing.T) {
 	var ends []int // offset just past each event, markers included
 	for r.Next() {
 		ev := r.Event()
-		all = append(all, wantEvent{ev.Sec, ev.Nsec, ev.Metadata, ev.Body})
+		all = append(all, wantEvent{sec: ev.Sec, nsec: ev.Nsec, metadata: ev.Metadata, body: ev.Body})
 	}
 	if r.Err() != nil {
 		t.Fatal(r.Err())

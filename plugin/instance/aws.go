@@ -54,6 +54,8 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	health := newHealth(cfg.FlushTimeout, time.Now)
+	pc.Client = watchedPutter{next: pc.Client, health: health}
 	m := newMetrics(name, cfg.Stream)
 	pc.Client = measuredPutter{next: pc.Client, m: m}
 	pc.GetShards = m.watchShards(pc.GetShards)
@@ -66,7 +68,15 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
-	if err := m.serve(cfg.MetricsListen); err != nil {
+	ro, err := RecordOptions(cfg)
+	var in *Instance
+	if err == nil {
+		in, err = newWithMetrics(name, cfg, ro, prod, log, m)
+	}
+	if err == nil {
+		err = m.serve(cfg.MetricsListen)
+	}
+	if err != nil {
 		_ = prod.Stop(ctx) // never started: this only releases it
 		return nil, err
 	}
@@ -74,7 +84,7 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 		log.Info("serving metrics", "url", "http://"+cfg.MetricsListen+"/metrics")
 	}
 	prod.Start()
-	in := newWithMetrics(name, cfg, prod, log, m)
+	in.health = health
 	in.startStatsLog(cfg.StatsInterval)
 	return in, nil
 }

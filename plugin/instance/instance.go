@@ -10,8 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/record"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
@@ -50,21 +51,20 @@ const (
 	ledgerMaxEntries = 1024
 	ledgerMaxBytes   = 256 << 20
 	ledgerMaxAge     = time.Hour
-	maxPartitionKey  = 256 // Unicode characters, Kinesis' limit
 )
 
 // Instance is one configured output. Flush is safe for concurrent use
 // (Fluent Bit's "workers N").
 type Instance struct {
-	name   string
-	cfg    conf.Config
-	prod   *producer.Producer
-	log    *slog.Logger
-	ledger *ledger
+	name    string
+	cfg     conf.Config
+	prod    *producer.Producer
+	log     *slog.Logger
+	ledger  *ledger
+	records *record.Builder
+	health  *health
 	// metrics count what Stats does not; see metrics.go.
 	metrics *metrics
-	// keyPath is the partition key's field, when partition_key names one.
-	keyPath []string
 
 	scratch sync.Pool // *scratch
 	closed  atomic.Bool
@@ -80,41 +80,141 @@ type Stats struct {
 	Retries       atomic.Int64 // flushes answered with RETRY
 	LedgerResumes atomic.Int64 // retried chunks continued from the ledger
 	Malformed     atomic.Int64 // chunks that could not be read to their end
+	FastRetries   atomic.Int64 // flushes answered with RETRY at once while Kinesis was failing
+	BadEvents     atomic.Int64 // events dropped because they cannot become records
+	RandomKeys    atomic.Int64 // records whose partition key field or template had no value
+	Truncated     atomic.Int64 // records cut to fit max_record_size
 }
 
-// chunkWork is the state of one chunk: its records as a producer group and
-// what was wrong with the chunk, if it could not be read to the end.
+// chunkWork is the state of one chunk: its records as a producer group, the
+// events that could not become records, and what was wrong with the chunk,
+// if it could not be read to the end.
 type chunkWork struct {
 	group     *producer.Group
 	malformed error
-	events    int
+	events    int // records added to group
+	bad       badEvents
+}
+
+// badEvents tallies the events of a chunk that could not become records:
+// each is dropped for good, which is its final outcome. Only reasons and
+// event indexes are kept, never content.
+type badEvents struct {
+	count   int
+	invalid int   // of count, events the reader found not to be events at all
+	first   error // the first one's error, for the log
+	reasons map[string]int
+}
+
+func (b *badEvents) add(index int, err error) {
+	b.count++
+	if errors.Is(err, chunk.ErrInvalidEvent) {
+		b.invalid++
+	}
+	if b.first == nil {
+		b.first = fmt.Errorf("event %d: %w", index, err)
+	}
+	if b.reasons == nil {
+		b.reasons = map[string]int{}
+	}
+	b.reasons[badReason(err)]++
+}
+
+// badReason names an event's error without its place, so that like errors
+// add up.
+func badReason(err error) string {
+	var fe *chunk.FormatError
+	if errors.As(err, &fe) {
+		return fe.Reason
+	}
+	return err.Error()
+}
+
+// unreadable reports whether nothing in the chunk was an event: a chunk that
+// is not Fluent Bit's msgpack at all (JSON text, say, is a run of msgpack
+// integers). Such a chunk is an error, like one with broken framing.
+func (w *chunkWork) unreadable() bool {
+	return w.events == 0 && (w.malformed != nil || w.bad.count > 0 && w.bad.invalid == w.bad.count)
 }
 
 type scratch struct {
 	reader chunk.Reader
-	json   []byte
-	key    []byte
+	record record.Record
 }
 
-// New builds an instance around an already-created producer. The instance
-// owns prod from then on and stops it in Close.
-func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
-	return newWithMetrics(name, cfg, prod, log, newMetrics(name, cfg.Stream))
-}
-
-// newWithMetrics is New with the metrics that Open already gave the
-// producer's client.
-func newWithMetrics(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger, m *metrics) *Instance {
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, metrics: m}
-	if t, err := conf.ParsePartitionKey(cfg.PartitionKey); err == nil && len(t) == 1 && t[0].Kind == conf.PartField {
-		in.keyPath = t[0].Field
+// RecordOptions maps the record options of cfg onto record.Options. It is
+// the one place where configuration meets the record transforms.
+func RecordOptions(cfg conf.Config) (record.Options, error) {
+	comp, err := record.ParseCompression(string(cfg.Compression))
+	if err != nil {
+		return record.Options{}, fmt.Errorf("compression: %w", err)
 	}
-	in.scratch.New = func() any { return &scratch{json: make([]byte, 0, 4096), key: make([]byte, 0, 64)} }
+	over, err := record.ParseOversize(string(cfg.Oversize))
+	if err != nil {
+		return record.Options{}, fmt.Errorf("oversize: %w", err)
+	}
+	ro := record.Options{
+		PartitionKey:     cfg.PartitionKey,
+		DataKeys:         strings.Join(cfg.DataKeys, ","),
+		LogKey:           strings.Join(cfg.LogKey, "->"),
+		AppendNewline:    cfg.AppendNewline,
+		ReplaceDots:      cfg.ReplaceDots,
+		TimeKey:          cfg.TimeKey,
+		RecordIDKey:      cfg.RecordIDKey,
+		Compression:      comp,
+		CompressionLevel: cfg.CompressionLevel,
+		MaxRecordSize:    cfg.MaxRecordSize,
+		Oversize:         over,
+	}
+	if cfg.TimeKey != "" {
+		ro.TimeKeyFormat = cfg.TimeKeyFormat
+	}
+	return ro, nil
+}
+
+// New builds an instance around an already-created producer, with the
+// record transforms of RecordOptions(cfg), which cannot fail for any Config
+// that conf.Load returns. The instance owns prod from then on and stops it
+// in Close.
+func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
+	ro, err := RecordOptions(cfg)
+	var in *Instance
+	if err == nil {
+		in, err = NewWithRecords(name, cfg, ro, prod, log)
+	}
+	if err != nil {
+		// Open checks the same first and fails init; here (tests, tools)
+		// the instance still runs, loudly, without transforms.
+		log.Error("record options rejected; records are sent without transforms", "reason", err.Error())
+		in, _ = NewWithRecords(name, cfg, record.Options{}, prod, log)
+	}
+	return in
+}
+
+// NewWithRecords is New with the record transforms given. A problem with
+// them is returned, naming the option. Stream templates are refused: they
+// need one producer per stream.
+func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger) (*Instance, error) {
+	return newWithMetrics(name, cfg, ro, prod, log, newMetrics(name, cfg.Stream))
+}
+
+// newWithMetrics is NewWithRecords with the metrics that Open already gave
+// the producer's client.
+func newWithMetrics(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger, m *metrics) (*Instance, error) {
+	if ro.Stream != "" {
+		return nil, errors.New("stream: templates need one producer per stream, which this instance does not have yet")
+	}
+	records, err := record.New(ro)
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now), metrics: m}
+	in.scratch.New = func() any { return new(scratch) }
 	if cfg.RetryLedger {
 		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evictFromLedger)
 	}
 	m.watch(in)
-	return in
+	return in, nil
 }
 
 // Name is the instance's name in logs.
@@ -125,19 +225,36 @@ func (in *Instance) Stats() *Stats { return &in.stats }
 
 // Flush sends the records of one chunk and says what Fluent Bit should do
 // with it. It returns within the configured flush_timeout (plus the time to
-// read the chunk).
+// read the chunk), and at once while Kinesis is plainly failing (see health).
+//
+// data is read only before the first wait: Fluent Bit 1.8 frees the chunks
+// of flushes still running when its Grace ends.
 func (in *Instance) Flush(tag string, data []byte) Status {
 	in.stats.Chunks.Add(1)
 	if in.closed.Load() {
 		in.log.Warn("flush after exit began; asking Fluent Bit to retry")
 		return Retry
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.FlushTimeout)
+	wait := in.cfg.FlushTimeout
+	down, changed := in.health.failing()
+	if changed {
+		in.logHealth(down)
+	}
+	if down {
+		if !in.health.probe() {
+			in.stats.FastRetries.Add(1)
+			return Retry
+		}
+		wait = min(wait, probeWait)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 
+	id := chunkID{tag: tag, size: len(data)}
 	var w *chunkWork
 	if in.ledger != nil {
-		if p := in.ledger.take(tag, data); p != nil {
+		id = in.ledger.id(tag, data)
+		if p := in.ledger.take(id); p != nil {
 			w = p.work
 			in.stats.LedgerResumes.Add(1)
 			delivered, rejected, retryable, inFlight := w.group.Counts()
@@ -146,81 +263,99 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 		}
 	}
 	if w == nil {
-		w = in.read(data)
-		if w.events == 0 && w.malformed != nil {
+		w = in.read(tag, data)
+		if w.unreadable() {
 			in.stats.Malformed.Add(1)
 			w.group.Release()
-			in.log.Error("dropping a chunk that cannot be read", "tag", tag, "bytes", len(data), "reason", w.malformed.Error())
+			reason := w.malformed
+			if reason == nil {
+				reason = w.bad.first
+			}
+			in.log.Error("dropping a chunk that cannot be read", "tag", tag, "bytes", len(data), "reason", reason.Error())
 			return Error
 		}
+		in.reportBadEvents(tag, &w.bad)
 	}
+	data = nil // never read again: see above
 
 	if err := in.prod.PutGroup(ctx, w.group); err != nil && ctx.Err() == nil {
 		in.log.Warn("records could not be queued; the chunk will be retried", "tag", tag, "reason", err.Error())
 	}
 	if err := w.group.Wait(ctx); err != nil || in.anyRetryable(w.group) {
-		return in.retryLater(tag, data, w)
+		return in.retryLater(id, w)
 	}
-	return in.finish(tag, len(data), w)
+	return in.finish(tag, id.size, w)
 }
 
-// read turns a chunk into a group: one JSON record per event.
-func (in *Instance) read(data []byte) *chunkWork {
+// probeWait bounds the flush that tests a failing endpoint: long enough for
+// a refused connection or an error status to come back, short enough that a
+// queue of flushes at shutdown stays within Fluent Bit's deadline.
+const probeWait = 500 * time.Millisecond
+
+// logHealth logs each change of the endpoint's state, once.
+func (in *Instance) logHealth(down bool) {
+	if down {
+		in.log.Warn("Kinesis is failing (no request succeeded for a flush_timeout); flushes ask for a retry at once, one probe per flush_timeout",
+			"flush_timeout", in.cfg.FlushTimeout.String())
+		return
+	}
+	in.log.Info("Kinesis answers again; flushes wait for delivery")
+}
+
+// read turns a chunk into a group: one record per event, built by the
+// record transforms. An event that cannot become a record is tallied in
+// w.bad and the rest go on.
+func (in *Instance) read(tag string, data []byte) *chunkWork {
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
 	w := &chunkWork{group: in.prod.NewGroup()}
+	src := record.Source{Tag: tag}
+	if in.records.NeedsChunkID() {
+		src.Chunk = record.NewChunkID(tag, data)
+	}
+	randomKeys, truncated := 0, 0
 	s.reader.Reset(data)
-	for s.reader.Next() {
-		ev := s.reader.Event()
-		var err error
-		s.json, err = chunk.AppendJSON(s.json[:0], ev.Body)
-		if err != nil {
-			w.malformed = fmt.Errorf("event %d: %w", w.events, err)
-			break
+	for index := 0; s.reader.Next(); index++ {
+		src.Index = index
+		if err := in.records.Build(&s.record, s.reader.Event(), src); err != nil {
+			w.bad.add(index, err)
+			continue
 		}
-		w.group.Add(s.json, in.partitionKey(s, ev.Body))
+		if s.record.RandomKey {
+			randomKeys++
+		}
+		if s.record.Truncated {
+			truncated++
+		}
+		w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
 		w.events++
 	}
-	if err := s.reader.Err(); err != nil && w.malformed == nil {
-		w.malformed = err
-	}
+	w.malformed = s.reader.Err()
 	if w.events > 0 {
 		in.stats.Records.Add(int64(w.events))
+	}
+	if randomKeys > 0 {
+		in.stats.RandomKeys.Add(int64(randomKeys))
+	}
+	if truncated > 0 {
+		in.stats.Truncated.Add(int64(truncated))
+		in.log.Warn("records cut to fit max_record_size", "tag", tag, "truncated", truncated)
 	}
 	return w
 }
 
-// partitionKey returns the record's partition key: the configured field's
-// text (at most 256 characters), or a random key when the field is absent,
-// empty or not a scalar. The string aliases s.key and is valid only until
-// the next call: Group.Add copies it.
-func (in *Instance) partitionKey(s *scratch, body []byte) string {
-	s.key = s.key[:0]
-	if in.keyPath != nil {
-		if v, ok, err := chunk.Lookup(body, in.keyPath); ok && err == nil {
-			if s.key, ok, _ = chunk.AppendText(s.key, v); ok && len(s.key) > 0 {
-				return unsafeString(truncateRunes(s.key, maxPartitionKey))
-			}
-		}
-	}
-	s.key = strconv.AppendUint(s.key[:0], rand.Uint64(), 36)
-	return unsafeString(s.key)
-}
-
+// unsafeString views b as a string for Group.Add, which copies it.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-func truncateRunes(b []byte, n int) []byte {
-	if len(b) <= n { // fewer bytes than the limit means fewer characters too
-		return b
+// reportBadEvents counts and logs, without content, the events of a chunk
+// that were dropped because they cannot become records.
+func (in *Instance) reportBadEvents(tag string, b *badEvents) {
+	if b.count == 0 {
+		return
 	}
-	count := 0
-	for i := range string(b) {
-		if count == n {
-			return b[:i]
-		}
-		count++
-	}
-	return b
+	in.stats.BadEvents.Add(int64(b.count))
+	in.log.Error("dropped events that cannot become records; the rest of the chunk is sent", "tag", tag,
+		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
 }
 
 func (in *Instance) anyRetryable(g *producer.Group) bool {
@@ -264,15 +399,15 @@ func reasonOf(err error) string {
 
 // retryLater stops sending what has not left yet and tells Fluent Bit to
 // hand the chunk again; the ledger keeps what was delivered.
-func (in *Instance) retryLater(tag string, data []byte, w *chunkWork) Status {
+func (in *Instance) retryLater(id chunkID, w *chunkWork) Status {
 	in.stats.Retries.Add(1)
 	w.group.Cancel()
 	in.metrics.countExpired(w.group)
 	delivered, rejected, retryable, inFlight := w.group.Counts()
 	in.log.Warn("not every record was delivered in time; the chunk will be retried",
-		"tag", tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
+		"tag", id.tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
 	if in.ledger != nil {
-		in.ledger.put(tag, data, w)
+		in.ledger.put(id, w)
 	} else {
 		in.evict(&pending{work: w})
 	}
@@ -307,6 +442,14 @@ func (in *Instance) Close(ctx context.Context) error {
 			records += r + pend
 		}
 	}
+	if down, _ := in.health.failing(); down {
+		// Kinesis has answered nothing for a flush_timeout: one short
+		// attempt, not the whole exit_timeout, so that the host's shutdown
+		// is not held for nothing.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, probeWait)
+		defer cancel()
+	}
 	err := in.prod.Stop(ctx)
 	if waiting > 0 {
 		in.log.Warn("chunks awaiting a retry were not sent before exit", "chunks", waiting, "records", records)
@@ -314,8 +457,12 @@ func (in *Instance) Close(ctx context.Context) error {
 	if err != nil {
 		in.log.Error("records still buffered at exit could not be sent", "reason", err.Error())
 	}
+	if n := in.stats.FastRetries.Load(); n > 0 {
+		in.log.Warn("flushes were answered with a retry at once while Kinesis was failing; Fluent Bit keeps those chunks (sent after a restart with storage.type filesystem)", "flushes", n)
+	}
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
-		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load())
+		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load(),
+		"bad_events", in.stats.BadEvents.Load(), "random_keys", in.stats.RandomKeys.Load(), "truncated", in.stats.Truncated.Load(), "fast_retries", in.stats.FastRetries.Load())
 	in.metrics.close(ctx)
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/record"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
@@ -88,12 +91,12 @@ func (f *fakeKinesis) got() []aggregation.Record {
 
 func newInstance(t *testing.T, fk *fakeKinesis, mod func(*conf.Config)) (*Instance, *bytes.Buffer) {
 	t.Helper()
-	return newInstanceWith(t, fk, mod)
+	return newInstanceWith(t, fk, mod, nil)
 }
 
-// newInstanceWith builds an instance on client, wrapped and counted as
-// Open does.
-func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config)) (*Instance, *bytes.Buffer) {
+// newInstanceWith is newInstance with the record options that ro makes of
+// the Config; nil ro keeps New's.
+func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config), ro func(conf.Config) record.Options) (*Instance, *bytes.Buffer) {
 	t.Helper()
 	cfg, err := conf.Load(conf.MapGetter{"stream": "s", "partition_key": "pk", "flush_timeout": "2s", "record_ttl": "10s"})
 	if err != nil {
@@ -117,7 +120,18 @@ func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config
 		t.Fatal(err)
 	}
 	prod.Start()
-	in := newWithMetrics("kinesis_kpl.0", cfg, prod, log, m)
+	options, err := RecordOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro != nil {
+		options = ro(cfg)
+	}
+	in, err := newWithMetrics("kinesis_kpl.0", cfg, options, prod, log, m)
+	if err != nil {
+		_ = prod.Stop(context.Background())
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -261,6 +275,89 @@ func TestFlushRejectsMalformedChunksAndKeepsServing(t *testing.T) {
 	}
 }
 
+// One event that cannot become a record costs that record, never the rest
+// of its chunk: the flush is OK, the other events are delivered, and the
+// bad one is counted and logged without its content.
+func TestBadEventCostsOnlyItsRecord(t *testing.T) {
+	const secret = "s3cr3t-value"
+	withSecret := func(b []byte) []byte { return mpStr(b, secret) }
+	deep := []byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0}
+	for range 70 {
+		deep = append(deep, 0x81, 0xa1, 'k')
+	}
+	deep = withSecret(deep)
+	tests := map[string][]byte{
+		// {[1]: secret}: a map key with no JSON form.
+		"array key": withSecret([]byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x81, 0x91, 0x01}),
+		// [time, secret]: whole msgpack, not an event.
+		"body not a map":  withSecret([]byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0}),
+		"event not array": withSecret(nil),
+		"nested too deep": deep,
+	}
+	for name, bad := range tests {
+		t.Run(name, func(t *testing.T) {
+			fk := &fakeKinesis{}
+			in, logs := newInstance(t, fk, nil)
+			good, want := makeChunk(5, false)
+			// The bad event sits third of six.
+			var c []byte
+			c = append(c, good[:eventEnd(t, good, 2)]...)
+			c = append(c, bad...)
+			c = append(c, good[eventEnd(t, good, 2):]...)
+			if got := in.Flush("app", c); got != OK {
+				t.Fatalf("Flush = %s, want OK", got)
+			}
+			got := dataSet(fk.got())
+			if len(fk.got()) != 5 {
+				t.Fatalf("delivered %d records, want 5", len(fk.got()))
+			}
+			for _, w := range want {
+				if got[w] != 1 {
+					t.Errorf("record %s delivered %d times, want 1", w, got[w])
+				}
+			}
+			st := in.Stats()
+			if st.BadEvents.Load() != 1 || st.Records.Load() != 5 || st.Delivered.Load() != 5 || st.Malformed.Load() != 0 {
+				t.Errorf("stats: bad events %d, records %d, delivered %d, malformed %d; want 1, 5, 5, 0",
+					st.BadEvents.Load(), st.Records.Load(), st.Delivered.Load(), st.Malformed.Load())
+			}
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("the log shows record content:\n%s", logs.String())
+			}
+			if !strings.Contains(logs.String(), "dropped events that cannot become records") {
+				t.Errorf("the dropped event was not logged:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// eventEnd returns the offset just past the first n events of c.
+func eventEnd(t *testing.T, c []byte, n int) int {
+	t.Helper()
+	var r chunk.Reader
+	r.Reset(c)
+	for i := 0; i < n; i++ {
+		if !r.Next() {
+			t.Fatal("chunk has fewer events than wanted")
+		}
+	}
+	return r.Offset()
+}
+
+// Map keys that are booleans, nil or floats are valid msgpack (Lua filters
+// and forward clients write them): they are named by their JSON text.
+func TestScalarMapKeysAreDelivered(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, _ := newInstance(t, fk, nil)
+	c := []byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x83, 0xc3, 0x01, 0xc0, 0x02, 0xa2, 'p', 'k', 0xa1, 'x'}
+	if got := in.Flush("app", c); got != OK {
+		t.Fatalf("Flush = %s, want OK", got)
+	}
+	if got := fk.got(); len(got) != 1 || string(got[0].Data) != `{"true":1,"null":2,"pk":"x"}` || got[0].PartitionKey != "x" {
+		t.Fatalf("delivered %+v", got)
+	}
+}
+
 func TestFlushSendsTheReadablePrefixOfADamagedChunk(t *testing.T) {
 	fk := &fakeKinesis{}
 	in, _ := newInstance(t, fk, nil)
@@ -336,16 +433,6 @@ func TestConcurrentFlushes(t *testing.T) {
 	}
 }
 
-func TestPartitionKeyTruncatedTo256Characters(t *testing.T) {
-	long := strings.Repeat("é", 300)
-	if got := truncateRunes([]byte(long), 256); string(got) != strings.Repeat("é", 256) {
-		t.Fatalf("truncated to %d bytes", len(got))
-	}
-	if got := truncateRunes([]byte("short"), 256); string(got) != "short" {
-		t.Fatalf("got %q", got)
-	}
-}
-
 // A record without the partition key field, or with a non-scalar value
 // there, goes out under a random key; records with the field keep theirs.
 func TestMissingPartitionKeyFieldGetsARandomKey(t *testing.T) {
@@ -375,5 +462,129 @@ func TestMissingPartitionKeyFieldGetsARandomKey(t *testing.T) {
 	}
 	if len(fk.got()) != 22 || len(keys) < 20 {
 		t.Fatalf("%d records, %d distinct random keys", len(fk.got()), len(keys))
+	}
+}
+
+// partition_key kubernetes->pod_name, the AWS plugin's nesting, reaches the
+// nested field; records without it get random keys, counted.
+func TestNestedPartitionKeyWithArrow(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, _ := newInstance(t, fk, func(c *conf.Config) { c.PartitionKey = "kubernetes->pod_name" })
+	var c []byte
+	for i := range 4 {
+		c = append(c, 0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x82)
+		c = mpStr(c, "log")
+		c = mpStr(c, fmt.Sprint("line ", i))
+		c = mpStr(c, "kubernetes")
+		c = append(c, 0x81)
+		c = mpStr(c, "pod_name")
+		c = mpStr(c, fmt.Sprint("web-", i))
+	}
+	c = event(c, false, "log", "no kubernetes")
+	if got := in.Flush("app", c); got != OK {
+		t.Fatalf("Flush = %s, want OK", got)
+	}
+	keys := map[string]string{}
+	for _, r := range fk.got() {
+		keys[string(r.Data)] = r.PartitionKey
+	}
+	for i := range 4 {
+		data := fmt.Sprintf(`{"log":"line %d","kubernetes":{"pod_name":"web-%d"}}`, i, i)
+		if keys[data] != fmt.Sprint("web-", i) {
+			t.Errorf("record %s went out under key %q", data, keys[data])
+		}
+	}
+	if k := keys[`{"log":"no kubernetes"}`]; k == "" || strings.HasPrefix(k, "web-") {
+		t.Errorf("the record without the field went out under key %q", k)
+	}
+	if n := in.Stats().RandomKeys.Load(); n != 1 {
+		t.Errorf("RandomKeys = %d, want 1", n)
+	}
+}
+
+// The record transforms run in the flush path: here time_key at the event's
+// full precision, data_keys, replace_dots and record_id_key, whose ids are
+// the same for the same chunk in another instance.
+func TestFlushAppliesRecordTransforms(t *testing.T) {
+	ro := func(conf.Config) record.Options {
+		return record.Options{PartitionKey: "$TAG[1]", DataKeys: "log,k.v,ts", ReplaceDots: "_",
+			TimeKey: "ts", TimeKeyFormat: "%Y-%m-%dT%H:%M:%S.%9N", RecordIDKey: "id"}
+	}
+	c := event(nil, true, "log", "hello", "k.v", "x", "drop", "me")
+	c = event(c, false, "log", "again", "k.v", "y")
+	id := record.NewChunkID("kube.web", c)
+	var delivered [2][]string
+	for run := range delivered {
+		fk := &fakeKinesis{}
+		in, _ := newInstanceWith(t, fk, nil, ro)
+		if got := in.Flush("kube.web", c); got != OK {
+			t.Fatalf("Flush = %s, want OK", got)
+		}
+		for _, r := range fk.got() {
+			if r.PartitionKey != "web" {
+				t.Errorf("partition key %q, want web", r.PartitionKey)
+			}
+			delivered[run] = append(delivered[run], string(r.Data))
+		}
+		slices.Sort(delivered[run])
+	}
+	want := []string{
+		`{"log":"again","k_v":"y","ts":"2025-11-25T12:00:00.000005000","id":"` + string(id.AppendRecordID(nil, 1)) + `"}`,
+		`{"log":"hello","k_v":"x","ts":"2025-11-25T12:00:00.000005000","id":"` + string(id.AppendRecordID(nil, 0)) + `"}`,
+	}
+	if !slices.Equal(delivered[0], want) || !slices.Equal(delivered[1], want) {
+		t.Fatalf("delivered\n%q\nand\n%q\nwant\n%q", delivered[0], delivered[1], want)
+	}
+}
+
+// A record over max_record_size is dropped or truncated as configured,
+// counted, and logged without its content; the rest of the chunk is sent.
+func TestOversizedRecords(t *testing.T) {
+	secret := "s3cr3t-" + strings.Repeat("x", 3000)
+	c := event(nil, false, "log", "small one")
+	c = event(c, false, "log", secret)
+	c = event(c, false, "log", "small two")
+	for _, tt := range []struct {
+		oversize  record.Oversize
+		delivered int
+	}{{record.OversizeDrop, 2}, {record.OversizeTruncate, 3}} {
+		fk := &fakeKinesis{}
+		in, logs := newInstanceWith(t, fk, nil, func(cfg conf.Config) record.Options {
+			ro, _ := RecordOptions(cfg)
+			ro.MaxRecordSize, ro.Oversize = 2048, tt.oversize
+			return ro
+		})
+		if got := in.Flush("app", c); got != OK {
+			t.Fatalf("oversize %d: Flush = %s, want OK", tt.oversize, got)
+		}
+		if n := len(fk.got()); n != tt.delivered {
+			t.Fatalf("oversize %d: delivered %d, want %d", tt.oversize, n, tt.delivered)
+		}
+		for _, r := range fk.got() {
+			if len(r.Data)+len(r.PartitionKey) > 2048 {
+				t.Fatalf("oversize %d: a record of %d bytes went out", tt.oversize, len(r.Data)+len(r.PartitionKey))
+			}
+		}
+		st := in.Stats()
+		if want := int64(3 - tt.delivered); st.BadEvents.Load() != want || st.Truncated.Load() != int64(tt.delivered-2) {
+			t.Errorf("oversize %d: bad events %d, truncated %d", tt.oversize, st.BadEvents.Load(), st.Truncated.Load())
+		}
+		if strings.Contains(logs.String(), "s3cr3t") {
+			t.Errorf("the log shows record content:\n%s", logs.String())
+		}
+	}
+}
+
+func TestNewWithRecordsRejectsBadOptions(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, logs := newInstance(t, fk, nil)
+	for name, ro := range map[string]record.Options{
+		"stream template": {Stream: "logs-$TAG"},
+		"bad log_key":     {LogKey: "$a["},
+		"bad time format": {TimeKey: "ts", TimeKeyFormat: "%Q"},
+	} {
+		if _, err := NewWithRecords("x", in.cfg, ro, in.prod, NewLogger(logs, "x", slog.LevelInfo)); err == nil {
+			t.Errorf("%s: NewWithRecords succeeded", name)
+		}
 	}
 }

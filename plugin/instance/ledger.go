@@ -33,6 +33,14 @@ type ledger struct {
 	evict      func(*pending)
 }
 
+// chunkID names a chunk in the ledger: its tag, its size and the
+// fingerprint of both with its bytes.
+type chunkID struct {
+	key  uint64
+	tag  string
+	size int
+}
+
 // pending is one chunk awaiting its retry.
 type pending struct {
 	key   uint64
@@ -63,13 +71,17 @@ func (l *ledger) fingerprint(tag string, chunk []byte) uint64 {
 	return h.Sum64()
 }
 
+// id names a chunk for take and put.
+func (l *ledger) id(tag string, chunk []byte) chunkID {
+	return chunkID{key: l.fingerprint(tag, chunk), tag: tag, size: len(chunk)}
+}
+
 // take removes and returns the entry for this chunk, if one waits.
-func (l *ledger) take(tag string, chunk []byte) *pending {
-	key := l.fingerprint(tag, chunk)
+func (l *ledger) take(id chunkID) *pending {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := l.entries[key]
-	if p == nil || p.tag != tag || p.size != len(chunk) {
+	p := l.entries[id.key]
+	if p == nil || p.tag != id.tag || p.size != id.size {
 		return nil
 	}
 	l.removeLocked(p)
@@ -77,8 +89,8 @@ func (l *ledger) take(tag string, chunk []byte) *pending {
 }
 
 // put stores work for this chunk until its retry, evicting what no longer fits.
-func (l *ledger) put(tag string, chunk []byte, w *chunkWork) {
-	p := &pending{key: l.fingerprint(tag, chunk), tag: tag, size: len(chunk), added: l.now(), work: w}
+func (l *ledger) put(id chunkID, w *chunkWork) {
+	p := &pending{key: id.key, tag: id.tag, size: id.size, added: l.now(), work: w}
 	var out []*pending
 	l.mu.Lock()
 	if old := l.entries[p.key]; old != nil {

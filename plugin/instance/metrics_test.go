@@ -149,7 +149,7 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string) float64
 func TestMetricsEndpointAfterAFlush(t *testing.T) {
 	fk := &fakeKinesis{}
 	sp := &scriptedPutter{next: fk}
-	in, _ := newInstanceWith(t, sp, nil)
+	in, _ := newInstanceWith(t, sp, nil, nil)
 	if err := in.metrics.serve("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
