@@ -354,6 +354,7 @@ func (in *Instance) reportBadEvents(tag string, b *badEvents) {
 		return
 	}
 	in.stats.BadEvents.Add(int64(b.count))
+	in.metrics.dropped.WithLabelValues(reasonBadEvent).Add(float64(b.count))
 	in.log.Error("dropped events that cannot become records; the rest of the chunk is sent", "tag", tag,
 		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
 }

@@ -67,6 +67,7 @@ const (
 	reasonPartitionKey = "invalid_partition_key"
 	reasonTooLarge     = "record_too_large"
 	reasonOther        = "other"
+	reasonBadEvent     = "bad_event"
 )
 
 // permanentCodes are the Kinesis error codes the producer never retries
@@ -85,7 +86,7 @@ func newMetrics(name, stream string) *metrics {
 	m.withLabels = prometheus.WrapRegistererWith(prometheus.Labels{"name": name, "stream": stream}, m.reg)
 	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kinesis_kpl_records_dropped_total",
-		Help: "User records dropped for good, by reason: a Kinesis error code of a permanent failure, invalid_partition_key, record_too_large, other.",
+		Help: "User records dropped for good, by reason: a Kinesis error code of a permanent failure, bad_event, invalid_partition_key, record_too_large, other.",
 	}, []string{"reason"})
 	m.callErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kinesis_kpl_put_records_errors_total",
@@ -101,7 +102,7 @@ func newMetrics(name, stream string) *metrics {
 		Help:    "User records in each Kinesis record accepted: 1 for a plain record, more for an aggregate.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 	})
-	for _, reason := range append([]string{reasonPartitionKey, reasonTooLarge, reasonOther}, permanentCodes...) {
+	for _, reason := range append([]string{reasonPartitionKey, reasonTooLarge, reasonOther, reasonBadEvent}, permanentCodes...) {
 		m.dropped.WithLabelValues(reason) // shown at 0, so rates start from the first scrape
 	}
 	m.withLabels.MustRegister(m.dropped, m.callErrors, m.putLatency, m.perKinesis)
@@ -144,6 +145,9 @@ func (m *metrics) watch(in *Instance) {
 		series{"kinesis_kpl_chunk_retries_total", "Flushes answered with RETRY: Fluent Bit hands the chunk again.", st.Retries.Load},
 		series{"kinesis_kpl_chunks_malformed_total", "Chunks that could not be read to their end; what could not be read is dropped.", st.Malformed.Load},
 		series{"kinesis_kpl_ledger_hits_total", "Retried chunks continued from the ledger, sending only undelivered records.", st.LedgerResumes.Load},
+		series{"kinesis_kpl_records_truncated_total", "User records cut to fit max_record_size (oversize truncate).", st.Truncated.Load},
+		series{"kinesis_kpl_records_random_key_total", "User records sent under a random partition key: the partition_key field or template had no value.", st.RandomKeys.Load},
+		series{"kinesis_kpl_fast_retries_total", "Flushes answered with RETRY at once, without sending, while Kinesis was failing.", st.FastRetries.Load},
 	)
 	m.ledgerSize = func() int { return 0 }
 	if in.ledger != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -561,5 +562,22 @@ func TestLedgerEvictionsAreCounted(t *testing.T) {
 	}
 	if got := in.metrics.ledgerSize(); got != 1 {
 		t.Fatalf("ledger entries = %d, want 1", got)
+	}
+}
+
+// An event that cannot become a record is dropped for good, counted under
+// bad_event; the rest of its chunk is delivered.
+func TestBadEventsAreCountedAsDropped(t *testing.T) {
+	in, _ := newInstance(t, &fakeKinesis{}, nil)
+	c, want := makeChunk(3, false)
+	c = append(append(c, 0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0), mpStr(nil, "not a map")...) // [time, "string"]
+	if got := in.Flush("app", c); got != OK {
+		t.Fatalf("Flush = %s, want OK", got)
+	}
+	if got := testutil.ToFloat64(in.metrics.dropped.WithLabelValues(reasonBadEvent)); got != 1 {
+		t.Fatalf("dropped{bad_event} = %v, want 1", got)
+	}
+	if got := in.Stats().Delivered.Load(); got != int64(len(want)) {
+		t.Fatalf("delivered %d, want %d", got, len(want))
 	}
 }

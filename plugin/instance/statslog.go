@@ -19,7 +19,7 @@ func (in *Instance) counts() counts {
 		delivered:      st.Delivered.Load(),
 		retried:        m.retried.Load(),
 		throttled:      m.throttled.Load(),
-		dropped:        st.Rejected.Load(),
+		dropped:        st.Rejected.Load() + st.BadEvents.Load(),
 		expired:        m.expired.Load(),
 		chunkRetries:   st.Retries.Load(),
 		requests:       m.requests.Load(),
