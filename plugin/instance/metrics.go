@@ -55,7 +55,7 @@ type metrics struct {
 	ledgerSize func() int
 
 	server *http.Server
-	ln     net.Listener
+	ln     net.Listener  // the bound address, which tests that listen on port 0 read
 	served chan struct{} // closed when server's Serve returned
 	stop   chan struct{} // closed by close: the stats log ends
 	logged chan struct{} // closed when the stats log ended
@@ -218,7 +218,10 @@ func (m *metrics) observePut(in *kinesis.PutRecordsInput, out *kinesis.PutRecord
 	m.requestNanos.Add(int64(took))
 	m.putLatency.Observe(took.Seconds())
 	if err != nil || out == nil || len(out.Records) != len(in.Records) {
-		code := errorCode(err)
+		code := "response_mismatch" // the producer fails every entry as retryable
+		if err != nil {
+			code = errorCode(err)
+		}
 		m.requestErrors.Add(1)
 		m.callErrors.WithLabelValues(code).Inc()
 		m.failed(code, userRecordsIn(in.Records))
@@ -250,8 +253,6 @@ func (m *metrics) failed(code string, users int) {
 func errorCode(err error) string {
 	var apiErr smithy.APIError
 	switch {
-	case err == nil:
-		return "response_mismatch" // a response whose length is not the request's
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() != "":
 		return apiErr.ErrorCode()
 	case errors.Is(err, context.Canceled):
