@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 )
@@ -201,6 +202,13 @@ type Config struct {
 	ExitTimeout time.Duration
 	// LogLevel is the plugin's own log level (plugin_log_level).
 	LogLevel slog.Level
+
+	// MetricsListen is the host:port of the instance's Prometheus
+	// endpoint; empty means no endpoint.
+	MetricsListen string
+	// StatsInterval is how often the one-line stats log is written; 0
+	// means never.
+	StatsInterval time.Duration
 }
 
 // Option describes one option: its name, default and meaning. The table is
@@ -304,6 +312,12 @@ var Options = []Option{
 		set: func(l *loader, v string) { l.c.ExitTimeout = l.duration("exit_timeout", v, 0, 10*time.Minute) }},
 	{Name: "plugin_log_level", Default: "info", Help: "The plugin's log level: `off`, `error`, `warn`, `info`, `debug`, `trace`. Fluent Bit keeps `log_level` to itself; when this is unset, the `FLB_LOG_LEVEL` environment variable is read.",
 		set: func(l *loader, v string) { l.c.LogLevel = l.logLevel(v) }},
+
+	// Metrics and logs.
+	{Name: "metrics_listen", Help: "Serve this instance's Prometheus metrics at `http://host:port/metrics`. A bare port or `:port` listens on 127.0.0.1 only; name a host (`0.0.0.0:2021`) to be reached from elsewhere. Each instance needs a port of its own. Empty: no endpoint.",
+		set: func(l *loader, v string) { l.c.MetricsListen = l.listenAddress("metrics_listen", v) }},
+	{Name: "stats_interval", Default: "60s", Help: "How often to log one line of counts (records in, delivered, retried, dropped, requests) at info level; never record data or keys. `0` turns it off.",
+		set: func(l *loader, v string) { l.c.StatsInterval = l.statsInterval(v) }},
 
 	// Accepted from the AWS Go plugin.
 	{Name: "experimental_concurrency", Default: "0", Help: "Accepted from the AWS Go plugin and not needed: flushes run concurrently with Fluent Bit's `workers`, and requests with `max_connections`.",
@@ -628,6 +642,44 @@ func (l *loader) logLevel(v string) slog.Level {
 		l.bad("plugin_log_level", "%v", err)
 	}
 	return lvl
+}
+
+// listenAddress checks a host:port to listen on. A bare port or ":port"
+// means 127.0.0.1: metrics are private unless a host is named.
+func (l *loader) listenAddress(name, v string) string {
+	if v == "" {
+		return ""
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		v = ":" + v
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		l.bad(name, "%q is not host:port, :port or a port", v)
+		return ""
+	}
+	if n, err := parseInt(port); err != nil || n < 1 || n > 65535 {
+		l.bad(name, "%q: the port must be a number in 1..65535", v)
+		return ""
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if strings.ContainsAny(host, " /@?#") {
+		l.bad(name, "%q: %q is not a host name or IP address", v, host)
+		return ""
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// statsInterval is 0 (off) or at least a second, so the log stays a log.
+func (l *loader) statsInterval(v string) time.Duration {
+	d := l.duration("stats_interval", v, 0, 24*time.Hour)
+	if d > 0 && d < time.Second {
+		l.bad("stats_interval", "%s is under 1s; use 0 to turn the stats log off", d)
+		return 0
+	}
+	return d
 }
 
 // endpoint checks an endpoint option and returns it as a URL: a bare host

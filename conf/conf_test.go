@@ -30,6 +30,7 @@ func defaults() Config {
 		RetryLedger:          true,
 		ExitTimeout:          5 * time.Second,
 		LogLevel:             slog.LevelInfo,
+		StatsInterval:        time.Minute,
 	}
 }
 
@@ -261,6 +262,24 @@ var optionCases = map[string]struct {
 			{"off", nil, func(c *Config) { c.LogLevel = LevelOff }},
 		},
 		bad: []string{"verbose", "5"},
+	},
+	"metrics_listen": {
+		good: []good{
+			{"2021", nil, func(c *Config) { c.MetricsListen = "127.0.0.1:2021" }},
+			{":2021", nil, func(c *Config) { c.MetricsListen = "127.0.0.1:2021" }},
+			{"0.0.0.0:9100", nil, func(c *Config) { c.MetricsListen = "0.0.0.0:9100" }},
+			{"localhost:9100", nil, func(c *Config) { c.MetricsListen = "localhost:9100" }},
+			{"[::1]:9100", nil, func(c *Config) { c.MetricsListen = "[::1]:9100" }},
+		},
+		bad: []string{"0", "70000", ":0", "host", "host:", "127.0.0.1:http", "a b:80", "http://x:80", "::1:80"},
+	},
+	"stats_interval": {
+		good: []good{
+			{"0", nil, func(c *Config) { c.StatsInterval = 0 }},
+			{"10s", nil, func(c *Config) { c.StatsInterval = 10 * time.Second }},
+			{"5m", nil, func(c *Config) { c.StatsInterval = 5 * time.Minute }},
+		},
+		bad: []string{"500ms", "-1s", "25h", "often"},
 	},
 	"experimental_concurrency": {
 		good: []good{{"4", nil, func(c *Config) {}}},

@@ -56,6 +56,9 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	}
 	health := newHealth(cfg.FlushTimeout, time.Now)
 	pc.Client = watchedPutter{next: pc.Client, health: health}
+	m := newMetrics(name, cfg.Stream)
+	pc.Client = measuredPutter{next: pc.Client, m: m}
+	pc.GetShards = m.watchShards(pc.GetShards)
 	pc.Logger = &producer.SlogLogger{Logger: log}
 	pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
 	log.Debug("configured", "region", awsCfg.Region, "credentials", credentialSource(cfg),
@@ -68,13 +71,21 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	ro, err := RecordOptions(cfg)
 	var in *Instance
 	if err == nil {
-		in, err = NewWithRecords(name, cfg, ro, prod, log)
+		in, err = newWithMetrics(name, cfg, ro, prod, log, m)
+	}
+	if err == nil {
+		err = m.serve(cfg.MetricsListen)
 	}
 	if err != nil {
+		_ = prod.Stop(ctx) // never started: this only releases it
 		return nil, err
+	}
+	if cfg.MetricsListen != "" {
+		log.Info("serving metrics", "url", "http://"+cfg.MetricsListen+"/metrics")
 	}
 	prod.Start()
 	in.health = health
+	in.startStatsLog(cfg.StatsInterval)
 	return in, nil
 }
 

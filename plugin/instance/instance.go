@@ -70,6 +70,8 @@ type Instance struct {
 	ledger  *ledger
 	records *record.Builder
 	health  *health
+	// metrics count what Stats does not; see metrics.go.
+	metrics *metrics
 
 	scratch sync.Pool // *scratch
 	closed  atomic.Bool
@@ -201,6 +203,12 @@ func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger
 // them is returned, naming the option. Stream templates are refused: they
 // need one producer per stream.
 func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger) (*Instance, error) {
+	return newWithMetrics(name, cfg, ro, prod, log, newMetrics(name, cfg.Stream))
+}
+
+// newWithMetrics is NewWithRecords with the metrics that Open already gave
+// the producer's client.
+func newWithMetrics(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger, m *metrics) (*Instance, error) {
 	if ro.Stream != "" {
 		return nil, errors.New("stream: templates need one producer per stream, which this instance does not have yet")
 	}
@@ -208,11 +216,12 @@ func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *produ
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now)}
+	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now), metrics: m}
 	in.scratch.New = func() any { return new(scratch) }
 	if cfg.RetryLedger {
-		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evict)
+		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evictFromLedger)
 	}
+	m.watch(in)
 	return in, nil
 }
 
@@ -360,6 +369,7 @@ func (in *Instance) reportBadEvents(tag string, b *badEvents) {
 		return
 	}
 	in.stats.BadEvents.Add(int64(b.count))
+	in.metrics.dropped.WithLabelValues(reasonBadEvent).Add(float64(b.count))
 	in.log.Error("dropped events that cannot become records; the rest of the chunk is sent", "tag", tag,
 		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
 }
@@ -375,6 +385,7 @@ func (in *Instance) finish(tag string, size int, w *chunkWork) Status {
 	in.stats.Delivered.Add(int64(delivered))
 	if rejected > 0 {
 		in.stats.Rejected.Add(int64(rejected))
+		in.metrics.countDropped(w.group)
 		reasons := map[string]int{}
 		for i := 0; i < w.group.Len(); i++ {
 			if o := w.group.Outcome(i); o.State == producer.Failed && !o.Retryable && o.Err != nil {
@@ -407,6 +418,7 @@ func reasonOf(err error) string {
 func (in *Instance) retryLater(id chunkID, w *chunkWork) Status {
 	in.stats.Retries.Add(1)
 	w.group.Cancel()
+	in.metrics.countExpired(w.group)
 	delivered, rejected, retryable, inFlight := w.group.Counts()
 	in.log.Warn("not every record was delivered in time; the chunk will be retried",
 		"tag", id.tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
@@ -467,6 +479,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	in.log.Info("stopped", "chunks", in.stats.Chunks.Load(), "records", in.stats.Records.Load(),
 		"delivered", in.stats.Delivered.Load(), "rejected", in.stats.Rejected.Load(), "retries", in.stats.Retries.Load(),
 		"bad_events", in.stats.BadEvents.Load(), "random_keys", in.stats.RandomKeys.Load(), "truncated", in.stats.Truncated.Load(), "fast_retries", in.stats.FastRetries.Load())
+	in.metrics.close(ctx)
 	return err
 }
 

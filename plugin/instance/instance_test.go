@@ -97,7 +97,7 @@ func newInstance(t *testing.T, fk *fakeKinesis, mod func(*conf.Config)) (*Instan
 
 // newInstanceWith is newInstance with the record options that ro makes of
 // the Config; nil ro keeps New's.
-func newInstanceWith(t *testing.T, fk *fakeKinesis, mod func(*conf.Config), ro func(conf.Config) record.Options) (*Instance, *bytes.Buffer) {
+func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config), ro func(conf.Config) record.Options) (*Instance, *bytes.Buffer) {
 	t.Helper()
 	cfg, err := conf.Load(conf.MapGetter{"stream": "s", "partition_key": "pk", "flush_timeout": "2s", "record_ttl": "10s"})
 	if err != nil {
@@ -108,10 +108,11 @@ func newInstanceWith(t *testing.T, fk *fakeKinesis, mod func(*conf.Config), ro f
 	}
 	var logs syncBuffer
 	log := NewLogger(&logs, "kinesis_kpl.0", slog.LevelDebug)
+	m := newMetrics("kinesis_kpl.0", cfg.Stream)
 	prod, err := producer.New(&producer.Config{
 		StreamName:    "s",
-		Client:        fk,
-		GetShards:     producer.StaticGetShardsFunc(4),
+		Client:        measuredPutter{next: client, m: m},
+		GetShards:     m.watchShards(producer.StaticGetShardsFunc(4)),
 		RecordTTL:     cfg.RecordTTL,
 		FlushInterval: 10 * time.Millisecond,
 		Logger:        producer.NopLogger{},
@@ -127,7 +128,7 @@ func newInstanceWith(t *testing.T, fk *fakeKinesis, mod func(*conf.Config), ro f
 	if ro != nil {
 		options = ro(cfg)
 	}
-	in, err := NewWithRecords("kinesis_kpl.0", cfg, options, prod, log)
+	in, err := newWithMetrics("kinesis_kpl.0", cfg, options, prod, log, m)
 	if err != nil {
 		_ = prod.Stop(context.Background())
 		t.Fatal(err)
