@@ -148,6 +148,10 @@ func (m *metrics) watch(in *Instance) {
 		series{"kinesis_kpl_records_truncated_total", "User records cut to fit max_record_size (oversize truncate).", st.Truncated.Load},
 		series{"kinesis_kpl_records_random_key_total", "User records sent under a random partition key: the partition_key field or template had no value.", st.RandomKeys.Load},
 		series{"kinesis_kpl_fast_retries_total", "Flushes answered with RETRY at once, without sending, while Kinesis was failing.", st.FastRetries.Load},
+		series{"kinesis_kpl_records_reput_wrong_shard_total", "User records put again because their aggregate was stored on a shard that does not hold them all (a reshard not yet seen); consumers that ignore KCL's rule read them twice.",
+			func() int64 { return int64(in.prod.Stats().RecordsReputWrongShard) }},
+		series{"kinesis_kpl_panics_recovered_total", "Panics recovered in the producer; the records they held were failed and sent again.",
+			func() int64 { return int64(in.prod.Stats().PanicsRecovered) }},
 	)
 	m.ledgerSize = func() int { return 0 }
 	if in.ledger != nil {
