@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
 )
 
 // Crash survival: with storage.type filesystem, Fluent Bit killed with
@@ -18,6 +21,9 @@ import (
 func TestCrashWithFilesystemStorageLosesNothing(t *testing.T) {
 	e := setup(t)
 	srv := fakeKinesis(t, "logs", 4)
+	// Slow answers, one request at a time and one record per entry keep the
+	// run long enough for the kill to land in its middle.
+	srv.SetFaults(fakekinesis.Faults{Delay: 300 * time.Millisecond})
 	storage := t.TempDir()
 	records := makeRecords(20000, 50, "crash")
 	config := func(port int) string {
@@ -35,7 +41,7 @@ func TestCrashWithFilesystemStorageLosesNothing(t *testing.T) {
     Listen        127.0.0.1
     Port          %d
     storage.type  filesystem
-`, storage, port) + faultOutput(srv.URL(), "workers 2")
+`, storage, port) + faultOutput(srv.URL(), "workers 2", "aggregation off", "max_connections 1")
 	}
 
 	port := freePort(t)
@@ -48,9 +54,19 @@ func TestCrashWithFilesystemStorageLosesNothing(t *testing.T) {
 	}
 	<-fb.done
 	fb.done <- nil
-	// Requests the fake had fully received before the kill may still be
-	// stored; wait until its count settles.
-	atKill := settled(t, func() int { return len(fakeRecords(t, srv, "logs")) })
+	// Requests the fake was holding at the kill end without an answer, and
+	// are stored only if their client were still there: wait until none is
+	// held before counting.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := srv.WaitFor(ctx, func(st fakekinesis.Stats) bool { return st.Held == 0 }); err != nil {
+		t.Fatalf("the fake still holds requests of the killed Fluent Bit: %v", err)
+	}
+	atKill := len(fakeRecords(t, srv, "logs"))
+	if atKill == len(records) {
+		t.Fatalf("every record was delivered before the kill: the run ended too soon to test a crash")
+	}
+	srv.SetFaults(fakekinesis.Faults{})
 	delivered := seqSet(fakeRecords(t, srv, "logs"))
 	onDisk := chunkSeqs(t, storage)
 	inFlight := 0
@@ -80,7 +96,7 @@ func TestCrashWithFilesystemStorageLosesNothing(t *testing.T) {
 		t.Errorf("%d records lost", missing)
 	}
 	if dups > inFlight {
-		t.Errorf("%d duplicates, more than the %d records in flight at the kill", dups, inFlight)
+		t.Errorf("%d duplicates, more than the %d records in flight at the kill\n%s", dups, inFlight, again.output())
 	}
 }
 
@@ -127,21 +143,4 @@ func chunkSeqs(t *testing.T, storage string) map[string]bool {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// settled polls count until it returns the same value twice, 200 ms apart.
-func settled(t *testing.T, count func() int) int {
-	t.Helper()
-	last := count()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-		n := count()
-		if n == last {
-			return n
-		}
-		last = n
-	}
-	t.Fatalf("the fake's count did not settle: %d", last)
-	return last
 }
