@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
 )
 
 // keysInShard returns n partition keys whose MD5 falls in shard i of
@@ -89,6 +90,9 @@ func TestUserRecords(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("UserRecords =\n%v\nwant\n%v", got, want)
 	}
+	if n, err := srv.UserRecordCount("s"); n != len(want) || err != nil {
+		t.Errorf("UserRecordCount = %d, %v; want %d", n, err, len(want))
+	}
 	stored := srv.Records("s")
 	for i, u := range users {
 		r := stored[min(i/5, 1)]
@@ -105,6 +109,40 @@ func TestUserRecords(t *testing.T) {
 	_, err = srv.UserRecords("s")
 	if !errors.Is(err, aggregation.ErrChecksum) || !errors.Is(err, aggregation.ErrMalformed) {
 		t.Errorf("UserRecords with a corrupt aggregate = %v, want ErrChecksum", err)
+	}
+	if _, err := srv.UserRecordCount("s"); !errors.Is(err, aggregation.ErrChecksum) {
+		t.Errorf("UserRecordCount with a corrupt aggregate = %v, want ErrChecksum", err)
+	}
+}
+
+// UserRecordCount follows what is stored between calls, counting each
+// record once.
+func TestUserRecordCount(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 2)
+	c := newClient(t, srv)
+	ctx := testContext(t)
+	var enc aggregation.Encoder
+	for i := range 7 {
+		enc.Add(fmt.Sprintf("k%d", i), "", []byte("sub"))
+	}
+	aggregate := enc.AppendTo(nil)
+	for i, want := range []int{3, 10, 13, 20} {
+		in := entries(3)
+		if i%2 == 1 {
+			in = []types.PutRecordsRequestEntry{{PartitionKey: aws.String("agg"), Data: aggregate}}
+		}
+		if _, err := putRecords(ctx, c, "s", in); err != nil {
+			t.Fatal(err)
+		}
+		n, err := srv.UserRecordCount("s")
+		users, _ := srv.UserRecords("s")
+		if n != want || err != nil || len(users) != want {
+			t.Errorf("after put %d: UserRecordCount = %d, %v; UserRecords %d; want %d", i, n, err, len(users), want)
+		}
+	}
+	if _, err := srv.UserRecordCount("missing"); !errors.Is(err, fakekinesis.ErrStreamNotFound) {
+		t.Errorf("UserRecordCount(missing) = %v", err)
 	}
 }
 

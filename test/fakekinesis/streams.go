@@ -41,6 +41,9 @@ type stream struct {
 	nextShard      int               // index of the next shard id
 	seq            uint64            // last sequence number handed out
 	records        []Record
+	// The first counted records hold userCount user records (a cache of
+	// UserRecordCount, which only ever reads what is new).
+	counted, userCount int
 }
 
 // newStream returns a stream with n shards splitting the hash key space.
