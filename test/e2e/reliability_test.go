@@ -1,0 +1,323 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
+)
+
+// Reliability runs: real Fluent Bit through the plugin against the fake
+// with Kinesis' own failure modes (shard limits, outages, a PutRecords-only
+// policy, a missing stream next to healthy ones), each ending in an exact
+// count of every record.
+//
+// KPL_E2E_SCALE (a fraction such as 0.1) shrinks every record count for a
+// quick run; the defaults are the figures the project reports.
+
+// scaled returns n times KPL_E2E_SCALE, or n when it is not set.
+func scaled(t *testing.T, n int) int {
+	t.Helper()
+	v := os.Getenv("KPL_E2E_SCALE")
+	if v == "" {
+		return n
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f > 1 {
+		t.Fatalf("KPL_E2E_SCALE=%q: want a number in (0, 1]", v)
+	}
+	return max(int(float64(n)*f), 100)
+}
+
+// figures is the outcome of a run, counted record by record.
+type figures struct {
+	sent, accepted, lost, duplicated int
+	// misplaced counts deliveries a KCL consumer would not see as sent: on a
+	// shard whose range does not hold the record's hash key, or (keyed
+	// runs) under a partition key other than the record's pk field.
+	misplaced  int
+	peakRSSKiB int
+	elapsed    time.Duration
+}
+
+// tally counts what arrived (got) against what was sent (want). keyed says
+// the plugin was told to use the pk field as the partition key.
+func tally(want [][]byte, got []userRecord, keyed bool) figures {
+	expected := make(map[string]int, len(want))
+	for _, w := range want {
+		expected[string(w)]++
+	}
+	seen := make(map[string]int, len(got))
+	f := figures{sent: len(want)}
+	for _, r := range got {
+		seen[string(r.Data)]++
+		if !r.InShard {
+			f.misplaced++
+			continue
+		}
+		if keyed {
+			var body struct {
+				PK string `json:"pk"`
+			}
+			if json.Unmarshal(r.Data, &body) != nil || body.PK != r.PK {
+				f.misplaced++
+			}
+		}
+	}
+	for k, n := range expected {
+		switch m := seen[k]; {
+		case m == 0:
+			f.lost += n
+		case m < n:
+			f.accepted += m
+			f.lost += n - m
+		default:
+			f.accepted += n
+			f.duplicated += m - n
+		}
+	}
+	// Anything that arrived but was never sent counts as a duplicate of
+	// nothing: it must not happen either.
+	for k, m := range seen {
+		if expected[k] == 0 {
+			f.duplicated += m
+		}
+	}
+	return f
+}
+
+func (f figures) String() string {
+	return fmt.Sprintf("sent %d, accepted %d, lost %d, duplicated %d, misplaced %d, peak RSS %.1f MiB, %s",
+		f.sent, f.accepted, f.lost, f.duplicated, f.misplaced, float64(f.peakRSSKiB)/1024, f.elapsed.Round(100*time.Millisecond))
+}
+
+// exactlyOnce logs the figures on one line and fails the test unless every
+// record arrived once, where it belongs.
+func (f figures) exactlyOnce(t *testing.T) {
+	t.Helper()
+	t.Logf("figures: %s", f)
+	if f.lost != 0 || f.duplicated != 0 || f.misplaced != 0 || f.accepted != f.sent {
+		t.Errorf("not exactly once: %s", f)
+	}
+}
+
+// postPaced posts records to tag spread evenly over d, as a service that
+// logs steadily would, so that time-driven faults meet records in flight.
+func postPaced(t *testing.T, port int, tag string, records [][]byte, d time.Duration) {
+	t.Helper()
+	const every = 100 * time.Millisecond
+	steps := max(int(d/every), 1)
+	per := (len(records) + steps - 1) / steps
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for i := 0; i < len(records); i += per {
+		if i > 0 {
+			<-tick.C
+		}
+		post(t, port, tag, records[i:min(i+per, len(records))])
+	}
+}
+
+// waitDelivered polls the fake until stream holds want user records or
+// within passes; it fails at once if Fluent Bit exits.
+func waitDelivered(t *testing.T, srv *fakekinesis.Server, stream string, want int, fb *proc, within time.Duration) {
+	t.Helper()
+	var n int
+	var err error
+	pollUntil(t, fb, within, func() bool {
+		n, err = srv.UserRecordCount(stream)
+		return err != nil || n >= want
+	})
+	if err != nil {
+		t.Fatalf("the fake cannot read %s: %v", stream, err)
+	}
+	if n < want {
+		t.Errorf("%s holds %d of %d records after %s", stream, n, want, within)
+	}
+}
+
+// run is one reliability run: records posted (paced over pace, or at
+// once) to a Fluent Bit whose outputs send them to srv's stream "logs".
+type run struct {
+	outputs string
+	records [][]byte
+	pace    time.Duration
+	keyed   bool
+	within  time.Duration // the longest the delivery may take
+}
+
+// do runs r to its end and returns its figures.
+func (r run) do(t *testing.T, e env, srv *fakekinesis.Server) figures {
+	t.Helper()
+	fb, port := pipeline(t, e, r.outputs)
+	begin := time.Now()
+	postPaced(t, port, "app", r.records, r.pace)
+	waitDelivered(t, srv, "logs", len(r.records), fb, r.within)
+	elapsed := time.Since(begin)
+	rss := fb.peakRSS(t)
+	fb.shutdown(t)
+	f := tally(r.records, fakeRecords(t, srv, "logs"), r.keyed)
+	f.elapsed, f.peakRSSKiB = elapsed, rss
+	return f
+}
+
+// fakeStats logs the fake's counters on one line.
+func fakeStats(t *testing.T, srv *fakekinesis.Server) fakekinesis.Stats {
+	t.Helper()
+	st := srv.Stats()
+	t.Logf("fake: %d requests, %d PutRecords, %d entries accepted, %d failed (%d over a shard limit), %d requests failed, %d in an outage, %d reshards",
+		st.Requests, st.Operations["PutRecords"], st.EntriesAccepted, st.EntriesFailed, st.EntriesOverLimit, st.RequestsFailed, st.RequestsInOutage, st.Reshards)
+	return st
+}
+
+func TestReliabilityShardLimits(t *testing.T) {
+	e := setup(t)
+	srv := fakeKinesis(t, "logs", 4)
+	srv.SetFaults(fakekinesis.Faults{ShardLimit: fakekinesis.KinesisShardLimit})
+	f := run{
+		outputs: faultOutput(srv.URL()),
+		records: makeRecords(scaled(t, 200000), 50, "limits"),
+		keyed:   true,
+		within:  3 * time.Minute,
+	}.do(t, e, srv)
+	f.exactlyOnce(t)
+	if st := fakeStats(t, srv); st.EntriesOverLimit == 0 {
+		t.Errorf("no entry went over a shard's limit: the run did not test them")
+	}
+}
+
+func TestReliabilityOutages(t *testing.T) {
+	for _, reset := range []bool{false, true} {
+		name := map[bool]string{false: "503", true: "connection resets"}[reset]
+		t.Run(name, func(t *testing.T) {
+			e := setup(t)
+			srv := fakeKinesis(t, "logs", 4)
+			srv.SetFaults(fakekinesis.Faults{Outage: fakekinesis.Outage{Every: 5 * time.Second, For: 2 * time.Second, Reset: reset}})
+			f := run{
+				outputs: faultOutput(srv.URL()),
+				records: makeRecords(scaled(t, 30000), 50, "outage"),
+				pace:    12 * time.Second, // two outages and more
+				keyed:   true,
+				within:  2 * time.Minute,
+			}.do(t, e, srv)
+			f.exactlyOnce(t)
+			if st := fakeStats(t, srv); st.RequestsInOutage == 0 {
+				t.Errorf("no request met an outage: the run did not test them")
+			}
+		})
+	}
+}
+
+// Without kinesis:ListShards the plugin has no shard map: only records of
+// one partition key may share an aggregate. Random keys are the worst case
+// for memory and requests.
+func TestReliabilityListShardsDenied(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra []string
+		keys  int
+		keyed bool
+	}{
+		{"random keys", nil, 1, false},
+		{"pod keys", []string{"partition_key pk"}, 300, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := setup(t)
+			srv := fakeKinesis(t, "logs", 4)
+			srv.SetFaults(fakekinesis.Faults{ListShardsDenied: true, DescribeStreamSummaryDenied: true})
+			f := run{
+				outputs: output("*", "logs", srv.URL(), append([]string{"Retry_Limit False"}, tt.extra...)...),
+				records: makeRecords(scaled(t, 100000), tt.keys, "denied"),
+				keyed:   tt.keyed,
+				within:  2 * time.Minute,
+			}.do(t, e, srv)
+			f.exactlyOnce(t)
+			if st := fakeStats(t, srv); st.Operations["ListShards"] == 0 || st.RequestsFailed == 0 {
+				t.Errorf("ListShards was never denied: the run did not test it")
+			}
+		})
+	}
+}
+
+// Eight instances with four workers each; one sends to a stream that does
+// not exist and retries for ever. The other seven are not held up.
+func TestReliabilityOneMissingStreamAmongEight(t *testing.T) {
+	const instances, missing = 8, 7
+	e := setup(t)
+	srv, err := fakekinesis.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	var outputs string
+	for i := range instances {
+		stream := fmt.Sprintf("s%d", i)
+		if i == missing {
+			stream = "does-not-exist"
+		} else if err := srv.CreateStream(stream, 2); err != nil {
+			t.Fatal(err)
+		}
+		outputs += output(fmt.Sprintf("t%d.*", i), stream, srv.URL(), "partition_key pk", "workers 4", "Retry_Limit False")
+	}
+	fb, port := pipeline(t, e, outputs)
+
+	n := scaled(t, 20000)
+	records := make([][][]byte, instances)
+	begin := time.Now()
+	for i := range instances {
+		records[i] = makeRecords(n, 50, fmt.Sprintf("inst%d", i))
+		post(t, port, fmt.Sprintf("t%d.logs", i), records[i])
+	}
+	// On time: what a healthy instance needs, a few flush intervals (about
+	// 2 s on an idle machine), not waiting behind the failing one's
+	// retries, each of which may take a flush_timeout.
+	const onTime = 15 * time.Second
+	for i := range instances {
+		if i != missing {
+			waitDelivered(t, srv, fmt.Sprintf("s%d", i), n, fb, onTime-time.Since(begin))
+		}
+	}
+	elapsed := time.Since(begin)
+	rss := fb.peakRSS(t)
+	stopping := time.Now()
+	fb.shutdown(t)
+	exit := time.Since(stopping)
+	t.Logf("Fluent Bit exited %s after SIGTERM with the missing stream's chunks still queued", exit.Round(100*time.Millisecond))
+	// Grace (10 s in pipelineConfig) plus exit_timeout (5 s) plus a second.
+	if limit := 16 * time.Second; exit > limit {
+		t.Errorf("Fluent Bit took %s to exit, more than %s", exit, limit)
+	}
+	if !strings.Contains(fb.output(), "ResourceNotFoundException") {
+		t.Errorf("the log does not say the stream was not found")
+	}
+
+	var total figures
+	for i := range instances {
+		if i == missing {
+			continue
+		}
+		f := tally(records[i], fakeRecords(t, srv, fmt.Sprintf("s%d", i)), true)
+		if f.lost+f.duplicated+f.misplaced > 0 {
+			t.Errorf("instance %d: %s", i, f)
+		}
+		total.sent += f.sent
+		total.accepted += f.accepted
+		total.lost += f.lost
+		total.duplicated += f.duplicated
+		total.misplaced += f.misplaced
+	}
+	total.elapsed, total.peakRSSKiB = elapsed, rss
+	total.exactlyOnce(t)
+	if elapsed > onTime {
+		t.Errorf("the seven healthy instances took %s, more than %s", elapsed, onTime)
+	}
+	if st := fakeStats(t, srv); st.RequestsRejected == 0 {
+		t.Errorf("the missing stream was never asked for: the run did not test it")
+	}
+}
