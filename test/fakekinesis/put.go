@@ -51,7 +51,7 @@ func (s *Server) putRecords(q *request) {
 		case codeInternalFailure:
 			out.Records = append(out.Records, putRecordsResultEntry{ErrorCode: code, ErrorMessage: internalFailureMessage})
 		default:
-			out.Records = append(out.Records, putRecordsResultEntry{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, e)})
+			out.Records = append(out.Records, putRecordsResultEntry{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, e, fault == faultLose)})
 			continue
 		}
 		out.FailedRecordCount++
@@ -96,7 +96,7 @@ func (s *Server) putRecord(q *request) {
 	if entryErr != nil {
 		s.stats.EntriesFailed++
 	} else {
-		out = putRecordOutput{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, in.putRecordsEntry), EncryptionType: "NONE"}
+		out = putRecordOutput{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, in.putRecordsEntry, fault == faultLose), EncryptionType: "NONE"}
 	}
 	s.finishLocked(fault)
 	s.mu.Unlock()
@@ -196,9 +196,10 @@ func (s *Server) finishLocked(fault requestFault) {
 }
 
 // storeLocked stores one accepted entry and returns its sequence number.
-func (s *Server) storeLocked(st *stream, sh *shard, e putRecordsEntry) string {
+// responseLost says the request's answer will be lost (LoseResponses).
+func (s *Server) storeLocked(st *stream, sh *shard, e putRecordsEntry, responseLost bool) string {
 	seq := st.nextSequenceNumber()
-	r := Record{ShardID: sh.id, SequenceNumber: seq, PartitionKey: *e.PartitionKey, Data: e.Data}
+	r := Record{ShardID: sh.id, SequenceNumber: seq, PartitionKey: *e.PartitionKey, Data: e.Data, ResponseLost: responseLost}
 	if e.ExplicitHashKey != nil {
 		r.ExplicitHashKey = *e.ExplicitHashKey
 	}

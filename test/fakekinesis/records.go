@@ -15,6 +15,10 @@ type Record struct {
 	PartitionKey    string
 	ExplicitHashKey string // "" when the entry had none
 	Data            []byte
+	// ResponseLost says the request that stored the record was left
+	// unanswered (LoseResponses): its sender could not know, and a
+	// producer that sends it again makes a duplicate that is not its fault.
+	ResponseLost bool
 }
 
 // Records returns a copy of the records a stream accepted, in order of
@@ -55,6 +59,8 @@ type UserRecord struct {
 	// the shard that stored the carrying record. KCL consumers drop
 	// sub-records for which it is false.
 	InShard bool
+	// ResponseLost is that of the carrying record.
+	ResponseLost bool
 }
 
 // UserRecords deaggregates every record a stream accepted, in order, with
@@ -100,6 +106,7 @@ func (s *Server) UserRecords(stream string) ([]UserRecord, error) {
 				ExplicitHashKey: sub.ExplicitHashKey,
 				Data:            sub.Data,
 				InShard:         err == nil && h.InRange(ranges[i][0], ranges[i][1]),
+				ResponseLost:    r.ResponseLost,
 			})
 		}
 	}
