@@ -41,7 +41,7 @@ func fakeRecords(t *testing.T, srv *fakekinesis.Server, stream string) []userRec
 	out := make([]userRecord, len(urs))
 	for i, u := range urs {
 		out[i] = userRecord{Shard: u.ShardID, Seq: u.SequenceNumber, Sub: u.SubIndex, Aggregated: u.Aggregated,
-			PK: u.PartitionKey, EHK: u.ExplicitHashKey, InShard: u.InShard, Data: u.Data}
+			PK: u.PartitionKey, EHK: u.ExplicitHashKey, InShard: u.InShard, Data: u.Data, ResponseLost: u.ResponseLost}
 	}
 	return out
 }

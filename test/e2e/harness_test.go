@@ -158,6 +158,9 @@ type userRecord struct {
 	EHK        string `json:"ehk"`
 	InShard    bool   `json:"inShard"`
 	Data       []byte `json:"data"`
+	// ResponseLost: the fake stored it under a response it then lost (the
+	// JavaScript consumer cannot know, and leaves it false).
+	ResponseLost bool `json:"-"`
 }
 
 func readStream(t *testing.T, e env, endpoint, stream string) []userRecord {

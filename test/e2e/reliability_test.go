@@ -19,6 +19,16 @@ import (
 //
 // KPL_E2E_SCALE (a fraction such as 0.1) shrinks every record count for a
 // quick run; the defaults are the figures the project reports.
+// KPL_E2E_KNOWN_BUGS=1 runs the tests that a known bug fails.
+
+// knownBug skips a test that fails for the reason given, unless
+// KPL_E2E_KNOWN_BUGS is set (to see whether it still fails).
+func knownBug(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("KPL_E2E_KNOWN_BUGS") == "" {
+		t.Skip("known bug (run with KPL_E2E_KNOWN_BUGS=1): " + reason)
+	}
+}
 
 // scaled returns n times KPL_E2E_SCALE, or n when it is not set.
 func scaled(t *testing.T, n int) int {
@@ -37,10 +47,18 @@ func scaled(t *testing.T, n int) int {
 // figures is the outcome of a run, counted record by record.
 type figures struct {
 	sent, accepted, lost, duplicated int
-	// misplaced counts deliveries a KCL consumer would not see as sent: on a
-	// shard whose range does not hold the record's hash key, or (keyed
-	// runs) under a partition key other than the record's pk field.
-	misplaced  int
+	// lostResponse counts the duplicates that a lost response explains: the
+	// extra copies of a record, up to the number of its copies stored under
+	// a response the fake lost. They are in duplicated too.
+	lostResponse int
+	// outsideShard counts copies stored on a shard whose range does not
+	// hold their hash key (an aggregate built for a map a reshard made
+	// stale). A KCL consumer drops them, so they count as neither accepted
+	// nor duplicated; the producer must put those records again.
+	outsideShard int
+	// wrongKey counts copies (keyed runs) that arrived under a partition
+	// key other than their pk field.
+	wrongKey   int
 	peakRSSKiB int
 	elapsed    time.Duration
 }
@@ -53,19 +71,23 @@ func tally(want [][]byte, got []userRecord, keyed bool) figures {
 		expected[string(w)]++
 	}
 	seen := make(map[string]int, len(got))
+	unanswered := map[string]int{}
 	f := figures{sent: len(want)}
 	for _, r := range got {
-		seen[string(r.Data)]++
 		if !r.InShard {
-			f.misplaced++
+			f.outsideShard++
 			continue
+		}
+		seen[string(r.Data)]++
+		if r.ResponseLost {
+			unanswered[string(r.Data)]++
 		}
 		if keyed {
 			var body struct {
 				PK string `json:"pk"`
 			}
 			if json.Unmarshal(r.Data, &body) != nil || body.PK != r.PK {
-				f.misplaced++
+				f.wrongKey++
 			}
 		}
 	}
@@ -79,6 +101,7 @@ func tally(want [][]byte, got []userRecord, keyed bool) figures {
 		default:
 			f.accepted += n
 			f.duplicated += m - n
+			f.lostResponse += min(m-n, unanswered[k])
 		}
 	}
 	// Anything that arrived but was never sent counts as a duplicate of
@@ -91,9 +114,21 @@ func tally(want [][]byte, got []userRecord, keyed bool) figures {
 	return f
 }
 
+// add counts g's records into f.
+func (f *figures) add(g figures) {
+	f.sent += g.sent
+	f.accepted += g.accepted
+	f.lost += g.lost
+	f.duplicated += g.duplicated
+	f.lostResponse += g.lostResponse
+	f.outsideShard += g.outsideShard
+	f.wrongKey += g.wrongKey
+}
+
 func (f figures) String() string {
-	return fmt.Sprintf("sent %d, accepted %d, lost %d, duplicated %d, misplaced %d, peak RSS %.1f MiB, %s",
-		f.sent, f.accepted, f.lost, f.duplicated, f.misplaced, float64(f.peakRSSKiB)/1024, f.elapsed.Round(100*time.Millisecond))
+	return fmt.Sprintf("sent %d, accepted %d, lost %d, duplicated %d (%d by lost responses), outside their shard %d, under a wrong key %d, peak RSS %.1f MiB, %s",
+		f.sent, f.accepted, f.lost, f.duplicated, f.lostResponse, f.outsideShard, f.wrongKey,
+		float64(f.peakRSSKiB)/1024, f.elapsed.Round(100*time.Millisecond))
 }
 
 // exactlyOnce logs the figures on one line and fails the test unless every
@@ -101,7 +136,7 @@ func (f figures) String() string {
 func (f figures) exactlyOnce(t *testing.T) {
 	t.Helper()
 	t.Logf("figures: %s", f)
-	if f.lost != 0 || f.duplicated != 0 || f.misplaced != 0 || f.accepted != f.sent {
+	if f.lost != 0 || f.duplicated != 0 || f.outsideShard != 0 || f.wrongKey != 0 || f.accepted != f.sent {
 		t.Errorf("not exactly once: %s", f)
 	}
 }
@@ -123,22 +158,37 @@ func postPaced(t *testing.T, port int, tag string, records [][]byte, d time.Dura
 	}
 }
 
-// waitDelivered polls the fake until stream holds want user records or
-// within passes; it fails at once if Fluent Bit exits.
-func waitDelivered(t *testing.T, srv *fakekinesis.Server, stream string, want int, fb *proc, within time.Duration) {
+// waitDelivered polls the fake until stream holds every record of want
+// where a KCL consumer would take it, or within passes, and returns the
+// figures it saw last. It fails at once if Fluent Bit exits. Records put
+// again after landing outside their shard come after the count of stored
+// records is complete, so it counts cheaply first and tallies after.
+func waitDelivered(t *testing.T, srv *fakekinesis.Server, stream string, want [][]byte, keyed bool, fb *proc, within time.Duration) figures {
 	t.Helper()
+	deadline := time.Now().Add(within)
 	var n int
 	var err error
 	pollUntil(t, fb, within, func() bool {
 		n, err = srv.UserRecordCount(stream)
-		return err != nil || n >= want
+		return err != nil || n >= len(want)
 	})
 	if err != nil {
 		t.Fatalf("the fake cannot read %s: %v", stream, err)
 	}
-	if n < want {
-		t.Errorf("%s holds %d of %d records after %s", stream, n, want, within)
+	var f figures
+	var tallied time.Time
+	pollUntil(t, fb, time.Until(deadline), func() bool {
+		if time.Since(tallied) < 2*time.Second { // a tally reads every record
+			return false
+		}
+		tallied = time.Now()
+		f = tally(want, fakeRecords(t, srv, stream), keyed)
+		return f.accepted == f.sent
+	})
+	if f.accepted != f.sent {
+		t.Errorf("%s holds %d of %d records where a consumer takes them after %s", stream, f.accepted, f.sent, within)
 	}
+	return f
 }
 
 // run is one reliability run: records posted (paced over pace, or at
@@ -157,7 +207,7 @@ func (r run) do(t *testing.T, e env, srv *fakekinesis.Server) figures {
 	fb, port := pipeline(t, e, r.outputs)
 	begin := time.Now()
 	postPaced(t, port, "app", r.records, r.pace)
-	waitDelivered(t, srv, "logs", len(r.records), fb, r.within)
+	waitDelivered(t, srv, "logs", r.records, r.keyed, fb, r.within)
 	elapsed := time.Since(begin)
 	rss := fb.peakRSS(t)
 	fb.shutdown(t)
@@ -280,7 +330,7 @@ func TestReliabilityOneMissingStreamAmongEight(t *testing.T) {
 	const onTime = 15 * time.Second
 	for i := range instances {
 		if i != missing {
-			waitDelivered(t, srv, fmt.Sprintf("s%d", i), n, fb, onTime-time.Since(begin))
+			waitDelivered(t, srv, fmt.Sprintf("s%d", i), records[i], true, fb, onTime-time.Since(begin))
 		}
 	}
 	elapsed := time.Since(begin)
@@ -303,14 +353,10 @@ func TestReliabilityOneMissingStreamAmongEight(t *testing.T) {
 			continue
 		}
 		f := tally(records[i], fakeRecords(t, srv, fmt.Sprintf("s%d", i)), true)
-		if f.lost+f.duplicated+f.misplaced > 0 {
+		if f.lost+f.duplicated+f.outsideShard+f.wrongKey > 0 {
 			t.Errorf("instance %d: %s", i, f)
 		}
-		total.sent += f.sent
-		total.accepted += f.accepted
-		total.lost += f.lost
-		total.duplicated += f.duplicated
-		total.misplaced += f.misplaced
+		total.add(f)
 	}
 	total.elapsed, total.peakRSSKiB = elapsed, rss
 	total.exactlyOnce(t)
@@ -319,5 +365,32 @@ func TestReliabilityOneMissingStreamAmongEight(t *testing.T) {
 	}
 	if st := fakeStats(t, srv); st.RequestsRejected == 0 {
 		t.Errorf("the missing stream was never asked for: the run did not test it")
+	}
+}
+
+// A split while records are in flight: aggregates built for the old shard
+// map land on the new shards, and those of their user records whose keys
+// the new shard does not hold must be put again (KPL's rule), so that a KCL
+// consumer sees every record once.
+func TestReliabilitySplitInFlight(t *testing.T) {
+	e := setup(t)
+	knownBug(t, "the producer takes an aggregate stored on a shard other than the one it predicted for delivered "+
+		"(producer/sender.go sets refresh only): after a 4-to-8 split about 1 % of the records end up only outside their shard")
+	srv := fakeKinesis(t, "logs", 4)
+	srv.SetFaults(fakekinesis.Faults{ReshardAfter: 20, ReshardTo: 8})
+	f := run{
+		outputs: faultOutput(srv.URL()),
+		records: makeRecords(scaled(t, 50000), 200, "split"),
+		pace:    5 * time.Second,
+		keyed:   true,
+		within:  30 * time.Second,
+	}.do(t, e, srv)
+	if st := fakeStats(t, srv); st.Reshards != 1 {
+		t.Errorf("the stream was not split: the run did not test it")
+	}
+	// Copies outside their shard are what the split costs; KCL drops them.
+	t.Logf("figures: %s", f)
+	if f.lost != 0 || f.duplicated != 0 || f.wrongKey != 0 || f.accepted != f.sent {
+		t.Errorf("not exactly once for a KCL consumer: %s", f)
 	}
 }
