@@ -55,9 +55,6 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan error
 	log  string
-	// checkLog: once stopped, its log is scanned for record data, partition
-	// keys and credentials (see checkLogClean).
-	checkLog bool
 }
 
 func start(t *testing.T, logName string, extraEnv []string, name string, args ...string) *proc {
@@ -69,7 +66,8 @@ func start(t *testing.T, logName string, extraEnv []string, name string, args ..
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), extraEnv...)
+	// The tests' own credentials come last and so win (see logscan_test.go).
+	cmd.Env = append(append(os.Environ(), extraEnv...), testCredentials...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -79,9 +77,7 @@ func start(t *testing.T, logName string, extraEnv []string, name string, args ..
 	go func() { p.done <- cmd.Wait(); f.Close() }()
 	t.Cleanup(func() {
 		p.stop(t, 30*time.Second)
-		if p.checkLog {
-			checkLogClean(t, p)
-		}
+		checkLogClean(t, p)
 	})
 	return p
 }
@@ -224,31 +220,8 @@ func fluentBit(t *testing.T, e env, config string) *proc {
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, "fluent-bit.log", []string{"AWS_ACCESS_KEY_ID=" + testAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + testSecretAccessKey, "AWS_REGION=us-east-1"},
+	return start(t, "fluent-bit.log", []string{"AWS_ACCESS_KEY_ID=e2e", "AWS_SECRET_ACCESS_KEY=e2e", "AWS_REGION=us-east-1"},
 		e.fluentBit, "-e", e.plugin, "-c", path)
-	p.checkLog = true
-	return p
-}
-
-// peakRSS returns the process's peak resident set size so far (VmHWM in
-// /proc/PID/status), in KiB. Read it before stopping the process.
-func (p *proc) peakRSS(t *testing.T) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		t.Fatalf("peak RSS of %s: %v", p.name, err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kib, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			if err != nil {
-				t.Fatalf("peak RSS of %s: %q: %v", p.name, line, err)
-			}
-			return kib
-		}
-	}
-	t.Fatalf("peak RSS of %s: no VmHWM in /proc/%d/status", p.name, p.cmd.Process.Pid)
-	return 0
 }
 
 // pipelineConfig is the [SERVICE] and http [INPUT] sections every test
@@ -340,4 +313,25 @@ func post(t *testing.T, port int, tag string, records [][]byte) {
 			t.Fatalf("post: http input answered %s", resp.Status)
 		}
 	}
+}
+
+// peakRSS returns the process's peak resident set size so far (VmHWM in
+// /proc/PID/status), in KiB. Read it before stopping the process.
+func (p *proc) peakRSS(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("peak RSS of %s: %v", p.name, err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatalf("peak RSS of %s: %q: %v", p.name, line, err)
+			}
+			return kib
+		}
+	}
+	t.Fatalf("peak RSS of %s: no VmHWM in /proc/%d/status", p.name, p.cmd.Process.Pid)
+	return 0
 }

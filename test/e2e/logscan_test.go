@@ -15,6 +15,10 @@ const (
 	testSecretAccessKey = "e2eFakeSecret/neverLogged+Q29uZmlkZW50aWFs"
 )
 
+// testCredentials is the environment that gives every process a test
+// starts these credentials, whatever else its caller sets.
+var testCredentials = []string{"AWS_ACCESS_KEY_ID=" + testAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + testSecretAccessKey}
+
 // leaks are what a Fluent Bit log must never show: credentials, and the
 // partition keys and data of the records the tests make (makeRecords).
 // Record data is recognised by its field names, its text and its
