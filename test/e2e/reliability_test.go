@@ -56,6 +56,9 @@ type figures struct {
 	// stale). A KCL consumer drops them, so they count as neither accepted
 	// nor duplicated; the producer must put those records again.
 	outsideShard int
+	// lostOutside counts the lost records that did arrive, but only outside
+	// their shard: the producer did not put them again.
+	lostOutside int
 	// wrongKey counts copies (keyed runs) that arrived under a partition
 	// key other than their pk field.
 	wrongKey   int
@@ -71,11 +74,12 @@ func tally(want [][]byte, got []userRecord, keyed bool) figures {
 		expected[string(w)]++
 	}
 	seen := make(map[string]int, len(got))
-	unanswered := map[string]int{}
+	unanswered, outside := map[string]int{}, map[string]bool{}
 	f := figures{sent: len(want)}
 	for _, r := range got {
 		if !r.InShard {
 			f.outsideShard++
+			outside[string(r.Data)] = true
 			continue
 		}
 		seen[string(r.Data)]++
@@ -95,6 +99,9 @@ func tally(want [][]byte, got []userRecord, keyed bool) figures {
 		switch m := seen[k]; {
 		case m == 0:
 			f.lost += n
+			if outside[k] {
+				f.lostOutside += n
+			}
 		case m < n:
 			f.accepted += m
 			f.lost += n - m
@@ -121,13 +128,15 @@ func (f *figures) add(g figures) {
 	f.lost += g.lost
 	f.duplicated += g.duplicated
 	f.lostResponse += g.lostResponse
+	f.lostOutside += g.lostOutside
 	f.outsideShard += g.outsideShard
 	f.wrongKey += g.wrongKey
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("sent %d, accepted %d, lost %d, duplicated %d (%d by lost responses), outside their shard %d, under a wrong key %d, peak RSS %.1f MiB, %s",
-		f.sent, f.accepted, f.lost, f.duplicated, f.lostResponse, f.outsideShard, f.wrongKey,
+	return fmt.Sprintf("sent %d, accepted %d, lost %d (%d only outside their shard), duplicated %d (%d by lost responses), "+
+		"copies outside their shard %d, under a wrong key %d, peak RSS %.1f MiB, %s",
+		f.sent, f.accepted, f.lost, f.lostOutside, f.duplicated, f.lostResponse, f.outsideShard, f.wrongKey,
 		float64(f.peakRSSKiB)/1024, f.elapsed.Round(100*time.Millisecond))
 }
 
