@@ -9,7 +9,7 @@ NODE_MODULES := test/node_modules/.package-lock.json
 
 export KINESIS_KPL_CACHE := $(CACHE)
 
-.PHONY: build test unit vet fuzz crosscheck e2e soak demo bench generate fluent-bit node clean
+.PHONY: build test unit vet fuzz crosscheck e2e demo bench generate fluent-bit node clean
 
 ## build: the plugin as a c-shared object, build/out_kinesis_kpl.so
 build: $(SO)
@@ -63,12 +63,6 @@ e2e: build node
 	  KPL_PLUGIN=$(CURDIR)/$(SO) KPL_E2E=1 \
 	  $(GO) test -count=1 -timeout 20m -v ./test/e2e/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'; exit $${PIPESTATUS[0]}
 
-## soak: Fluent Bit through the plugin against the fake under every fault at once, SOAK_DURATION long (60s), then an exact count
-SOAK_DURATION ?= 60s
-soak: build
-	@FLUENT_BIT="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" \
-	  GO=$(GO) bash test/scripts/soak.sh "$(CURDIR)/$(SO)" "$(SOAK_DURATION)"
-
 ## bench: every benchmark with allocations
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
@@ -83,3 +77,10 @@ generate:
 
 clean:
 	rm -rf $(BUILD)
+
+.PHONY: soak
+## soak: Fluent Bit through the plugin against the fake under every fault at once, SOAK_DURATION long (60s), then an exact count
+SOAK_DURATION ?= 60s
+soak: build
+	@FLUENT_BIT="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" \
+	  GO=$(GO) bash test/scripts/soak.sh "$(CURDIR)/$(SO)" "$(SOAK_DURATION)"
