@@ -56,8 +56,8 @@ type UserRecord struct {
 
 	// InShard says whether the user record's hash key (its explicit hash
 	// key, else the MD5 of its partition key) lies in the hash key range of
-	// the shard that stored the carrying record. KCL consumers drop
-	// sub-records for which it is false.
+	// the shard that stored the carrying record. A KCL consumer drops a
+	// whole aggregate when any of its sub-records has it false.
 	InShard bool
 	// ResponseLost is that of the carrying record.
 	ResponseLost bool
