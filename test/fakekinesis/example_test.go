@@ -25,13 +25,7 @@ func Example() {
 	if err := srv.CreateStream("logs", 2); err != nil {
 		panic(err)
 	}
-	client := kinesis.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
-	}, func(o *kinesis.Options) {
-		o.BaseEndpoint = aws.String(srv.URL())
-		o.Retryer = aws.NopRetryer{}
-	})
+	client := sdkClient(srv.URL())
 
 	srv.SetFaults(fakekinesis.Faults{ThrottleEvery: 2})
 	out, err := client.PutRecords(context.Background(), &kinesis.PutRecordsInput{
@@ -68,13 +62,7 @@ func Example_shardLimitAndOutage() {
 	if err := srv.CreateStream("logs", 1); err != nil {
 		panic(err)
 	}
-	client := kinesis.NewFromConfig(aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
-	}, func(o *kinesis.Options) {
-		o.BaseEndpoint = aws.String(srv.URL())
-		o.Retryer = aws.NopRetryer{}
-	})
+	client := sdkClient(srv.URL())
 	put := func() (*kinesis.PutRecordsOutput, error) {
 		return client.PutRecords(context.Background(), &kinesis.PutRecordsInput{
 			StreamName: aws.String("logs"),
@@ -105,4 +93,16 @@ func Example_shardLimitAndOutage() {
 	// in the outage: true
 	// after it: 1 failed
 	// stored: 4 over the limit: 2 in the outage: 1
+}
+
+// sdkClient is the unmodified SDK client pointed at a fake: any
+// credentials do, and retries are off so that every fault shows.
+func sdkClient(url string) *kinesis.Client {
+	return kinesis.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
+	}, func(o *kinesis.Options) {
+		o.BaseEndpoint = aws.String(url)
+		o.Retryer = aws.NopRetryer{}
+	})
 }
