@@ -3,6 +3,7 @@ package fakekinesis
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 )
@@ -70,6 +71,24 @@ type UserRecord struct {
 // aggregation error (errors.Is(err, aggregation.ErrMalformed)). An unknown
 // stream returns ErrStreamNotFound.
 func (s *Server) UserRecords(stream string) ([]UserRecord, error) {
+	return s.userRecords(stream, false)
+}
+
+// TakeUserRecords is UserRecords that also removes the records it returns
+// from the stream (Records and later calls no longer list them), so that a
+// long run can be counted as it goes in bounded memory. Records stored
+// meanwhile stay for the next call. On error nothing is removed.
+func (s *Server) TakeUserRecords(stream string) ([]UserRecord, error) {
+	return s.userRecords(stream, true)
+}
+
+func (s *Server) userRecords(stream string, take bool) ([]UserRecord, error) {
+	if take {
+		// Takes run one at a time, so that the records one reads are
+		// still the first of the stream when it removes them.
+		s.takeMu.Lock()
+		defer s.takeMu.Unlock()
+	}
 	s.mu.Lock()
 	st := s.streams[stream]
 	if st == nil {
@@ -110,6 +129,15 @@ func (s *Server) UserRecords(stream string) ([]UserRecord, error) {
 			})
 		}
 	}
+	if take {
+		s.mu.Lock()
+		// Records are only ever appended, so the first len(records) are
+		// the ones read; the cache of UserRecordCount starts again.
+		st.records = slices.Clone(st.records[len(records):])
+		st.counted, st.userCount = 0, 0
+		st.takes++
+		s.mu.Unlock()
+	}
 	return out, nil
 }
 
@@ -124,9 +152,9 @@ func (s *Server) UserRecordCount(stream string) (int, error) {
 		s.mu.Unlock()
 		return 0, ErrStreamNotFound
 	}
-	from, n := st.counted, st.userCount
-	// Stored records are never changed, only appended to: the new ones can
-	// be read without the lock.
+	from, n, takes := st.counted, st.userCount, st.takes
+	// Stored records are never changed, only appended to (or taken, which
+	// makes a new slice): the new ones can be read without the lock.
 	fresh := st.records[from:len(st.records):len(st.records)]
 	s.mu.Unlock()
 
@@ -141,7 +169,7 @@ func (s *Server) UserRecordCount(stream string) (int, error) {
 	}
 
 	s.mu.Lock()
-	if st.counted == from {
+	if st.counted == from && st.takes == takes {
 		st.counted, st.userCount = from+len(fresh), n
 	}
 	s.mu.Unlock()

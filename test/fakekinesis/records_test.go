@@ -216,3 +216,55 @@ func TestReshard(t *testing.T) {
 		t.Errorf("%d user records over shards %v; want 100 over 5 shards", len(users), seen)
 	}
 }
+
+// TakeUserRecords hands each stored record over once, and leaves what
+// arrives later for the next call.
+func TestTakeUserRecords(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 2)
+	c := newClient(t, srv)
+	ctx := testContext(t)
+	var enc aggregation.Encoder
+	for i := range 4 {
+		enc.Add(fmt.Sprintf("k%d", i), "", []byte("sub"))
+	}
+	aggregate := enc.AppendTo(nil)
+	put := func(in []types.PutRecordsRequestEntry) {
+		t.Helper()
+		if _, err := putRecords(ctx, c, "s", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(append(entries(3), types.PutRecordsRequestEntry{PartitionKey: aws.String("agg"), Data: aggregate}))
+	if n, _ := srv.UserRecordCount("s"); n != 7 {
+		t.Fatalf("UserRecordCount = %d, want 7", n)
+	}
+	got, err := srv.TakeUserRecords("s")
+	if err != nil || len(got) != 7 {
+		t.Fatalf("first take: %d user records, %v; want 7", len(got), err)
+	}
+	if n, _ := srv.UserRecordCount("s"); n != 0 || len(srv.Records("s")) != 0 {
+		t.Errorf("after the take: UserRecordCount %d, %d records; want none", n, len(srv.Records("s")))
+	}
+	put(entries(2))
+	got, err = srv.TakeUserRecords("s")
+	if err != nil || len(got) != 2 || string(got[1].Data) != "data-1" {
+		t.Errorf("second take: %d user records, %v; want the 2 new ones", len(got), err)
+	}
+	if got, err := srv.TakeUserRecords("s"); err != nil || len(got) != 0 {
+		t.Errorf("third take: %d user records, %v; want none", len(got), err)
+	}
+	if st := srv.Stats(); st.EntriesAccepted != 6 {
+		t.Errorf("Stats count what was accepted, taken or not: %+v", st)
+	}
+
+	// A corrupt record fails the take and stays.
+	aggregate[len(aggregate)-1] ^= 0xff
+	put([]types.PutRecordsRequestEntry{{PartitionKey: aws.String("bad"), Data: aggregate}})
+	if _, err := srv.TakeUserRecords("s"); !errors.Is(err, aggregation.ErrChecksum) || len(srv.Records("s")) != 1 {
+		t.Errorf("take of a corrupt aggregate: %v, %d records left; want ErrChecksum and the record kept", err, len(srv.Records("s")))
+	}
+	if _, err := srv.TakeUserRecords("missing"); !errors.Is(err, fakekinesis.ErrStreamNotFound) {
+		t.Errorf("TakeUserRecords(missing) = %v", err)
+	}
+}

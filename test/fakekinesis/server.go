@@ -29,6 +29,7 @@ type Server struct {
 	maxRecordBytes  int
 	clock           func() time.Time
 
+	takeMu    sync.Mutex // serialises TakeUserRecords
 	mu        sync.Mutex
 	closed    bool
 	done      chan struct{} // closed by Close; releases held requests

@@ -42,8 +42,10 @@ type stream struct {
 	seq            uint64            // last sequence number handed out
 	records        []Record
 	// The first counted records hold userCount user records (a cache of
-	// UserRecordCount, which only ever reads what is new).
+	// UserRecordCount, which only ever reads what is new); takes counts
+	// TakeUserRecords calls, which reset it.
 	counted, userCount int
+	takes              int
 }
 
 // newStream returns a stream with n shards splitting the hash key space.
