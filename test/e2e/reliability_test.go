@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -57,65 +59,107 @@ type figures struct {
 	elapsed    time.Duration
 }
 
-// tally counts what arrived (got) against what was sent (want) as a KCL
-// consumer reads it. keyed says the plugin was told to use the pk field as
-// the partition key.
+// delivery counts, record by record, what a KCL consumer reads of the n
+// records record(0) ... record(n-1) of makeRecords, which carry their index
+// in their seq field. It holds a few bytes per record, so that a long run
+// can be counted as it goes (see add).
+type delivery struct {
+	record func(i int) []byte
+	keyed  bool // the plugin uses the pk field as the partition key
+	// Per record: copies read, those of them stored under a lost response,
+	// and whether a copy was in an aggregate KCL drops.
+	copies, unanswered []uint16
+	dropped            []bool
+	f                  figures // the counts by copy, not by record
+	unexpected         int     // copies of no record sent
+}
+
+func newDelivery(n int, record func(int) []byte, keyed bool) *delivery {
+	return &delivery{record: record, keyed: keyed, copies: make([]uint16, n), unanswered: make([]uint16, n),
+		dropped: make([]bool, n), f: figures{sent: n}}
+}
+
+// tally counts what arrived (got) against what was sent (want).
 func tally(want [][]byte, got []userRecord, keyed bool) figures {
-	expected := make(map[string]int, len(want))
-	for _, w := range want {
-		expected[string(w)]++
-	}
-	seen := make(map[string]int, len(got))
+	d := newDelivery(len(want), func(i int) []byte { return want[i] }, keyed)
+	d.add(got)
+	return d.figures()
+}
+
+// add counts user records read from the stream. Each call must hold every
+// user record of the Kinesis records it holds (the fake hands them over
+// whole), since KCL drops an aggregate whole when any of its records hashes
+// outside the shard that stored it.
+func (d *delivery) add(got []userRecord) {
 	dropped := map[string]bool{} // sequence numbers of the Kinesis records KCL drops
 	for _, r := range got {
 		if !r.InShard {
 			dropped[r.Seq] = true
 		}
 	}
-	unanswered, outside := map[string]int{}, map[string]bool{}
-	f := figures{sent: len(want)}
 	for _, r := range got {
-		if dropped[r.Seq] {
-			f.outsideShard++
-			outside[string(r.Data)] = true
+		i, ok := d.index(r.Data)
+		switch {
+		case dropped[r.Seq]:
+			d.f.outsideShard++
+			if ok {
+				d.dropped[i] = true
+			}
+			continue
+		case !ok:
+			d.unexpected++
 			continue
 		}
-		seen[string(r.Data)]++
+		d.copies[i] = min(d.copies[i]+1, math.MaxUint16-1)
 		if r.ResponseLost {
-			unanswered[string(r.Data)]++
+			d.unanswered[i]++
 		}
-		if keyed {
+		if d.keyed {
 			var body struct {
 				PK string `json:"pk"`
 			}
 			if json.Unmarshal(r.Data, &body) != nil || body.PK != r.PK {
-				f.wrongKey++
+				d.f.wrongKey++
 			}
 		}
 	}
-	for k, n := range expected {
-		switch m := seen[k]; {
-		case m == 0:
-			f.lost += n
-			if outside[k] {
-				f.lostOutside += n
+}
+
+// index returns the index of the record whose bytes data are, from its seq
+// field ("prefix-000123", first).
+func (d *delivery) index(data []byte) (int, bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(`{"seq":"`))
+	end := bytes.IndexByte(rest, '"')
+	if !ok || end < 0 {
+		return 0, false
+	}
+	seq := rest[:end]
+	i, err := strconv.Atoi(string(seq[bytes.LastIndexByte(seq, '-')+1:]))
+	if err != nil || i < 0 || i >= len(d.copies) || !bytes.Equal(data, d.record(i)) {
+		return 0, false
+	}
+	return i, true
+}
+
+// figures returns the counts so far.
+func (d *delivery) figures() figures {
+	f := d.f
+	for i, n := range d.copies {
+		switch {
+		case n == 0:
+			f.lost++
+			if d.dropped[i] {
+				f.lostOutside++
 			}
-		case m < n:
-			f.accepted += m
-			f.lost += n - m
 		default:
-			f.accepted += n
-			f.duplicated += m - n
-			f.lostResponse += min(m-n, unanswered[k])
+			f.accepted++
+			f.duplicated += int(n) - 1
+			f.lostResponse += min(int(n)-1, int(d.unanswered[i]))
 		}
 	}
-	// Anything that arrived but was never sent counts as a duplicate of
-	// nothing: it must not happen either.
-	for k, m := range seen {
-		if expected[k] == 0 {
-			f.duplicated += m
-		}
-	}
+	// A copy of no record sent counts as a duplicate of nothing: it must
+	// not happen either.
+	f.duplicated += d.unexpected
 	return f
 }
 
@@ -149,20 +193,30 @@ func (f figures) exactlyOnce(t *testing.T, reshard bool) {
 	}
 }
 
-// postPaced posts records to tag spread evenly over d, as a service that
-// logs steadily would, so that time-driven faults meet records in flight.
-func postPaced(t *testing.T, port int, tag string, records [][]byte, d time.Duration) {
+// postPaced posts n records, record(0) to record(n-1), to tag spread
+// evenly over d, as a service that logs steadily would, so that
+// time-driven faults meet records in flight. It calls after (unless nil)
+// after each post.
+func postPaced(t *testing.T, port int, tag string, n int, record func(int) []byte, d time.Duration, after func()) {
 	t.Helper()
 	const every = 100 * time.Millisecond
 	steps := max(int(d/every), 1)
-	per := (len(records) + steps - 1) / steps
+	per := (n + steps - 1) / steps
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	for i := 0; i < len(records); i += per {
+	batch := make([][]byte, 0, per)
+	for i := 0; i < n; i += per {
 		if i > 0 {
 			<-tick.C
 		}
-		post(t, port, tag, records[i:min(i+per, len(records))])
+		batch = batch[:0]
+		for j := i; j < min(i+per, n); j++ {
+			batch = append(batch, record(j))
+		}
+		post(t, port, tag, batch)
+		if after != nil {
+			after()
+		}
 	}
 }
 
@@ -214,7 +268,7 @@ func (r run) do(t *testing.T, e env, srv *fakekinesis.Server) figures {
 	t.Helper()
 	fb, port := pipeline(t, e, r.outputs)
 	begin := time.Now()
-	postPaced(t, port, "app", r.records, r.pace)
+	postPaced(t, port, "app", len(r.records), func(i int) []byte { return r.records[i] }, r.pace, nil)
 	waitDelivered(t, srv, "logs", r.records, r.keyed, fb, r.within)
 	elapsed := time.Since(begin)
 	rss := fb.peakRSS(t)
