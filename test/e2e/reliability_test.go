@@ -314,7 +314,7 @@ func TestReliability(t *testing.T) {
 		// drops them, and must then be put again.
 		reshard bool
 	}{
-		{name: "shard limits, 200,000 records", faults: fakekinesis.Faults{ShardLimit: fakekinesis.KinesisShardLimit},
+		{name: "shard limits", faults: fakekinesis.Faults{ShardLimit: fakekinesis.KinesisShardLimit},
 			records: 200000, keys: 50, within: 3 * time.Minute,
 			met: func(s fakekinesis.Stats) bool { return s.EntriesOverLimit > 0 }},
 		{name: "outages of 2 s in 5 s, 503", faults: outage(false), records: 30000, keys: 50,
@@ -423,5 +423,51 @@ func TestReliabilityOneMissingStreamAmongEight(t *testing.T) {
 	}
 	if st := fakeStats(t, srv); st.RequestsRejected == 0 {
 		t.Errorf("the missing stream was never asked for: the run did not test it")
+	}
+}
+
+// The count behind every figure: each way a record can arrive wrongly is
+// seen, and KCL's rule is applied to whole Kinesis records.
+func TestDeliveryCounts(t *testing.T) {
+	want := makeRecords(3, 3, "count")
+	pk := func(i int) string { return fmt.Sprintf("key-%02d", i) }
+	copyOf := func(i int, seq string) userRecord {
+		return userRecord{Seq: seq, PK: pk(i), InShard: true, Data: want[i]}
+	}
+	tests := []struct {
+		name string
+		got  []userRecord
+		want figures
+	}{
+		{"exactly once", []userRecord{copyOf(0, "a"), copyOf(1, "a"), copyOf(2, "b")},
+			figures{sent: 3, accepted: 3}},
+		{"one lost, one twice", []userRecord{copyOf(0, "a"), copyOf(0, "b"), copyOf(1, "c")},
+			figures{sent: 3, accepted: 2, lost: 1, duplicated: 1}},
+		{"a duplicate a lost response explains", func() []userRecord {
+			lost := copyOf(2, "b")
+			lost.ResponseLost = true
+			return []userRecord{copyOf(0, "a"), copyOf(1, "a"), lost, copyOf(2, "c")}
+		}(), figures{sent: 3, accepted: 3, duplicated: 1, lostResponse: 1}},
+		{"KCL drops an aggregate whole", func() []userRecord {
+			outside := copyOf(1, "a")
+			outside.InShard = false
+			return []userRecord{copyOf(0, "a"), outside, copyOf(2, "b"), copyOf(1, "c")}
+		}(), figures{sent: 3, accepted: 2, lost: 1, lostOutside: 1, outsideShard: 2}},
+		{"under a wrong key", func() []userRecord {
+			wrong := copyOf(1, "a")
+			wrong.PK = "other"
+			return []userRecord{copyOf(0, "a"), wrong, copyOf(2, "b")}
+		}(), figures{sent: 3, accepted: 3, wrongKey: 1}},
+		{"a record never sent", []userRecord{copyOf(0, "a"), copyOf(1, "a"), copyOf(2, "b"),
+			{Seq: "c", PK: pk(0), InShard: true, Data: makeRecord(0, 3, "other")},
+			{Seq: "c", PK: pk(0), InShard: true, Data: append([]byte(nil), want[0][:len(want[0])-1]...)}},
+			figures{sent: 3, accepted: 3, duplicated: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tally(want, tt.got, true); got != tt.want {
+				t.Errorf("tally = %+v\nwant    %+v", got, tt.want)
+			}
+		})
 	}
 }
