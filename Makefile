@@ -118,3 +118,10 @@ generate:
 
 clean:
 	rm -rf $(BUILD)
+
+.PHONY: soak
+## soak: Fluent Bit through the plugin against the fake under every fault at once, SOAK_DURATION long (60s), then an exact count
+SOAK_DURATION ?= 60s
+soak: build
+	@FLUENT_BIT="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" \
+	  GO=$(GO) bash test/scripts/soak.sh "$(CURDIR)/$(SO)" "$(SOAK_DURATION)"

@@ -18,34 +18,40 @@ import (
 func makeRecords(n, keys int, prefix string) [][]byte {
 	out := make([][]byte, n)
 	for i := range out {
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		// A struct keeps the key order fixed.
-		_ = enc.Encode(struct {
-			Seq   string `json:"seq"`
-			PK    string `json:"pk"`
-			N     int    `json:"n"`
-			Level string `json:"level"`
-			Msg   string `json:"msg"`
-			Nest  struct {
-				OK   bool     `json:"ok"`
-				Tags []string `json:"tags"`
-			} `json:"nest"`
-		}{
-			Seq:   fmt.Sprintf("%s-%06d", prefix, i),
-			PK:    fmt.Sprintf("key-%02d", i%keys),
-			N:     i * 7,
-			Level: []string{"info", "warn", "error"}[i%3],
-			Msg:   fmt.Sprintf("request %d handled in %dms: \"ok\" café ✓ <tag> a\\b", i, i%250),
-			Nest: struct {
-				OK   bool     `json:"ok"`
-				Tags []string `json:"tags"`
-			}{OK: i%2 == 0, Tags: []string{"a", fmt.Sprint(i % 5)}},
-		})
-		out[i] = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+		out[i] = makeRecord(i, keys, prefix)
 	}
 	return out
+}
+
+// makeRecord returns record i of makeRecords(n, keys, prefix); its "seq"
+// field, first, is prefix-i.
+func makeRecord(i, keys int, prefix string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	// A struct keeps the key order fixed.
+	_ = enc.Encode(struct {
+		Seq   string `json:"seq"`
+		PK    string `json:"pk"`
+		N     int    `json:"n"`
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+		Nest  struct {
+			OK   bool     `json:"ok"`
+			Tags []string `json:"tags"`
+		} `json:"nest"`
+	}{
+		Seq:   fmt.Sprintf("%s-%06d", prefix, i),
+		PK:    fmt.Sprintf("key-%02d", i%keys),
+		N:     i * 7,
+		Level: []string{"info", "warn", "error"}[i%3],
+		Msg:   fmt.Sprintf("request %d handled in %dms: \"ok\" café ✓ <tag> a\\b", i, i%250),
+		Nest: struct {
+			OK   bool     `json:"ok"`
+			Tags []string `json:"tags"`
+		}{OK: i%2 == 0, Tags: []string{"a", fmt.Sprint(i % 5)}},
+	})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // checkExactlyOnce asserts that got holds every record of want exactly once,

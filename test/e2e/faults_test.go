@@ -38,10 +38,15 @@ func fakeRecords(t *testing.T, srv *fakekinesis.Server, stream string) []userRec
 	if err != nil {
 		t.Fatalf("the fake cannot read what it stored: %v", err)
 	}
+	return fromFake(urs)
+}
+
+// fromFake returns the fake's user records as the consumer's.
+func fromFake(urs []fakekinesis.UserRecord) []userRecord {
 	out := make([]userRecord, len(urs))
 	for i, u := range urs {
 		out[i] = userRecord{Shard: u.ShardID, Seq: u.SequenceNumber, Sub: u.SubIndex, Aggregated: u.Aggregated,
-			PK: u.PartitionKey, EHK: u.ExplicitHashKey, InShard: u.InShard, Data: u.Data}
+			PK: u.PartitionKey, EHK: u.ExplicitHashKey, InShard: u.InShard, Data: u.Data, ResponseLost: u.ResponseLost}
 	}
 	return out
 }

@@ -66,7 +66,8 @@ func start(t *testing.T, logName string, extraEnv []string, name string, args ..
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), extraEnv...)
+	// The tests' own credentials come last and so win (see logscan_test.go).
+	cmd.Env = append(append(os.Environ(), extraEnv...), testCredentials...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -74,7 +75,10 @@ func start(t *testing.T, logName string, extraEnv []string, name string, args ..
 	}
 	p := &proc{name: filepath.Base(name), cmd: cmd, done: make(chan error, 1), log: logPath}
 	go func() { p.done <- cmd.Wait(); f.Close() }()
-	t.Cleanup(func() { p.stop(t, 30*time.Second) })
+	t.Cleanup(func() {
+		p.stop(t, 30*time.Second)
+		checkLogClean(t, p)
+	})
 	return p
 }
 
@@ -150,6 +154,9 @@ type userRecord struct {
 	EHK        string `json:"ehk"`
 	InShard    bool   `json:"inShard"`
 	Data       []byte `json:"data"`
+	// ResponseLost: the fake stored it under a response it then lost (the
+	// JavaScript consumer cannot know, and leaves it false).
+	ResponseLost bool `json:"-"`
 }
 
 func readStream(t *testing.T, e env, endpoint, stream string) []userRecord {
@@ -308,4 +315,25 @@ func post(t *testing.T, port int, tag string, records [][]byte) {
 			t.Fatalf("post: http input answered %s", resp.Status)
 		}
 	}
+}
+
+// peakRSS returns the process's peak resident set size so far (VmHWM in
+// /proc/PID/status), in KiB. Read it before stopping the process.
+func (p *proc) peakRSS(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("peak RSS of %s: %v", p.name, err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatalf("peak RSS of %s: %q: %v", p.name, line, err)
+			}
+			return kib
+		}
+	}
+	t.Fatalf("peak RSS of %s: no VmHWM in /proc/%d/status", p.name, p.cmd.Process.Pid)
+	return 0
 }

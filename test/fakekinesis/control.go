@@ -61,6 +61,9 @@ func (s *Server) describeStreamSummary(q *request) {
 		return
 	}
 	s.mu.Lock()
+	if s.deniedLocked(q, "DescribeStreamSummary", s.faults.DescribeStreamSummaryDenied, in.streamRef) {
+		return
+	}
 	st, bad := s.lookupStreamLocked(in.streamRef)
 	var out describeStreamSummaryOutput
 	if st != nil {
@@ -129,10 +132,12 @@ func (s *Server) listShards(q *request) {
 	}
 
 	s.mu.Lock()
-	denied := s.faults.ListShardsDenied
+	if s.deniedLocked(q, "ListShards", s.faults.ListShardsDenied, ref) {
+		return
+	}
 	st, bad := s.lookupStreamLocked(ref)
 	var out listShardsOutput
-	if st != nil && !denied {
+	if st != nil {
 		// Shard ids are zero-padded and only grow, so string order is
 		// creation order, which is also hash key order among open shards.
 		out.Shards = []shardJSON{}
@@ -151,21 +156,28 @@ func (s *Server) listShards(q *request) {
 			})
 		}
 	}
-	if denied {
-		s.stats.RequestsFailed++
-		s.notifyLocked()
-	}
 	s.mu.Unlock()
-
-	switch {
-	case denied:
-		writeError(q.w, &apiError{http.StatusBadRequest, codeAccessDenied,
-			"User: arn:aws:iam::" + accountID + ":user/fake is not authorized to perform: kinesis:ListShards"})
-	case bad != nil:
+	if bad != nil {
 		s.reject(q.w, bad)
-	default:
-		writeJSON(q.w, out)
+		return
 	}
+	writeJSON(q.w, out)
+}
+
+// deniedLocked answers AccessDeniedException for op when denied and the
+// request names a stream (existing or not: the policy is checked first),
+// counts it as a failed request, releases s.mu and reports true. Otherwise
+// it does nothing and keeps s.mu held.
+func (s *Server) deniedLocked(q *request, op string, denied bool, ref streamRef) bool {
+	name, bad := ref.name()
+	if !denied || bad != nil {
+		return false
+	}
+	s.stats.RequestsFailed++
+	s.notifyLocked()
+	s.mu.Unlock()
+	writeError(q.w, accessDenied(op, name))
+	return true
 }
 
 // A NextToken names the stream and the last shard id listed. It is opaque

@@ -1,8 +1,11 @@
 // Package fakekinesis is an in-process fake of Amazon Kinesis Data Streams
 // for tests: an HTTP server on 127.0.0.1 that speaks the Kinesis JSON 1.1
 // protocol to unmodified aws-sdk-go-v2 clients, injects scripted faults
-// (throttling, partial failures, outages, slow or lost responses, dropped
-// connections, reshards), and records exactly what it accepted.
+// (throttling, partial failures, Kinesis' per-shard write limits, periodic
+// outages as 503s or connection resets, slow or lost responses, dropped
+// connections, a PutRecords-only IAM policy, reshards on demand or after N
+// records), and records exactly what it accepted. Time-driven faults run
+// on a clock that tests may inject (WithClock).
 //
 // It owns the wire protocol of the operations a producer needs
 // (CreateStream, DescribeStreamSummary, ListShards, PutRecords, PutRecord),

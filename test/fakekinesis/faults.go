@@ -6,13 +6,15 @@ import (
 )
 
 // Faults script what the server does to put requests (PutRecords and
-// PutRecord). Other operations never fail by fault, except ListShards with
-// ListShardsDenied. The zero value injects nothing. SetFaults replaces the
-// whole script at any time; counts ("the next N") are used up as requests
-// arrive, and Faults reports what is left.
+// PutRecord). Other operations fail by fault only in an Outage, and
+// ListShards and DescribeStreamSummary when denied. The zero value injects
+// nothing. SetFaults replaces the whole script at any time; counts ("the
+// next N") are used up as requests arrive, and Faults reports what is left.
 //
 // A put request meets the script in this order:
 //
+//  0. during an Outage, it is answered 503 or its connection is reset,
+//     whatever its operation, before it is even decoded;
 //  1. it is decoded and validated; an invalid request or an unknown stream
 //     is answered at once and uses up nothing;
 //  2. Delay and Hang hold it;
@@ -20,8 +22,10 @@ import (
 //  4. else the first of DropConnections, FailRequests, ThrottleRequests,
 //     LoseResponses and ResponseMismatch with a count left loses one and
 //     applies (so each request meets at most one of them);
-//  5. ThrottleEvery and InternalErrorEvery fail single entries (not for
-//     ResponseMismatch, which judges no entry).
+//  5. ThrottleEvery and InternalErrorEvery fail single entries, then
+//     ShardLimit fails the entries its shard has no room for (not for
+//     ResponseMismatch, which judges no entry);
+//  6. each stored entry counts towards ReshardAfter.
 type Faults struct {
 	// ThrottleEvery fails every Nth entry, counting the entries that reach
 	// step 5 since SetFaults, with ProvisionedThroughputExceededException in
@@ -69,12 +73,72 @@ type Faults struct {
 	// ListShardsDenied answers ListShards with HTTP 400
 	// AccessDeniedException, as for a role without kinesis:ListShards.
 	ListShardsDenied bool
+	// DescribeStreamSummaryDenied does the same to DescribeStreamSummary.
+	// With ListShardsDenied it is a role allowed only kinesis:PutRecords
+	// and kinesis:PutRecord.
+	DescribeStreamSummaryDenied bool
+
+	// ShardLimit fails, with ProvisionedThroughputExceededException, the
+	// entries a shard has no room for under Kinesis' write limits (see
+	// ShardLimit). The zero value sets no limit.
+	ShardLimit ShardLimit
+
+	// Outage takes the whole server down for part of every period.
+	Outage Outage
+
+	// ReshardAfter reshards the stream that stores the Nth entry accepted
+	// since SetFaults, right after storing it, to ReshardTo open shards
+	// (Reshard's even split; 0 splits every open shard in two). It fires
+	// once: Faults then reports ReshardAfter 0. Later entries of the same
+	// request already go to the new shards.
+	ReshardAfter int
+	ReshardTo    int
+}
+
+// KinesisShardLimit is the write limit of a Kinesis shard: 1,000 records
+// and 1 MiB per second.
+var KinesisShardLimit = ShardLimit{RecordsPerSecond: 1000, BytesPerSecond: 1 << 20}
+
+// ShardLimit is a per-shard write rate, enforced as Kinesis does: each
+// shard has a bucket that holds one second of its rate (the burst), starts
+// full, and refills continuously on the server's clock. An entry takes one
+// record and its data plus partition key bytes; a KPL aggregate is one
+// entry, so it counts as one record however many user records it carries.
+// An entry that does not fit fails on its own and takes nothing. A field of
+// 0 or less puts no limit on its dimension.
+type ShardLimit struct {
+	RecordsPerSecond int
+	BytesPerSecond   int
+}
+
+// Outage is a server that is down for the last For of every Every, on the
+// server's clock from SetFaults (so the first Every-For of the script is
+// up). For at least Every means down all the time; a zero Every or For
+// means never down. While down, every request (any operation) is answered
+// HTTP 503 ServiceUnavailable, or with Reset its TCP connection is reset
+// (RST) without an answer. Nothing is stored.
+type Outage struct {
+	Every, For time.Duration
+	Reset      bool
+}
+
+// down reports whether the outage covers the time since the script began.
+func (o Outage) down(since time.Duration) bool {
+	if o.Every <= 0 || o.For <= 0 {
+		return false
+	}
+	if o.For >= o.Every {
+		return true
+	}
+	return since%o.Every >= o.Every-o.For
 }
 
 // faultState is the current script and its progress. Guarded by Server.mu.
 type faultState struct {
 	Faults
-	entries int // entries judged by ThrottleEvery/InternalErrorEvery since SetFaults
+	entries  int       // entries judged by ThrottleEvery/InternalErrorEvery since SetFaults
+	accepted int       // entries stored since SetFaults (for ReshardAfter)
+	since    time.Time // when SetFaults was called, on the server's clock (for Outage)
 	// changed is closed (and cleared) by the next SetFaults; it exists only
 	// while a held request waits on it.
 	changed chan struct{}
@@ -88,6 +152,8 @@ func (s *Server) SetFaults(f Faults) {
 	defer s.mu.Unlock()
 	s.faults.Faults = f
 	s.faults.entries = 0
+	s.faults.accepted = 0
+	s.faults.since = s.now()
 	if s.faults.changed != nil {
 		close(s.faults.changed)
 		s.faults.changed = nil
@@ -146,9 +212,10 @@ func (s *Server) takeRequestFaultLocked(mismatchable bool) requestFault {
 	return noFault
 }
 
-// entryFaultLocked counts one entry and returns the error code it fails
-// with, or "".
-func (s *Server) entryFaultLocked() string {
+// entryFaultLocked counts one entry bound for sh and returns the error code
+// it fails with, or "". An entry that passes has taken its room in sh's
+// bucket.
+func (s *Server) entryFaultLocked(sh *shard, e putRecordsEntry) string {
 	s.faults.entries++
 	k := s.faults.entries
 	switch f := s.faults.Faults; {
@@ -156,8 +223,35 @@ func (s *Server) entryFaultLocked() string {
 		return codeThroughput
 	case f.InternalErrorEvery > 0 && k%f.InternalErrorEvery == 0:
 		return codeInternalFailure
+	case !sh.bucket.take(s.now(), f.ShardLimit, len(e.Data)+len(*e.PartitionKey)):
+		s.stats.EntriesOverLimit++
+		return codeThroughput
 	}
 	return ""
+}
+
+// acceptedLocked counts one stored entry towards ReshardAfter, and
+// reshards st when it is the one.
+func (s *Server) acceptedLocked(st *stream) {
+	s.faults.accepted++
+	f := &s.faults.Faults
+	if f.ReshardAfter <= 0 || s.faults.accepted < f.ReshardAfter {
+		return
+	}
+	f.ReshardAfter = 0
+	n := f.ReshardTo
+	if n <= 0 {
+		n = 2 * len(st.open)
+	}
+	st.openShards(min(n, MaxShards))
+	s.stats.Reshards++
+}
+
+// outageLocked reports how an outage answers a request arriving now:
+// false when the server is up.
+func (s *Server) outageLocked() (down, reset bool) {
+	o := s.faults.Outage
+	return o.down(s.now().Sub(s.faults.since)), o.Reset
 }
 
 // holdResult says how a hold ended.

@@ -471,3 +471,39 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// Records stored by a request whose answer was lost say so, and so do
+// their user records: a resend of them is a duplicate the sender could not
+// avoid.
+func TestLostResponsesAreMarked(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 1)
+	srv.SetFaults(fakekinesis.Faults{LoseResponses: 1})
+	c := newClient(t, srv)
+	ctx := testContext(t)
+	if _, err := putRecords(ctx, c, "s", entries(3)); err == nil {
+		t.Fatal("the first PutRecords got an answer")
+	}
+	if _, err := putRecords(ctx, c, "s", entries(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("s"), PartitionKey: aws.String("k"), Data: []byte("d")}); err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{true, true, true, false, false, false}
+	var got []bool
+	for _, r := range srv.Records("s") {
+		got = append(got, r.ResponseLost)
+	}
+	users, err := srv.UserRecords("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotUsers []bool
+	for _, u := range users {
+		gotUsers = append(gotUsers, u.ResponseLost)
+	}
+	if !slices.Equal(got, want) || !slices.Equal(gotUsers, want) {
+		t.Errorf("ResponseLost of records %v, of user records %v; want %v", got, gotUsers, want)
+	}
+}

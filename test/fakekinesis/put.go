@@ -19,7 +19,7 @@ const (
 var malformedBody = &apiError{http.StatusBadRequest, codeSerialization, "Request body is not a valid JSON document for this operation."}
 
 func (s *Server) putRecords(q *request) {
-	start := s.now()
+	start := time.Now() // Delay runs on the real clock
 	var in putRecordsInput
 	if err := json.Unmarshal(q.body, &in); err != nil {
 		s.reject(q.w, malformedBody)
@@ -45,13 +45,13 @@ func (s *Server) putRecords(q *request) {
 			}
 			continue
 		}
-		switch code := s.entryFaultLocked(); code {
+		switch code := s.entryFaultLocked(sh, e); code {
 		case codeThroughput:
 			out.Records = append(out.Records, putRecordsResultEntry{ErrorCode: code, ErrorMessage: throughputExceeded(sh.id, st.name)})
 		case codeInternalFailure:
 			out.Records = append(out.Records, putRecordsResultEntry{ErrorCode: code, ErrorMessage: internalFailureMessage})
 		default:
-			out.Records = append(out.Records, putRecordsResultEntry{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, e)})
+			out.Records = append(out.Records, putRecordsResultEntry{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, e, fault == faultLose)})
 			continue
 		}
 		out.FailedRecordCount++
@@ -68,7 +68,7 @@ func (s *Server) putRecords(q *request) {
 }
 
 func (s *Server) putRecord(q *request) {
-	start := s.now()
+	start := time.Now() // Delay runs on the real clock
 	var in putRecordInput
 	if err := json.Unmarshal(q.body, &in); err != nil {
 		s.reject(q.w, malformedBody)
@@ -86,7 +86,7 @@ func (s *Server) putRecord(q *request) {
 	}
 	sh := st.route(entryHashKey(in.putRecordsEntry))
 	var entryErr *apiError
-	switch s.entryFaultLocked() {
+	switch s.entryFaultLocked(sh, in.putRecordsEntry) {
 	case codeThroughput:
 		entryErr = &apiError{http.StatusBadRequest, codeThroughput, throughputExceeded(sh.id, st.name)}
 	case codeInternalFailure:
@@ -96,7 +96,7 @@ func (s *Server) putRecord(q *request) {
 	if entryErr != nil {
 		s.stats.EntriesFailed++
 	} else {
-		out = putRecordOutput{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, in.putRecordsEntry), EncryptionType: "NONE"}
+		out = putRecordOutput{ShardId: sh.id, SequenceNumber: s.storeLocked(st, sh, in.putRecordsEntry, fault == faultLose), EncryptionType: "NONE"}
 	}
 	s.finishLocked(fault)
 	s.mu.Unlock()
@@ -158,14 +158,13 @@ func (s *Server) answerRequestFaultLocked(q *request, fault requestFault, st *st
 	var e *apiError
 	switch fault {
 	case faultAccessDenied:
-		e = &apiError{http.StatusBadRequest, codeAccessDenied,
-			"User: arn:aws:iam::" + accountID + ":user/fake is not authorized to perform: kinesis:" + op + " on resource: " + st.arn()}
+		e = accessDenied(op, st.name)
 	case faultResourceNotFound:
 		e = streamNotFound(st.name)
 	case faultFail:
 		e = &apiError{http.StatusInternalServerError, codeInternalFailure, internalFailureMessage}
 		if s.faults.FailUnavailable {
-			e = &apiError{http.StatusServiceUnavailable, codeUnavailable, "Service unavailable."}
+			e = serviceUnavailable
 		}
 	case faultThrottle:
 		e = &apiError{http.StatusBadRequest, codeThroughput, "Rate exceeded for stream " + st.name + " under account " + accountID + "."}
@@ -197,14 +196,16 @@ func (s *Server) finishLocked(fault requestFault) {
 }
 
 // storeLocked stores one accepted entry and returns its sequence number.
-func (s *Server) storeLocked(st *stream, sh *shard, e putRecordsEntry) string {
+// responseLost says the request's answer will be lost (LoseResponses).
+func (s *Server) storeLocked(st *stream, sh *shard, e putRecordsEntry, responseLost bool) string {
 	seq := st.nextSequenceNumber()
-	r := Record{ShardID: sh.id, SequenceNumber: seq, PartitionKey: *e.PartitionKey, Data: e.Data}
+	r := Record{ShardID: sh.id, SequenceNumber: seq, PartitionKey: *e.PartitionKey, Data: e.Data, ResponseLost: responseLost}
 	if e.ExplicitHashKey != nil {
 		r.ExplicitHashKey = *e.ExplicitHashKey
 	}
 	st.records = append(st.records, r)
 	s.stats.EntriesAccepted++
+	s.acceptedLocked(st)
 	return seq
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
 )
 
 // keysInShard returns n partition keys whose MD5 falls in shard i of
@@ -89,6 +90,9 @@ func TestUserRecords(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("UserRecords =\n%v\nwant\n%v", got, want)
 	}
+	if n, err := srv.UserRecordCount("s"); n != len(want) || err != nil {
+		t.Errorf("UserRecordCount = %d, %v; want %d", n, err, len(want))
+	}
 	stored := srv.Records("s")
 	for i, u := range users {
 		r := stored[min(i/5, 1)]
@@ -105,6 +109,40 @@ func TestUserRecords(t *testing.T) {
 	_, err = srv.UserRecords("s")
 	if !errors.Is(err, aggregation.ErrChecksum) || !errors.Is(err, aggregation.ErrMalformed) {
 		t.Errorf("UserRecords with a corrupt aggregate = %v, want ErrChecksum", err)
+	}
+	if _, err := srv.UserRecordCount("s"); !errors.Is(err, aggregation.ErrChecksum) {
+		t.Errorf("UserRecordCount with a corrupt aggregate = %v, want ErrChecksum", err)
+	}
+}
+
+// UserRecordCount follows what is stored between calls, counting each
+// record once.
+func TestUserRecordCount(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 2)
+	c := newClient(t, srv)
+	ctx := testContext(t)
+	var enc aggregation.Encoder
+	for i := range 7 {
+		enc.Add(fmt.Sprintf("k%d", i), "", []byte("sub"))
+	}
+	aggregate := enc.AppendTo(nil)
+	for i, want := range []int{3, 10, 13, 20} {
+		in := entries(3)
+		if i%2 == 1 {
+			in = []types.PutRecordsRequestEntry{{PartitionKey: aws.String("agg"), Data: aggregate}}
+		}
+		if _, err := putRecords(ctx, c, "s", in); err != nil {
+			t.Fatal(err)
+		}
+		n, err := srv.UserRecordCount("s")
+		users, _ := srv.UserRecords("s")
+		if n != want || err != nil || len(users) != want {
+			t.Errorf("after put %d: UserRecordCount = %d, %v; UserRecords %d; want %d", i, n, err, len(users), want)
+		}
+	}
+	if _, err := srv.UserRecordCount("missing"); !errors.Is(err, fakekinesis.ErrStreamNotFound) {
+		t.Errorf("UserRecordCount(missing) = %v", err)
 	}
 }
 
@@ -176,5 +214,57 @@ func TestReshard(t *testing.T) {
 	}
 	if len(users) != 100 || len(seen) != 5 {
 		t.Errorf("%d user records over shards %v; want 100 over 5 shards", len(users), seen)
+	}
+}
+
+// TakeUserRecords hands each stored record over once, and leaves what
+// arrives later for the next call.
+func TestTakeUserRecords(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 2)
+	c := newClient(t, srv)
+	ctx := testContext(t)
+	var enc aggregation.Encoder
+	for i := range 4 {
+		enc.Add(fmt.Sprintf("k%d", i), "", []byte("sub"))
+	}
+	aggregate := enc.AppendTo(nil)
+	put := func(in []types.PutRecordsRequestEntry) {
+		t.Helper()
+		if _, err := putRecords(ctx, c, "s", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(append(entries(3), types.PutRecordsRequestEntry{PartitionKey: aws.String("agg"), Data: aggregate}))
+	if n, _ := srv.UserRecordCount("s"); n != 7 {
+		t.Fatalf("UserRecordCount = %d, want 7", n)
+	}
+	got, err := srv.TakeUserRecords("s")
+	if err != nil || len(got) != 7 {
+		t.Fatalf("first take: %d user records, %v; want 7", len(got), err)
+	}
+	if n, _ := srv.UserRecordCount("s"); n != 0 || len(srv.Records("s")) != 0 {
+		t.Errorf("after the take: UserRecordCount %d, %d records; want none", n, len(srv.Records("s")))
+	}
+	put(entries(2))
+	got, err = srv.TakeUserRecords("s")
+	if err != nil || len(got) != 2 || string(got[1].Data) != "data-1" {
+		t.Errorf("second take: %d user records, %v; want the 2 new ones", len(got), err)
+	}
+	if got, err := srv.TakeUserRecords("s"); err != nil || len(got) != 0 {
+		t.Errorf("third take: %d user records, %v; want none", len(got), err)
+	}
+	if st := srv.Stats(); st.EntriesAccepted != 6 {
+		t.Errorf("Stats count what was accepted, taken or not: %+v", st)
+	}
+
+	// A corrupt record fails the take and stays.
+	aggregate[len(aggregate)-1] ^= 0xff
+	put([]types.PutRecordsRequestEntry{{PartitionKey: aws.String("bad"), Data: aggregate}})
+	if _, err := srv.TakeUserRecords("s"); !errors.Is(err, aggregation.ErrChecksum) || len(srv.Records("s")) != 1 {
+		t.Errorf("take of a corrupt aggregate: %v, %d records left; want ErrChecksum and the record kept", err, len(srv.Records("s")))
+	}
+	if _, err := srv.TakeUserRecords("missing"); !errors.Is(err, fakekinesis.ErrStreamNotFound) {
+		t.Errorf("TakeUserRecords(missing) = %v", err)
 	}
 }

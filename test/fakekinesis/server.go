@@ -27,7 +27,9 @@ type Server struct {
 	served          chan struct{} // closed when the serve loop has returned
 	maxRequestBytes int
 	maxRecordBytes  int
+	clock           func() time.Time
 
+	takeMu    sync.Mutex // serialises TakeUserRecords
 	mu        sync.Mutex
 	closed    bool
 	done      chan struct{} // closed by Close; releases held requests
@@ -53,6 +55,12 @@ func WithMaxRequestBytes(n int) Option { return func(s *Server) { s.maxRequestBy
 // of streams created by CreateStream (1 MiB by default, like Kinesis).
 // CreateStream over the wire may set its own with MaxRecordSizeInKiB.
 func WithMaxRecordBytes(n int) Option { return func(s *Server) { s.maxRecordBytes = n } }
+
+// WithClock gives the server a clock other than time.Now, for tests that
+// move time by hand: ShardLimit buckets refill and Outage periods turn by
+// it. It must be safe for concurrent use and never go backwards. Delay is
+// timed by the real clock all the same.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.clock = now } }
 
 // New starts a Server on a free port of 127.0.0.1. Close it when done.
 func New(opts ...Option) (*Server, error) {
@@ -81,6 +89,7 @@ func newUnstarted(opts ...Option) (*Server, error) {
 		done:            make(chan struct{}),
 		streams:         map[string]*stream{},
 		stats:           Stats{Operations: map[string]int{}},
+		clock:           time.Now,
 	}
 	for _, o := range opts {
 		o(s)
@@ -88,9 +97,13 @@ func newUnstarted(opts ...Option) (*Server, error) {
 	if s.maxRequestBytes < 1 {
 		return nil, fmt.Errorf("%w: max request bytes must be positive, got %d", ErrInvalidOption, s.maxRequestBytes)
 	}
+	if s.clock == nil {
+		return nil, fmt.Errorf("%w: the clock must not be nil", ErrInvalidOption)
+	}
 	if s.maxRecordBytes < 1 {
 		return nil, fmt.Errorf("%w: max record bytes must be positive, got %d", ErrInvalidOption, s.maxRecordBytes)
 	}
+	s.faults.since = s.now()
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -129,7 +142,7 @@ func (s *Server) Close() error {
 	return err
 }
 
-func (s *Server) now() time.Time { return time.Now() }
+func (s *Server) now() time.Time { return s.clock() }
 
 // enter registers a running handler, or refuses once Close has begun, so
 // that Close can wait for every handler.
@@ -191,8 +204,21 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.stats.Operations[unknownOperation]++
 	}
+	down, reset := s.outageLocked()
+	if down {
+		s.stats.RequestsInOutage++
+	}
 	s.notifyLocked()
 	s.mu.Unlock()
+
+	switch {
+	case down && reset:
+		resetConnection(w)
+		return
+	case down:
+		writeError(w, serviceUnavailable)
+		return
+	}
 
 	var bad *apiError
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -225,6 +251,22 @@ func dropConnection(w http.ResponseWriter) {
 	}
 	// Not reachable over HTTP/1.1; net/http turns this into a closed
 	// connection and recovers it.
+	panic(http.ErrAbortHandler)
+}
+
+// resetConnection ends the client's connection with a TCP reset (RST)
+// rather than an orderly close, as a failing load balancer does: the client
+// reads ECONNRESET.
+func resetConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				_ = tcp.SetLinger(0) // Close then sends RST and drops unsent data
+			}
+			_ = conn.Close()
+			return
+		}
+	}
 	panic(http.ErrAbortHandler)
 }
 

@@ -21,9 +21,12 @@ type Stats struct {
 	EntriesSeen int
 	// EntriesAccepted counts entries stored (see Records).
 	EntriesAccepted int
-	// EntriesFailed counts entries failed by ThrottleEvery or
-	// InternalErrorEvery.
+	// EntriesFailed counts entries failed by ThrottleEvery,
+	// InternalErrorEvery or ShardLimit.
 	EntriesFailed int
+	// EntriesOverLimit counts the entries of EntriesFailed that ShardLimit
+	// failed.
+	EntriesOverLimit int
 
 	// RequestsRejected counts error answers the request itself caused:
 	// malformed or invalid requests, unknown operations, unknown streams,
@@ -31,8 +34,11 @@ type Stats struct {
 	RequestsRejected int
 	// RequestsFailed counts error answers to whole requests caused by an
 	// injected fault (FailRequests, ThrottleRequests, ResourceNotFound,
-	// AccessDenied, ListShardsDenied).
+	// AccessDenied, ListShardsDenied, DescribeStreamSummaryDenied).
 	RequestsFailed int
+	// RequestsInOutage counts requests answered 503, or reset, by an
+	// Outage (and counted nowhere else but Requests and Operations).
+	RequestsInOutage int
 	// RequestsDropped counts connections closed by DropConnections.
 	RequestsDropped int
 	// RequestsAbandoned counts put requests whose client gave up while
@@ -44,6 +50,9 @@ type Stats struct {
 	// ResponsesMismatched counts PutRecords answered short by
 	// ResponseMismatch.
 	ResponsesMismatched int
+
+	// Reshards counts reshards done by ReshardAfter.
+	Reshards int
 
 	// Held is the number of put requests being held by Delay or Hang now.
 	Held int

@@ -28,6 +28,7 @@ type shard struct {
 	id         string
 	start, end aggregation.HashKey // HashKeyRange, inclusive
 	startSeq   string
+	bucket     tokenBucket // room under Faults.ShardLimit
 }
 
 // stream is one stream's shards and what it accepted. Guarded by Server.mu.
@@ -40,6 +41,11 @@ type stream struct {
 	nextShard      int               // index of the next shard id
 	seq            uint64            // last sequence number handed out
 	records        []Record
+	// The first counted records hold userCount user records (a cache of
+	// UserRecordCount, which only ever reads what is new); takes counts
+	// TakeUserRecords calls, which reset it.
+	counted, userCount int
+	takes              int
 }
 
 // newStream returns a stream with n shards splitting the hash key space.
@@ -81,8 +87,10 @@ func (st *stream) route(h aggregation.HashKey) *shard {
 	return st.open[i] // the last shard ends at MaxHashKey, so i is in range
 }
 
-func (st *stream) arn() string {
-	return "arn:aws:kinesis:" + region + ":" + accountID + ":stream/" + st.name
+func (st *stream) arn() string { return streamARN(st.name) }
+
+func streamARN(name string) string {
+	return "arn:aws:kinesis:" + region + ":" + accountID + ":stream/" + name
 }
 
 // splitHashKeySpace returns n inclusive ranges [i*2^128/n, (i+1)*2^128/n - 1]:

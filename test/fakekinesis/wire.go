@@ -44,6 +44,15 @@ type apiError struct {
 	message string
 }
 
+var serviceUnavailable = &apiError{http.StatusServiceUnavailable, codeUnavailable, "Service unavailable."}
+
+// accessDenied is the answer to an operation the caller's policy does not
+// allow on the named stream.
+func accessDenied(op, stream string) *apiError {
+	return &apiError{http.StatusBadRequest, codeAccessDenied,
+		"User: arn:aws:iam::" + accountID + ":user/fake is not authorized to perform: kinesis:" + op + " on resource: " + streamARN(stream)}
+}
+
 func validationError(message string) *apiError {
 	return &apiError{http.StatusBadRequest, codeValidation, message}
 }

@@ -4,6 +4,7 @@
 // and serves until SIGTERM or SIGINT, then prints its counters on stderr.
 //
 //	fakekinesis -streams logs:4,audit:1 -port-file /tmp/fk.port -throttle-every 10
+//	fakekinesis -streams logs:4 -shard-limits -outage-every 5s -outage-for 2s -outage-reset
 //
 // Point a client's endpoint at the printed URL, with any credentials;
 // signatures are not checked.
@@ -80,11 +81,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "throttle every `N`th entry (0: never)")
 	fs.IntVar(&faults.InternalErrorEvery, "internal-error-every", 0, "fail every `N`th entry with InternalFailure (0: never)")
 	fs.DurationVar(&faults.Delay, "delay", 0, "hold every put request this long")
+	shardLimits := fs.Bool("shard-limits", false, "enforce Kinesis' per-shard write limits (1,000 records/s, 1 MiB/s, one second of burst)")
+	fs.DurationVar(&faults.Outage.Every, "outage-every", 0, "take the server down once every `period` (with -outage-for)")
+	fs.DurationVar(&faults.Outage.For, "outage-for", 0, "for this long at the end of each -outage-every period")
+	fs.BoolVar(&faults.Outage.Reset, "outage-reset", false, "in an outage reset connections instead of answering 503")
+	fs.BoolVar(&faults.ListShardsDenied, "deny-list-shards", false, "answer ListShards with AccessDeniedException")
+	fs.BoolVar(&faults.DescribeStreamSummaryDenied, "deny-describe-stream-summary", false, "answer DescribeStreamSummary with AccessDeniedException")
+	fs.IntVar(&faults.ReshardAfter, "reshard-after", 0, "reshard the stream that stores the `N`th entry (0: never)")
+	fs.IntVar(&faults.ReshardTo, "reshard-to", 0, "the open shard `count` after -reshard-after (0: twice as many)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *shardLimits {
+		faults.ShardLimit = fakekinesis.KinesisShardLimit
+	}
+	if err := checkFaults(faults); err != nil {
+		return err
 	}
 	specs, err := parseStreams(*streamList)
 	if err != nil {
@@ -119,6 +134,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "fakekinesis: %d requests, %d entries seen, %d accepted, %d failed by fault\n",
 		st.Requests, st.EntriesSeen, st.EntriesAccepted, st.EntriesFailed)
 	return nil
+}
+
+// checkFaults refuses fault flags that make no sense together or are out
+// of range, naming every problem.
+func checkFaults(f fakekinesis.Faults) error {
+	var problems []error
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
+	for _, c := range []struct {
+		flag string
+		n    int
+	}{{"-throttle-every", f.ThrottleEvery}, {"-internal-error-every", f.InternalErrorEvery},
+		{"-reshard-after", f.ReshardAfter}, {"-reshard-to", f.ReshardTo}} {
+		if c.n < 0 {
+			bad("%s must not be negative, got %d", c.flag, c.n)
+		}
+	}
+	if f.ReshardTo > fakekinesis.MaxShards {
+		bad("-reshard-to must be at most %d, got %d", fakekinesis.MaxShards, f.ReshardTo)
+	}
+	o := f.Outage
+	switch {
+	case o.Every < 0 || o.For < 0:
+		bad("-outage-every and -outage-for must not be negative")
+	case (o.Every > 0) != (o.For > 0):
+		bad("-outage-every and -outage-for go together")
+	case o.For > o.Every:
+		bad("-outage-for (%s) must not be longer than -outage-every (%s)", o.For, o.Every)
+	case o.Reset && o.Every == 0:
+		bad("-outage-reset needs -outage-every and -outage-for")
+	}
+	if f.Delay < 0 {
+		bad("-delay must not be negative")
+	}
+	return errors.Join(problems...)
 }
 
 // writePortFile writes the port of serverURL to path through a rename, so

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -53,26 +55,41 @@ func client(t *testing.T, endpoint string) *kinesis.Client {
 	})
 }
 
+// served is a run started by serve.
+type served struct {
+	url    string
+	stderr *syncBuffer
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// serve starts run with args in the background and waits for its URL.
+func serve(t *testing.T, ctx context.Context, args ...string) *served {
+	t.Helper()
+	outR, outW := io.Pipe()
+	s := &served{stderr: &syncBuffer{}, done: make(chan error, 1)}
+	serveCtx, stop := context.WithCancel(ctx)
+	s.stop = stop
+	t.Cleanup(stop)
+	go func() {
+		s.done <- run(serveCtx, args, outW, s.stderr)
+		outW.Close()
+	}()
+	url, err := bufio.NewReader(outR).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the URL: %v (stderr %q)", err, s.stderr.String())
+	}
+	go io.Copy(io.Discard, outR)
+	s.url = strings.TrimSpace(url)
+	return s
+}
+
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	portFile := filepath.Join(t.TempDir(), "port")
-	outR, outW := io.Pipe()
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	serveCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		done <- run(serveCtx, []string{"-streams", "logs:4, audit:1", "-port-file", portFile, "-throttle-every", "2"}, outW, &stderr)
-		outW.Close()
-	}()
-
-	url, err := bufio.NewReader(outR).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the URL: %v (stderr %q)", err, stderr.String())
-	}
-	go io.Copy(io.Discard, outR)
-	url = strings.TrimSpace(url)
+	s := serve(t, ctx, "-streams", "logs:4, audit:1", "-port-file", portFile, "-throttle-every", "2")
+	url, stderr, stop, done := s.url, s.stderr, s.stop, s.done
 	port, err := os.ReadFile(portFile)
 	if err != nil || !strings.HasSuffix(url, ":"+strings.TrimSpace(string(port))) || !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("URL %q, port file %q (%v)", url, port, err)
@@ -105,6 +122,77 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestRunFaultFlags(t *testing.T) {
+	list := func(ctx context.Context, c *kinesis.Client) (*kinesis.ListShardsOutput, error) {
+		return c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("logs")})
+	}
+	put := func(ctx context.Context, c *kinesis.Client, n, size int) (*kinesis.PutRecordsOutput, error) {
+		in := make([]types.PutRecordsRequestEntry, n)
+		for i := range in {
+			in[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: make([]byte, size)}
+		}
+		return c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("logs"), Records: in})
+	}
+	tests := []struct {
+		name  string
+		flags []string
+		check func(context.Context, *kinesis.Client) error
+	}{
+		{"shard limits", []string{"-shard-limits"}, func(ctx context.Context, c *kinesis.Client) error {
+			// 2 MiB for one shard at once: about half is over its limit.
+			out, err := put(ctx, c, 500, 4<<10)
+			if err != nil || aws.ToInt32(out.FailedRecordCount) < 200 {
+				return fmt.Errorf("500 entries of 4 KiB to one shard: %v, %+v", err, out)
+			}
+			return nil
+		}},
+		{"outage with 503", []string{"-outage-every", "1h", "-outage-for", "1h"}, func(ctx context.Context, c *kinesis.Client) error {
+			if _, err := list(ctx, c); !strings.Contains(fmt.Sprint(err), "StatusCode: 503") {
+				return fmt.Errorf("ListShards in an outage: %v", err)
+			}
+			return nil
+		}},
+		{"outage with resets", []string{"-outage-every", "1h", "-outage-for", "1h", "-outage-reset"}, func(ctx context.Context, c *kinesis.Client) error {
+			if _, err := put(ctx, c, 1, 1); !errors.Is(err, syscall.ECONNRESET) {
+				return fmt.Errorf("PutRecords in an outage: %v", err)
+			}
+			return nil
+		}},
+		{"a PutRecords-only policy", []string{"-deny-list-shards", "-deny-describe-stream-summary"}, func(ctx context.Context, c *kinesis.Client) error {
+			var denied *types.AccessDeniedException
+			_, listErr := list(ctx, c)
+			_, descErr := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("logs")})
+			_, putErr := put(ctx, c, 1, 1)
+			if !errors.As(listErr, &denied) || !errors.As(descErr, &denied) || putErr != nil {
+				return fmt.Errorf("ListShards: %v; DescribeStreamSummary: %v; PutRecords: %v", listErr, descErr, putErr)
+			}
+			return nil
+		}},
+		{"reshard after", []string{"-reshard-after", "2", "-reshard-to", "3"}, func(ctx context.Context, c *kinesis.Client) error {
+			_, err := put(ctx, c, 2, 1)
+			out, listErr := list(ctx, c)
+			if err != nil || listErr != nil || len(out.Shards) != 3 {
+				return fmt.Errorf("PutRecords: %v; ListShards: %v, %+v", err, listErr, out)
+			}
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			s := serve(t, ctx, append([]string{"-streams", "logs:1"}, tt.flags...)...)
+			if err := tt.check(ctx, client(t, s.url)); err != nil {
+				t.Error(err)
+			}
+			s.stop()
+			if err := <-s.done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+}
+
 func TestRunRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-streams", "logs"},
@@ -114,6 +202,14 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-streams", "a:1,a:2"},
 		{"-streams", "bad name:1"},
 		{"-max-request-bytes", "0"},
+		{"-outage-every", "1s"},
+		{"-outage-for", "1s"},
+		{"-outage-every", "1s", "-outage-for", "2s"},
+		{"-outage-reset"},
+		{"-reshard-to", "-1"},
+		{"-reshard-after", "-1"},
+		{"-reshard-to", "10001"},
+		{"-delay", "-1s"},
 		{"-no-such-flag"},
 		{"extra"},
 	} {
