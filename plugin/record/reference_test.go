@@ -161,7 +161,7 @@ func referenceRecord(t *testing.T, whole []byte, o Options, b *Builder, ev chunk
 	}
 	out := object{}
 	for _, p := range tree {
-		if p.key == o.TimeKey || p.key == o.RecordIDKey || keep != nil && !slices.Contains(keep, p.key) {
+		if o.TimeKey != "" && p.key == o.TimeKey || o.RecordIDKey != "" && p.key == o.RecordIDKey || keep != nil && !slices.Contains(keep, p.key) {
 			continue
 		}
 		out = append(out, p)
