@@ -90,8 +90,9 @@
 //
 //   - group.go: Group, the caller's records (copied into an arena) and
 //     their outcomes; recRef is the engine's handle on one record.
-//   - aggregator.go: one aggregate: the oversize rule (aggLimits.alone),
-//     the overflow rule counted exactly as encoded (aggregator.overflows),
+//   - aggregator.go: one aggregate, in the KPL or the newline format: the
+//     oversize rule (aggLimits.alone), the overflow rule counted exactly
+//     as encoded (aggregator.overflows),
 //     the key records without a shard share by (aggKeyOf), and the entry's
 //     bytes, one record sent plain (entry.build).
 //   - buffer.go: one aggregator per predicted shard (or key), the ready
@@ -120,6 +121,18 @@
 // share an aggregate; records added with Group.AddAnyKey (no key of their
 // own, such as log lines without a key field) all share aggregates, one
 // random key per aggregate, since any key will do for them.
+//
+// Config.AggregationFormat AggregationNewline joins an aggregate's
+// records with newlines instead (Fluent Bit's simple_aggregation), by the
+// same rules: the same shard-awareness, the same explicit hash key, sizes
+// counted exactly, one record sent plain. Nothing is encoded while records
+// are added; the aggregate is written once, when it is drained. Consumers
+// read it as plain text, one record a line, so the KPL reshard rule below
+// does not apply to it: a newline aggregate stored on a shard other than
+// the predicted one is delivered, its records' outcomes name that shard,
+// and the map is refreshed as for any mismatch. Until then records of a
+// key may be stored on a shard their key does not hash to, as records
+// with an explicit hash key are; Stats.RecordsReputWrongShard stays 0.
 //
 // Reshards are handled as KPL handles them. A KCL consumer drops an
 // aggregate any of whose records hash outside the shard that stored it.

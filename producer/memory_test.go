@@ -100,7 +100,7 @@ func TestMemoryCeiling(t *testing.T) {
 				g.Release()
 				f.mu.Lock()
 				entries := f.entries
-				f.delivered, f.kclSeen = nil, nil // the fake's own memory
+				f.delivered, f.kclSeen, f.sent = nil, nil, nil // the fake's own memory
 				f.mu.Unlock()
 				if !tc.wantEntries(entries) {
 					t.Errorf("%d PutRecords entries for %d records", entries, n)

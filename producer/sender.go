@@ -154,11 +154,13 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 				shardID := deref(res.ShardId)
 				if e.shard >= 0 && shardID != "" && shardID != e.table.ids[e.shard] {
 					// A reshard the map has not seen. A plain record is
-					// fine wherever it lands; an aggregate is delivered
-					// only if the shard that stored it holds all its
-					// records, which the new map will tell.
+					// fine wherever it lands, and so is a newline
+					// aggregate (plain text to every consumer); a KPL
+					// aggregate is delivered only if the shard that
+					// stored it holds all its records, which the new
+					// map will tell.
 					refresh = true
-					if len(e.refs) > 1 {
+					if len(e.refs) > 1 && p.cfg.AggregationFormat == AggregationKPL {
 						e.storedOn = shardID
 						misplaced = append(misplaced, e)
 						continue
