@@ -132,6 +132,9 @@ type Config struct {
 	// Verbose logs every request's result at Info.
 	Verbose bool
 	// Client sends PutRecords. Required; *kinesis.Client satisfies it.
+	// A *kinesis.Client, or any BodyPutter, is given the request body
+	// the producer writes itself (see BodyPutter); other Putters get a
+	// PutRecordsInput.
 	Client Putter
 
 	// RecordTTL is how long a record may stay in the producer, retries

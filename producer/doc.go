@@ -78,11 +78,15 @@
 //	+ 16 * (2*AggregateBatchSize + 8 KiB) encoders kept for reuse
 //	+ BatchSize                           entry buffers kept for reuse
 //	+ MaxConnections * BatchCount * 200 B requests being sent
+//	+ (MaxConnections + 2) * 4/3*BatchSize  request bodies being sent and
+//	                                      kept for reuse (BodyPutter only)
 //
 // whatever the keys: a record that goes out alone (a key of its own, no
 // shard map) is never copied, only records that share an aggregate are;
 // without a shard map at most BatchCount per-key aggregates are open, and
 // more distinct keys drain them into a request; free lists are capped.
+// (A Putter that is not a BodyPutter holds the serialised bodies itself:
+// the SDK needs as much for them.)
 // With the defaults and no shard map that is about 140 MiB plus 100 B per
 // record held, reached only when the buffer is full of aggregates.
 //
@@ -99,8 +103,9 @@
 //     and retry queues, assembling requests within BatchCount, BatchSize,
 //     the rate limit (ratelimit.go) and the buffer cap, redistributing
 //     over a new map, and deciding aggregates stored on another shard.
-//   - sender.go: the workers that build a PutRecords request and read its
-//     response (only the failed entries are retried, classify.go says
+//   - sender.go: the workers that build a PutRecords request (body.go
+//     writes its JSON body straight from the entries when the client is
+//     a *kinesis.Client or another BodyPutter) and read its response (only the failed entries are retried, classify.go says
 //     how), the send loop and the shard map refresh (shards.go).
 //   - panics.go: recovering panics in all of the above.
 //
