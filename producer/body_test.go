@@ -3,6 +3,8 @@ package producer
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -35,8 +38,10 @@ type captureHTTP struct {
 }
 
 type capturedRequest struct {
-	header http.Header
-	body   []byte
+	method, url, host string
+	contentLength     int64
+	header            http.Header
+	body              []byte
 }
 
 func (c *captureHTTP) Do(r *http.Request) (*http.Response, error) {
@@ -45,7 +50,8 @@ func (c *captureHTTP) Do(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.reqs = append(c.reqs, capturedRequest{header: r.Header.Clone(), body: body})
+	c.reqs = append(c.reqs, capturedRequest{method: r.Method, url: r.URL.String(), host: r.Host,
+		contentLength: r.ContentLength, header: r.Header.Clone(), body: body})
 	fail := len(c.reqs) <= c.failFirst
 	c.mu.Unlock()
 	if fail {
@@ -226,6 +232,45 @@ func TestPutRecordsBodyRetried(t *testing.T) {
 	}
 	if !bytes.Equal(h.reqs[0].body, body) || !bytes.Equal(h.reqs[1].body, body) {
 		t.Errorf("bodies sent %q and %q, want %q twice", h.reqs[0].body, h.reqs[1].body, body)
+	}
+}
+
+// TestPutRecordsBodySigned: the SigV4 signature covers the written body
+// (the service checks the payload's hash), not the SDK's own serialisation
+// it replaced.
+func TestPutRecordsBodySigned(t *testing.T) {
+	h := &captureHTTP{}
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	if _, err := (kinesisBodyPutter{captureClient(h)}).PutRecordsBody(context.Background(), "logs", body); err != nil {
+		t.Fatal(err)
+	}
+	sent := h.last()
+	if sent.contentLength != int64(len(body)) {
+		t.Errorf("Content-Length %d, body %d bytes", sent.contentLength, len(body))
+	}
+	signed := func(payload []byte) string {
+		req, err := http.NewRequest(sent.method, sent.url, bytes.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host, req.ContentLength, req.Header = sent.host, sent.contentLength, sent.header.Clone()
+		req.Header.Del("Authorization")
+		at, err := time.Parse("20060102T150405Z", sent.header.Get("X-Amz-Date"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(payload)
+		creds := aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kinesis", "eu-west-1", at); err != nil {
+			t.Fatal(err)
+		}
+		return req.Header.Get("Authorization")
+	}
+	if got, want := sent.header.Get("Authorization"), signed(body); got != want {
+		t.Errorf("Authorization %q, signing the body gives %q", got, want)
+	}
+	if sdkOwn := signed([]byte(`{"Records":[],"StreamName":"logs"}`)); sent.header.Get("Authorization") == sdkOwn {
+		t.Error("the signature is the one of the replaced serialisation")
 	}
 }
 
