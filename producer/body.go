@@ -47,6 +47,12 @@ func bodyPutterOf(c Putter) BodyPutter {
 // kinesisBodyPutter sends bodies through a *kinesis.Client: a PutRecords
 // call whose serialised input is replaced by the body (presetBody), so
 // that every other middleware of the SDK runs as for any call.
+//
+// The producer reuses the body's buffer once the call returns, even when
+// net/http may still hold the request (a canceled or failed attempt): the
+// SDK hands net/http the body wrapped in a reader that, once the SDK
+// closed it at the end of each attempt, waits for a read under way and
+// gives no byte after.
 type kinesisBodyPutter struct{ *kinesis.Client }
 
 // noEntries is the Records of the input PutRecordsBody hands the SDK: not
