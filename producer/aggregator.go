@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -46,12 +47,52 @@ func aggKeyOf(hash aggregation.HashKey, explicit, anyKey bool) aggKey {
 // Aggregator. Its first record is not encoded: it is copied into an
 // encoder only when a second one comes to share the aggregate, so a record
 // that goes out alone is never copied.
+//
+// In the newline format (newline true) nothing is encoded while records
+// are added: joined counts the bytes they will take, newlines included,
+// and the entry is written from the records when the aggregate is drained.
 type aggregator struct {
-	enc    *aggregation.Encoder // holds the records once there are two; may be nil
-	refs   []recRef
-	shard  int // index in the table, -1 for a key aggregator
-	key    aggKey
-	listed bool // in Producer.nonEmpty
+	enc     *aggregation.Encoder // holds the records once there are two; may be nil
+	refs    []recRef
+	joined  int // newline format: the records' bytes as joined
+	shard   int // index in the table, -1 for a key aggregator
+	key     aggKey
+	newline bool // AggregationNewline rather than the KPL format
+	listed  bool // in Producer.nonEmpty
+}
+
+// joinedLen is the bytes data takes in a newline aggregate: a newline
+// follows it unless it ends with one.
+func joinedLen(data []byte) int {
+	if n := len(data); n > 0 && data[n-1] == '\n' {
+		return n
+	}
+	return len(data) + 1
+}
+
+// appendJoined appends the newline aggregate of refs' records to dst.
+func appendJoined(dst []byte, refs []recRef) []byte {
+	n := 0
+	for i := range refs {
+		n += joinedLen(refs[i].data())
+	}
+	dst = slices.Grow(dst, n)
+	for i := range refs {
+		d := refs[i].data()
+		dst = append(dst, d...)
+		if len(d) == 0 || d[len(d)-1] != '\n' {
+			dst = append(dst, '\n')
+		}
+	}
+	return dst
+}
+
+// takeRefs empties a, giving its references to the caller; spare becomes
+// a's (empty) list.
+func (a *aggregator) takeRefs(spare []recRef) []recRef {
+	refs := a.refs
+	a.refs, a.joined = spare[:0], 0
+	return refs
 }
 
 // encoderSource gives an aggregator an empty encoder.
@@ -71,10 +112,9 @@ func (a *aggregator) encodeFirst(src encoderSource) {
 }
 
 // overflows reports whether a record (partition key pk, explicit hash key
-// ehk, dataLen bytes of data) would break l if added to a: then a must be
-// drained first. Sizes are counted exactly as encoded, the outer partition
-// key included.
-func (a *aggregator) overflows(l aggLimits, pk, ehk string, dataLen int, src encoderSource) bool {
+// ehk, data) would break l if added to a: then a must be drained first.
+// Sizes are counted exactly as encoded, the outer partition key included.
+func (a *aggregator) overflows(l aggLimits, pk, ehk string, data []byte, src encoderSource) bool {
 	n := len(a.refs)
 	if n == 0 {
 		return false
@@ -82,17 +122,22 @@ func (a *aggregator) overflows(l aggLimits, pk, ehk string, dataLen int, src enc
 	if n >= l.count {
 		return true
 	}
-	a.encodeFirst(src)
 	outer := a.refs[0].partitionKey()
+	if a.newline {
+		return a.joined+joinedLen(data)+len(outer) > l.size
+	}
+	a.encodeFirst(src)
 	if a.key.anyKey {
 		pk = outer
 	}
-	return a.enc.SizeWith(pk, ehk, dataLen)+len(outer) > l.size
+	return a.enc.SizeWith(pk, ehk, len(data))+len(outer) > l.size
 }
 
 // add appends ref to a; the caller checked overflows.
 func (a *aggregator) add(ref recRef, src encoderSource) {
-	if len(a.refs) > 0 {
+	if a.newline {
+		a.joined += joinedLen(ref.data())
+	} else if len(a.refs) > 0 {
 		a.encodeFirst(src)
 		pk := ref.partitionKey()
 		if a.key.anyKey {
@@ -112,6 +157,9 @@ func (a *aggregator) entrySize() int {
 		return 0
 	case 1:
 		return a.refs[0].size()
+	}
+	if a.newline {
+		return a.joined + len(a.refs[0].partitionKey())
 	}
 	// add encoded them all: a holds two or more.
 	return a.enc.Size() + len(a.refs[0].partitionKey())
@@ -200,7 +248,7 @@ func (a *Aggregator) Size() int { return a.agg.entrySize() }
 // WillOverflow reports whether adding userRecord would make the aggregate
 // exceed its record count or size limit; if so, Drain first.
 func (a *Aggregator) WillOverflow(userRecord UserRecord) bool {
-	return a.agg.overflows(a.lim, userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Size(), a)
+	return a.agg.overflows(a.lim, userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Data(), a)
 }
 
 // Drain returns the aggregate as a PutRecords entry with the records in
@@ -219,7 +267,7 @@ func (a *Aggregator) Drain() (*AggregatedRecordRequest, error) {
 	if len(e.refs) > 1 {
 		a.agg.encodeFirst(a)
 	}
-	e.build(a.agg.enc, ehk, false)
+	e.build(a.agg.enc, false, ehk, false)
 	data := e.data
 	if len(e.refs) == 1 {
 		data = append([]byte(nil), data...) // a view of the arena, reused
@@ -238,7 +286,7 @@ func (a *Aggregator) takeRecords() []UserRecord {
 	records := a.records
 	a.records = nil
 	clear(a.agg.refs)
-	a.agg.refs = a.agg.refs[:0]
+	a.agg.takeRefs(a.agg.refs)
 	if a.agg.enc != nil {
 		a.agg.enc.Reset()
 	}

@@ -61,7 +61,7 @@ func (p *Producer) addLocked(ref recRef) {
 		return
 	}
 	a := p.aggregatorLocked(ref, shard)
-	if a.overflows(lim, ref.partitionKey(), ref.explicitHashKey(), len(ref.data()), p) {
+	if a.overflows(lim, ref.partitionKey(), ref.explicitHashKey(), ref.data(), p) {
 		p.drainLocked(a)
 	}
 	a.add(ref, p)
@@ -142,7 +142,11 @@ func (f *freeList[T]) put(x *T) bool {
 	return true
 }
 
-func (p *Producer) newAggregatorLocked() *aggregator { return p.freeAggs.get() }
+func (p *Producer) newAggregatorLocked() *aggregator {
+	a := p.freeAggs.get()
+	a.newline = p.cfg.AggregationFormat == AggregationNewline
+	return a
+}
 
 func (p *Producer) freeAggregatorLocked(a *aggregator) {
 	if a.enc != nil {
@@ -169,7 +173,7 @@ func (p *Producer) drainLocked(a *aggregator) {
 		return
 	}
 	e := p.newEntryLocked(a.shard)
-	e.refs, a.refs = a.refs, e.refs[:0]
+	e.refs = a.takeRefs(e.refs)
 	e.anyKey = a.key.anyKey
 	p.buildLocked(e, a.enc)
 	if a.enc != nil {
@@ -237,29 +241,37 @@ func (p *Producer) freeEntryLocked(e *entry) {
 }
 
 // buildLocked fills e's request fields from e.refs, whose records enc holds
-// encoded in the same order when there are several.
+// encoded in the same order when there are several (KPL format; nil in the
+// newline format).
 func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder) {
+	newline := p.cfg.AggregationFormat == AggregationNewline
 	if e.shard >= 0 {
 		// The middle of the predicted shard's range: the aggregate
 		// lands inside the shard every sub-record was predicted for.
 		// The table's strings outlive the entry.
-		e.build(enc, e.table.mids[e.shard], true)
+		e.build(enc, newline, e.table.mids[e.shard], true)
 		return
 	}
-	e.build(enc, e.refs[0].explicitHashKey(), false)
+	e.build(enc, newline, e.refs[0].explicitHashKey(), false)
 }
 
 // build fills e's request fields from e.refs: one record goes plain, as it
-// is; several, whose records enc holds encoded in the same order, go as
-// one aggregate under the first record's partition key and ehk ("" for
-// none). ehk is copied into e's buffer unless shared (immutable and
-// outliving e). This is the one place an entry's bytes are decided.
-func (e *entry) build(enc *aggregation.Encoder, ehk string, shared bool) {
+// is; several go as one aggregate under the first record's partition key
+// and ehk ("" for none): joined by newlines, or in the KPL format, which
+// enc holds encoded in the same order. ehk is copied into e's buffer
+// unless shared (immutable and outliving e). This is the one place an
+// entry's bytes are decided.
+func (e *entry) build(enc *aggregation.Encoder, newline bool, ehk string, shared bool) {
 	if len(e.refs) == 1 {
 		e.buildPlain()
 		return
 	}
-	buf := enc.AppendTo(e.buf[:0])
+	var buf []byte
+	if newline {
+		buf = appendJoined(e.buf[:0], e.refs)
+	} else {
+		buf = enc.AppendTo(e.buf[:0])
+	}
 	dataLen := len(buf)
 	pk := e.refs[0].partitionKey()
 	buf = append(buf, pk...)
@@ -430,8 +442,8 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 
 // rebuildLocked re-encodes e from its remaining references.
 func (p *Producer) rebuildLocked(e *entry) {
-	if len(e.refs) == 1 {
-		e.buildPlain()
+	if len(e.refs) == 1 || p.cfg.AggregationFormat == AggregationNewline {
+		p.buildLocked(e, nil)
 		return
 	}
 	enc := p.newEncoder()
@@ -570,7 +582,7 @@ func (p *Producer) setShards(shards []types.Shard) error {
 	for _, a := range p.nonEmpty {
 		refs = append(refs, a.refs...)
 		clear(a.refs)
-		a.refs = a.refs[:0]
+		a.takeRefs(a.refs)
 		if a.enc != nil {
 			p.freeEncoderLocked(a.enc)
 			a.enc = nil

@@ -52,6 +52,39 @@ const (
 // NoRateLimit as Config.RateLimit turns the per-shard rate limiter off.
 const NoRateLimit = -1
 
+// AggregationFormat is how the records that share one Kinesis record are
+// put together. Either way only records predicted for the same shard (or,
+// without a shard map, of the same key) share one, sizes are counted
+// exactly as sent, and an aggregate of one record is sent as the record
+// itself.
+type AggregationFormat uint8
+
+const (
+	// AggregationKPL writes the KPL aggregated-record format, which KCL
+	// and the AWS deaggregation libraries split into the user records,
+	// each with its own partition key. The default.
+	AggregationKPL AggregationFormat = iota
+	// AggregationNewline joins the records' data into one Kinesis record,
+	// each record followed by a newline (none is added after a record
+	// that already ends with one), as Fluent Bit's kinesis_streams output
+	// does with simple_aggregation. Consumers read it as plain text, one
+	// record a line, so a record's data should hold no newline of its
+	// own; the records' partition keys are not sent, the aggregate
+	// carries its first record's. A record sent alone gets no newline
+	// added.
+	AggregationNewline
+)
+
+func (f AggregationFormat) String() string {
+	switch f {
+	case AggregationKPL:
+		return "kpl"
+	case AggregationNewline:
+		return "newline"
+	}
+	return fmt.Sprintf("AggregationFormat(%d)", uint8(f))
+}
+
 // Config is the Producer configuration. Zero fields take the defaults
 // documented on each; New validates the result and names every problem.
 type Config struct {
@@ -75,6 +108,12 @@ type Config struct {
 	// BatchSize is the most bytes (data plus partition keys) in one
 	// PutRecords request. Default 5 MiB, maximum 10 MiB.
 	BatchSize int
+	// AggregationFormat is how records sharing a Kinesis record are put
+	// together. Default AggregationKPL. With AggregationNewline an
+	// aggregate stored on a shard other than the predicted one (a reshard
+	// the map has not seen) is delivered: its records are plain text to
+	// every consumer, so KCL's rule for aggregates does not apply.
+	AggregationFormat AggregationFormat
 	// AggregateBatchCount is the most user records in one aggregate.
 	// Default 4294967295.
 	AggregateBatchCount int
@@ -93,6 +132,9 @@ type Config struct {
 	// Verbose logs every request's result at Info.
 	Verbose bool
 	// Client sends PutRecords. Required; *kinesis.Client satisfies it.
+	// A *kinesis.Client, or any BodyPutter, is given the request body
+	// the producer writes itself (see BodyPutter); other Putters get a
+	// PutRecordsInput.
 	Client Putter
 
 	// RecordTTL is how long a record may stay in the producer, retries
@@ -171,6 +213,9 @@ func (c *Config) validate() error {
 	}
 	if c.BatchSize < c.MaxRecordSize || c.BatchSize > kinesisMaxRequestBytes {
 		bad("BatchSize must be between MaxRecordSize (%d) and %d bytes, got %d", c.MaxRecordSize, kinesisMaxRequestBytes, c.BatchSize)
+	}
+	if c.AggregationFormat > AggregationNewline {
+		bad("AggregationFormat must be AggregationKPL or AggregationNewline, got %v", c.AggregationFormat)
 	}
 	if c.AggregateBatchCount < 1 || c.AggregateBatchCount > math.MaxUint32 {
 		bad("AggregateBatchCount must be between 1 and %d, got %d", uint64(math.MaxUint32), c.AggregateBatchCount)

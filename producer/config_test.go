@@ -65,6 +65,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad rate limit", func(c *Config) { ok(c); c.RateLimit = -5 }, []string{"RateLimit"}},
 		{"no rate limit", func(c *Config) { ok(c); c.RateLimit = NoRateLimit }, nil},
 		{"connections", func(c *Config) { ok(c); c.MaxConnections = -1 }, []string{"MaxConnections"}},
+		{"newline aggregation", func(c *Config) { ok(c); c.AggregationFormat = AggregationNewline }, nil},
+		{"unknown aggregation format", func(c *Config) { ok(c); c.AggregationFormat = 7 }, []string{"AggregationFormat must be", "AggregationFormat(7)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,11 +78,15 @@
 //	+ 16 * (2*AggregateBatchSize + 8 KiB) encoders kept for reuse
 //	+ BatchSize                           entry buffers kept for reuse
 //	+ MaxConnections * BatchCount * 200 B requests being sent
+//	+ (MaxConnections + 2) * 4/3*BatchSize  request bodies being sent and
+//	                                      kept for reuse (BodyPutter only)
 //
 // whatever the keys: a record that goes out alone (a key of its own, no
 // shard map) is never copied, only records that share an aggregate are;
 // without a shard map at most BatchCount per-key aggregates are open, and
 // more distinct keys drain them into a request; free lists are capped.
+// (A Putter that is not a BodyPutter holds the serialised bodies itself:
+// the SDK needs as much for them.)
 // With the defaults and no shard map that is about 140 MiB plus 100 B per
 // record held, reached only when the buffer is full of aggregates.
 //
@@ -90,16 +94,18 @@
 //
 //   - group.go: Group, the caller's records (copied into an arena) and
 //     their outcomes; recRef is the engine's handle on one record.
-//   - aggregator.go: one aggregate: the oversize rule (aggLimits.alone),
-//     the overflow rule counted exactly as encoded (aggregator.overflows),
+//   - aggregator.go: one aggregate, in the KPL or the newline format: the
+//     oversize rule (aggLimits.alone), the overflow rule counted exactly
+//     as encoded (aggregator.overflows),
 //     the key records without a shard share by (aggKeyOf), and the entry's
 //     bytes, one record sent plain (entry.build).
 //   - buffer.go: one aggregator per predicted shard (or key), the ready
 //     and retry queues, assembling requests within BatchCount, BatchSize,
 //     the rate limit (ratelimit.go) and the buffer cap, redistributing
 //     over a new map, and deciding aggregates stored on another shard.
-//   - sender.go: the workers that build a PutRecords request and read its
-//     response (only the failed entries are retried, classify.go says
+//   - sender.go: the workers that build a PutRecords request (body.go
+//     writes its JSON body straight from the entries when the client is
+//     a *kinesis.Client or another BodyPutter) and read its response (only the failed entries are retried, classify.go says
 //     how), the send loop and the shard map refresh (shards.go).
 //   - panics.go: recovering panics in all of the above.
 //
@@ -120,6 +126,18 @@
 // share an aggregate; records added with Group.AddAnyKey (no key of their
 // own, such as log lines without a key field) all share aggregates, one
 // random key per aggregate, since any key will do for them.
+//
+// Config.AggregationFormat AggregationNewline joins an aggregate's
+// records with newlines instead (Fluent Bit's simple_aggregation), by the
+// same rules: the same shard-awareness, the same explicit hash key, sizes
+// counted exactly, one record sent plain. Nothing is encoded while records
+// are added; the aggregate is written once, when it is drained. Consumers
+// read it as plain text, one record a line, so the KPL reshard rule below
+// does not apply to it: a newline aggregate stored on a shard other than
+// the predicted one is delivered, its records' outcomes name that shard,
+// and the map is refreshed as for any mismatch. Until then records of a
+// key may be stored on a shard their key does not hash to, as records
+// with an explicit hash key are; Stats.RecordsReputWrongShard stays 0.
 //
 // Reshards are handled as KPL handles them. A KCL consumer drops an
 // aggregate any of whose records hash outside the shard that stored it.

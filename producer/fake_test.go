@@ -44,6 +44,19 @@ type fakeKinesis struct {
 	onPut       func(call int) // test hook, called without the lock
 	blockUntil  chan struct{}  // when set, PutRecords waits for it or ctx
 	honorCtxErr bool
+	// newline: entries are newline aggregates (AggregationNewline), read
+	// as a consumer does, one record a line. A line "key|rest" names its
+	// record's partition key, which the fake checks against the shard the
+	// entry landed on (outOfShard); consumers read every line (kclSeen).
+	newline bool
+	sent    []sentEntry // every accepted entry, in order
+}
+
+// sentEntry is an entry the fake accepted, as it was sent.
+type sentEntry struct {
+	data     string
+	pk, ehk  string
+	shardIdx int
 }
 
 // step scripts one PutRecords call. err fails the whole request; codes
@@ -161,12 +174,21 @@ func (f *fakeKinesis) acceptLocked(e types.PutRecordsRequestEntry) (string, stri
 		h = aggregation.PartitionKeyHash(pk)
 	}
 	s := f.table.lookup(h)
-	recs, err := aggregation.Deaggregate(e.Data, pk, ehk)
-	if err != nil {
-		panic(fmt.Sprintf("producer sent a bad aggregate: %v", err))
+	var recs []aggregation.Record
+	inShard := true
+	if f.newline {
+		recs, inShard = f.splitLines(e.Data, s)
+	} else {
+		var err error
+		recs, err = aggregation.Deaggregate(e.Data, pk, ehk)
+		if err != nil {
+			panic(fmt.Sprintf("producer sent a bad aggregate: %v", err))
+		}
+		inShard = aggregation.CheckShardRange(recs, f.table.starts[s], f.table.ends[s]) == nil
 	}
-	inShard := aggregation.CheckShardRange(recs, f.table.starts[s], f.table.ends[s]) == nil
-	if !inShard {
+	if !inShard && f.newline {
+		f.outOfShard++ // consumers still read every line
+	} else if !inShard {
 		f.outOfShard++
 		f.lostToKCL += len(recs)
 	}
@@ -178,8 +200,30 @@ func (f *fakeKinesis) acceptLocked(e types.PutRecordsRequestEntry) (string, stri
 		}
 	}
 	f.entries++
+	f.sent = append(f.sent, sentEntry{data: string(e.Data), pk: pk, ehk: ehk, shardIdx: s})
 	f.perShard[f.table.ids[s]]++
 	return f.table.ids[s], strconv.Itoa(f.entries)
+}
+
+// splitLines reads a newline aggregate (or a plain record) as consumers
+// do, one record a line, and reports whether every line that names its key
+// ("key|rest") hashes into shard s.
+func (f *fakeKinesis) splitLines(data []byte, s int) ([]aggregation.Record, bool) {
+	inShard := true
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) > 1 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	recs := make([]aggregation.Record, 0, len(lines))
+	for _, l := range lines {
+		l = strings.TrimSuffix(l, "\n")
+		if key, _, ok := strings.Cut(l, "|"); ok {
+			h := aggregation.PartitionKeyHash(key)
+			inShard = inShard && h.Cmp(f.table.starts[s]) >= 0 && h.Cmp(f.table.ends[s]) <= 0
+		}
+		recs = append(recs, aggregation.Record{Data: []byte(l)})
+	}
+	return recs, inShard
 }
 
 func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
@@ -218,6 +262,9 @@ func (f *fakeKinesis) callCount() int {
 	defer f.mu.Unlock()
 	return f.calls
 }
+
+// formats are the aggregation formats tests that hold for both run with.
+var formats = []AggregationFormat{AggregationKPL, AggregationNewline}
 
 func apiError(code string) error {
 	return &smithy.GenericAPIError{Code: code, Message: "scripted"}
@@ -277,6 +324,7 @@ func newTestProducer(t testing.TB, f *fakeKinesis, mod func(*Config)) *Producer 
 	if mod != nil {
 		mod(cfg)
 	}
+	f.newline = cfg.AggregationFormat == AggregationNewline
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -310,4 +358,30 @@ type spyLister struct {
 func (s spyLister) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
 	s.spy(ctx, nil, in.NextToken, in.StreamName)
 	return s.f.ListShards(ctx, in, o...)
+}
+
+// putWait puts g and waits until every record of it has an outcome.
+func putWait(t *testing.T, p *Producer, g *Group) {
+	t.Helper()
+	ctx := context.Background()
+	if err := p.PutGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putAllAndStop puts g, checks that all its n records are delivered,
+// releases g and stops p.
+func putAllAndStop(t *testing.T, p *Producer, g *Group, n int) {
+	t.Helper()
+	putWait(t, p, g)
+	if d, _, _, _ := g.Counts(); d != n {
+		t.Fatalf("%d of %d delivered", d, n)
+	}
+	g.Release()
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }

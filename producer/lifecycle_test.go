@@ -79,20 +79,14 @@ func TestCancelWithdrawsBufferedRecords(t *testing.T) {
 // 0..n-1 were each stored exactly once; then it releases g and stops p.
 func rePutDeliversEachOnce(t *testing.T, p *Producer, f *fakeKinesis, g *Group, n int) {
 	t.Helper()
-	ctx := context.Background()
-	if err := p.PutGroup(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	putWait(t, p, g)
 	for i := range n {
 		if got := f.deliveredCount(recordData(i)); got != 1 {
 			t.Errorf("after re-put, record %d stored %d times, want 1", i, got)
 		}
 	}
 	g.Release()
-	if err := p.Stop(ctx); err != nil {
+	if err := p.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

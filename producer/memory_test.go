@@ -37,12 +37,14 @@ func TestMemoryCeiling(t *testing.T) {
 	const n, size = 100_000, 100
 	tests := []struct {
 		name        string
+		format      AggregationFormat
 		anyKey      bool
 		wantEntries func(int) bool
 	}{
 		{name: "distinct random keys", wantEntries: func(e int) bool { return e == n }},
 		// One random key per aggregate: 50 KiB aggregates of ~105-byte records.
 		{name: "no key of their own", anyKey: true, wantEntries: func(e int) bool { return e <= n/400 }},
+		{name: "no key of their own, newline aggregates", format: AggregationNewline, anyKey: true, wantEntries: func(e int) bool { return e <= n/400 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +53,7 @@ func TestMemoryCeiling(t *testing.T) {
 				p, release := startHanging(t, f, func(c *Config) {
 					c.GetShards = nil
 					c.BufferMaxBytes = 4 << 20
+					c.AggregationFormat = tc.format
 				})
 				base := heapInUse()
 				rng := rand.New(rand.NewPCG(3, 4))
@@ -100,7 +103,7 @@ func TestMemoryCeiling(t *testing.T) {
 				g.Release()
 				f.mu.Lock()
 				entries := f.entries
-				f.delivered, f.kclSeen = nil, nil // the fake's own memory
+				f.delivered, f.kclSeen, f.sent = nil, nil, nil // the fake's own memory
 				f.mu.Unlock()
 				if !tc.wantEntries(entries) {
 					t.Errorf("%d PutRecords entries for %d records", entries, n)

@@ -27,6 +27,7 @@ const (
 // for concurrent use.
 type Producer struct {
 	cfg       Config
+	bodies    BodyPutter // cfg.Client's way to send a written body; nil for none
 	log       Logger
 	groupPool sync.Pool
 	epoch     time.Time // the producer clock counts from here
@@ -57,6 +58,7 @@ type Producer struct {
 	freeEncoders   freeList[aggregation.Encoder]
 	freeEntryBytes int // buffer capacity held by freeEntries
 	freeRequests   freeList[request]
+	keptBodies     int // requests in freeRequests holding a body buffer
 	lastRefresh    int64
 	gapLogged      bool // a ShardBucketError was logged for this map
 	failures       chan *FailureRecord
@@ -100,6 +102,7 @@ func New(cfg *Config) (*Producer, error) {
 		stop:       make(chan struct{}),
 		failures:   make(chan *FailureRecord, c.BacklogCount),
 	}
+	p.bodies = bodyPutterOf(c.Client)
 	p.log = safeLogger{l: c.Logger, panics: &p.panics}
 	p.freeAggs.max, p.freeEntries.max = maxFreeAggregators, maxFreeEntries
 	p.freeEncoders.max, p.freeRequests.max = maxFreeEncoders, c.MaxConnections

@@ -22,19 +22,10 @@ func renamed(shards []types.Shard, prefix string) []types.Shard {
 // KPL's rule: every record reaches a KCL consumer exactly once, records of
 // an aggregate stored on a shard that does not hold them all are put
 // again and counted, and an aggregate that a merged shard holds whole is
-// delivered without a second put.
+// delivered without a second put. In the newline format every aggregate
+// is delivered wherever it lands, and the map is still refreshed.
 func TestReshardMidRun(t *testing.T) {
-	tests := []struct {
-		name string
-		// before is the stream (and the producer's first map); after, the
-		// stream from PutRecords call reshardAt on. stale, when set, is
-		// the only map the producer reads at New.
-		before, after []types.Shard
-		stale         []types.Shard
-		reshardAt     int
-		wantReput     bool
-		wantShards    int
-	}{
+	tests := []reshardCase{
 		{name: "split", before: renamed(mustShards(2), "parent"), after: renamed(mustShards(4), "child"),
 			reshardAt: 3, wantReput: true, wantShards: 4},
 		{name: "merge", before: renamed(mustShards(4), "parent"), after: renamed(mustShards(2), "merged"),
@@ -42,76 +33,99 @@ func TestReshardMidRun(t *testing.T) {
 		{name: "stale map predicts one shard for a stream of two", before: renamed(mustShards(2), "child"),
 			stale: renamed(mustShards(1), "parent"), wantReput: true, wantShards: 2},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				f := newFake(1)
-				f.setShards(tc.before)
-				if tc.reshardAt > 0 {
-					f.onPut = func(call int) {
-						if call == tc.reshardAt {
-							f.setShards(tc.after)
-						}
-					}
-				}
-				real := GetKinesisShardsFunc(f, "test")
-				first := true
-				p := newTestProducer(t, f, func(c *Config) {
-					c.AggregateBatchCount = 20
-					c.BatchCount = 10
-					c.MaxConnections = 1
-					c.GetShards = func(ctx context.Context, old []types.Shard) ([]types.Shard, bool, error) {
-						if first && tc.stale != nil {
-							first = false
-							return tc.stale, true, nil
-						}
-						return real(ctx, old)
-					}
-				})
-				p.Start()
-				const groups, perGroup = 5, 200
-				ctx := context.Background()
-				for gi := range groups {
-					g := p.NewGroup()
-					for i := range perGroup {
-						g.Add([]byte(recordData(gi*perGroup+i)), fmt.Sprintf("key-%d", i%40))
-					}
-					if err := p.PutGroup(ctx, g); err != nil {
-						t.Fatal(err)
-					}
-					if err := g.Wait(ctx); err != nil {
-						t.Fatal(err)
-					}
-					if d, _, _, _ := g.Counts(); d != perGroup {
-						t.Fatalf("group %d: %d of %d delivered", gi, d, perGroup)
-					}
-					g.Release()
-				}
-				synctest.Wait()
-				if n := len(p.Shards()); n != tc.wantShards {
-					t.Errorf("map has %d shards, want %d", n, tc.wantShards)
-				}
-				reput := p.Stats().RecordsReputWrongShard
-				if err := p.Stop(ctx); err != nil {
-					t.Fatal(err)
-				}
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				for i := range groups * perGroup {
-					if n := f.kclSeen[recordData(i)]; n != 1 {
-						t.Errorf("record %d reaches a KCL consumer %d times", i, n)
-					}
-				}
-				if uint64(f.lostToKCL) != reput {
-					t.Errorf("%d records stored in aggregates KCL drops, %d counted as put again", f.lostToKCL, reput)
-				}
-				if (reput > 0) != tc.wantReput {
-					t.Errorf("%d records put again, want some: %v", reput, tc.wantReput)
-				}
-				t.Logf("records put again: %d; stored in aggregates KCL drops: %d", reput, f.lostToKCL)
+	for _, format := range formats {
+		for _, tc := range tests {
+			t.Run(format.String()+"/"+tc.name, func(t *testing.T) {
+				checkReshardMidRun(t, format, tc)
 			})
-		})
+		}
 	}
+}
+
+// reshardCase is one case of TestReshardMidRun.
+type reshardCase struct {
+	name string
+	// before is the stream (and the producer's first map); after, the
+	// stream from PutRecords call reshardAt on. stale, when set, is the
+	// only map the producer reads at New.
+	before, after []types.Shard
+	stale         []types.Shard
+	reshardAt     int
+	wantReput     bool // in the KPL format; the newline format never puts again
+	wantShards    int
+}
+
+// checkReshardMidRun runs one case of TestReshardMidRun. A newline
+// aggregate is plain text to consumers: wherever it lands it is delivered
+// and nothing is put again.
+func checkReshardMidRun(t *testing.T, format AggregationFormat, tc reshardCase) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(1)
+		f.setShards(tc.before)
+		if tc.reshardAt > 0 {
+			f.onPut = func(call int) {
+				if call == tc.reshardAt {
+					f.setShards(tc.after)
+				}
+			}
+		}
+		real := GetKinesisShardsFunc(f, "test")
+		first := true
+		p := newTestProducer(t, f, func(c *Config) {
+			c.AggregateBatchCount = 20
+			c.AggregationFormat = format
+			c.BatchCount = 10
+			c.MaxConnections = 1
+			c.GetShards = func(ctx context.Context, old []types.Shard) ([]types.Shard, bool, error) {
+				if first && tc.stale != nil {
+					first = false
+					return tc.stale, true, nil
+				}
+				return real(ctx, old)
+			}
+		})
+		p.Start()
+		const groups, perGroup = 5, 200
+		ctx := context.Background()
+		for gi := range groups {
+			g := p.NewGroup()
+			for i := range perGroup {
+				g.Add([]byte(recordData(gi*perGroup+i)), fmt.Sprintf("key-%d", i%40))
+			}
+			if err := p.PutGroup(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if d, _, _, _ := g.Counts(); d != perGroup {
+				t.Fatalf("group %d: %d of %d delivered", gi, d, perGroup)
+			}
+			g.Release()
+		}
+		synctest.Wait()
+		if n := len(p.Shards()); n != tc.wantShards {
+			t.Errorf("map has %d shards, want %d", n, tc.wantShards)
+		}
+		reput := p.Stats().RecordsReputWrongShard
+		if err := p.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for i := range groups * perGroup {
+			if n := f.kclSeen[recordData(i)]; n != 1 {
+				t.Errorf("record %d reaches a KCL consumer %d times", i, n)
+			}
+		}
+		if uint64(f.lostToKCL) != reput {
+			t.Errorf("%d records stored in aggregates KCL drops, %d counted as put again", f.lostToKCL, reput)
+		}
+		if (reput > 0) != (tc.wantReput && format == AggregationKPL) {
+			t.Errorf("%d records put again, want some: %v", reput, tc.wantReput)
+		}
+		t.Logf("records put again: %d; stored in aggregates KCL drops: %d", reput, f.lostToKCL)
+	})
 }
 
 // TestMapUpdateKeepsRetryBackoff: entries waiting for a retry keep their

@@ -141,8 +141,8 @@ func TestScriptedResponses(t *testing.T) {
 	}
 }
 
-func repeat(s step, n int) []step {
-	out := make([]step, n)
+func repeat[T any](s T, n int) []T {
+	out := make([]T, n)
 	for i := range out {
 		out[i] = s
 	}

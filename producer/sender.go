@@ -16,11 +16,25 @@ type request struct {
 	// reused): a panic after that has nothing of it to fail.
 	done    bool
 	entries []*entry
+	// The request as sent: body through a BodyPutter, in and records
+	// through a plain Putter.
+	body    []byte
 	in      kinesis.PutRecordsInput
 	records []types.PutRecordsRequestEntry
 }
 
-func (p *Producer) newRequestLocked() *request { return p.freeRequests.get() }
+// maxKeptBodies bounds the request body buffers kept for reuse, each up to
+// about 4/3 BatchSize: busier moments allocate more, left to the garbage
+// collector afterwards.
+const maxKeptBodies = 2
+
+func (p *Producer) newRequestLocked() *request {
+	r := p.freeRequests.get()
+	if r.body != nil {
+		p.keptBodies--
+	}
+	return r
+}
 
 func (p *Producer) freeRequestLocked(r *request) {
 	clear(r.entries)
@@ -29,7 +43,15 @@ func (p *Producer) freeRequestLocked(r *request) {
 	r.records = r.records[:0]
 	r.in = kinesis.PutRecordsInput{}
 	r.done = false
-	p.freeRequests.put(r)
+	keep := r.body != nil && p.keptBodies < maxKeptBodies
+	if keep {
+		r.body = r.body[:0]
+	} else {
+		r.body = nil
+	}
+	if p.freeRequests.put(r) && keep {
+		p.keptBodies++
+	}
 }
 
 // errCountMismatch is the last error of entries whose response did not
@@ -49,9 +71,18 @@ func (p *Producer) worker() {
 	}
 }
 
-// put sends req once. A panic in the client is turned into an error: the
-// producer runs inside Fluent Bit.
+// put sends req once: its body written straight from the entries when the
+// client is a BodyPutter, a PutRecordsInput otherwise. A panic in the
+// client is turned into an error: the producer runs inside Fluent Bit.
 func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) {
+	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
+	defer cancel()
+	if p.bodies != nil {
+		req.body = appendPutRecordsBody(req.body[:0], p.cfg.StreamName, req.entries)
+		return safePut(func() (*kinesis.PutRecordsOutput, error) {
+			return p.bodies.PutRecordsBody(ctx, p.cfg.StreamName, req.body)
+		})
+	}
 	for _, e := range req.entries {
 		re := types.PutRecordsRequestEntry{Data: e.data, PartitionKey: &e.pk}
 		if e.ehk != "" {
@@ -61,9 +92,9 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 	}
 	req.in.StreamName = &p.cfg.StreamName
 	req.in.Records = req.records
-	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
-	defer cancel()
-	return safePut(ctx, p.cfg.Client, &req.in)
+	return safePut(func() (*kinesis.PutRecordsOutput, error) {
+		return p.cfg.Client.PutRecords(ctx, &req.in)
+	})
 }
 
 // outcome kinds for finishRefs.
@@ -154,11 +185,13 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 				shardID := deref(res.ShardId)
 				if e.shard >= 0 && shardID != "" && shardID != e.table.ids[e.shard] {
 					// A reshard the map has not seen. A plain record is
-					// fine wherever it lands; an aggregate is delivered
-					// only if the shard that stored it holds all its
-					// records, which the new map will tell.
+					// fine wherever it lands, and so is a newline
+					// aggregate (plain text to every consumer); a KPL
+					// aggregate is delivered only if the shard that
+					// stored it holds all its records, which the new
+					// map will tell.
 					refresh = true
-					if len(e.refs) > 1 {
+					if len(e.refs) > 1 && p.cfg.AggregationFormat == AggregationKPL {
 						e.storedOn = shardID
 						misplaced = append(misplaced, e)
 						continue
@@ -524,12 +557,12 @@ func (p *Producer) getShards(ctx context.Context, old []types.Shard) (shards []t
 	return p.cfg.GetShards(ctx, old)
 }
 
-// safePut calls PutRecords, turning a panic into an error.
-func safePut(ctx context.Context, c Putter, in *kinesis.PutRecordsInput) (out *kinesis.PutRecordsOutput, err error) {
+// safePut makes the PutRecords call, turning a panic into an error.
+func safePut(call func() (*kinesis.PutRecordsOutput, error)) (out *kinesis.PutRecordsOutput, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, recovered("the PutRecords client", r)
 		}
 	}()
-	return c.PutRecords(ctx, in)
+	return call()
 }

@@ -198,7 +198,6 @@ func TestShardMapGapIsLoggedNotDropped(t *testing.T) {
 // without a shard map (one random key per aggregate) and spread over the
 // shards with one, each aggregate inside its shard.
 func TestAnyKeyRecords(t *testing.T) {
-	const n = 2000
 	tests := []struct {
 		name       string
 		shards     int // 0: no shard map
@@ -208,44 +207,40 @@ func TestAnyKeyRecords(t *testing.T) {
 		{name: "no shard map", maxEntries: 4, minShards: 1},
 		{name: "four shards", shards: 4, maxEntries: 40, minShards: 4},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				f := newFake(max(tc.shards, 1))
-				p := newTestProducer(t, f, func(c *Config) {
-					if tc.shards == 0 {
-						c.GetShards = nil
-					}
-				})
-				p.Start()
-				g := p.NewGroup()
-				for i := range n {
-					g.AddAnyKey([]byte(fmt.Sprintf("%-50s", recordData(i))))
-				}
-				ctx := context.Background()
-				if err := p.PutGroup(ctx, g); err != nil {
-					t.Fatal(err)
-				}
-				if err := g.Wait(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if d, _, _, _ := g.Counts(); d != n {
-					t.Fatalf("%d of %d delivered", d, n)
-				}
-				g.Release()
-				if err := p.Stop(ctx); err != nil {
-					t.Fatal(err)
-				}
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				if f.entries > tc.maxEntries || len(f.perShard) < tc.minShards || f.outOfShard != 0 {
-					t.Errorf("%d entries over %d shards, %d outside their shard; want at most %d entries over %d shards",
-						f.entries, len(f.perShard), f.outOfShard, tc.maxEntries, tc.minShards)
-				}
-				if len(f.kclSeen) != n {
-					t.Errorf("%d distinct records read", len(f.kclSeen))
-				}
+	for _, format := range formats {
+		for _, tc := range tests {
+			t.Run(format.String()+"/"+tc.name, func(t *testing.T) {
+				checkAnyKeyRecords(t, format, tc.shards, tc.maxEntries, tc.minShards)
 			})
-		})
+		}
 	}
+}
+
+// checkAnyKeyRecords runs one case of TestAnyKeyRecords.
+func checkAnyKeyRecords(t *testing.T, format AggregationFormat, shards, maxEntries, minShards int) {
+	const n = 2000
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(max(shards, 1))
+		p := newTestProducer(t, f, func(c *Config) {
+			c.AggregationFormat = format
+			if shards == 0 {
+				c.GetShards = nil
+			}
+		})
+		p.Start()
+		g := p.NewGroup()
+		for i := range n {
+			g.AddAnyKey([]byte(fmt.Sprintf("%-50s", recordData(i))))
+		}
+		putAllAndStop(t, p, g, n)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.entries > maxEntries || len(f.perShard) < minShards || f.outOfShard != 0 {
+			t.Errorf("%d entries over %d shards, %d outside their shard; want at most %d entries over %d shards",
+				f.entries, len(f.perShard), f.outOfShard, maxEntries, minShards)
+		}
+		if len(f.kclSeen) != n {
+			t.Errorf("%d distinct records read", len(f.kclSeen))
+		}
+	})
 }

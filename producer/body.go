@@ -1,0 +1,181 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// BodyPutter is a Putter that can also send a PutRecords request whose
+// JSON body the producer wrote itself, straight from its entries into a
+// reused buffer: no PutRecordsInput, no SDK serialisation. The body is
+// the awsJson1.1 PutRecords request ({"Records":[{"Data":base64,
+// "ExplicitHashKey":..., "PartitionKey":...}], "StreamName":...}) and
+// must be sent as it is; it is valid only until PutRecordsBody returns.
+//
+// New uses PutRecordsBody when Config.Client implements BodyPutter, and
+// wraps a *kinesis.Client in one of its own, which keeps everything else
+// of the SDK: credentials, SigV4 signing, endpoint resolution, retries,
+// the response's decoding and errors. Other Putters (fakes, say) get a
+// PutRecordsInput as before.
+type BodyPutter interface {
+	Putter
+	// PutRecordsBody sends body as the PutRecords request of streamName
+	// and returns the decoded response.
+	PutRecordsBody(ctx context.Context, streamName string, body []byte) (*kinesis.PutRecordsOutput, error)
+}
+
+// bodyPutterOf returns the BodyPutter to send through for c, nil for
+// none.
+func bodyPutterOf(c Putter) BodyPutter {
+	switch c := c.(type) {
+	case *kinesis.Client:
+		return kinesisBodyPutter{c}
+	case BodyPutter:
+		return c
+	}
+	return nil
+}
+
+// kinesisBodyPutter sends bodies through a *kinesis.Client: a PutRecords
+// call whose serialised input is replaced by the body (presetBody), so
+// that every other middleware of the SDK runs as for any call.
+//
+// The producer reuses the body's buffer once the call returns, even when
+// net/http may still hold the request (a canceled or failed attempt): the
+// SDK hands net/http the body wrapped in a reader that, once the SDK
+// closed it at the end of each attempt, waits for a read under way and
+// gives no byte after.
+type kinesisBodyPutter struct{ *kinesis.Client }
+
+// noEntries is the Records of the input PutRecordsBody hands the SDK: not
+// nil, which its validation requires, and empty, so that its serialiser
+// has next to nothing to do before presetBody replaces its output.
+var noEntries = []types.PutRecordsRequestEntry{}
+
+func (k kinesisBodyPutter) PutRecordsBody(ctx context.Context, streamName string, body []byte) (*kinesis.PutRecordsOutput, error) {
+	in := &kinesis.PutRecordsInput{StreamName: &streamName, Records: noEntries}
+	return k.PutRecords(ctx, in, func(o *kinesis.Options) {
+		// Options.APIOptions is a copy per call: appending is safe.
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Serialize.Insert(presetBody(body), "OperationSerializer", middleware.After)
+		})
+	})
+}
+
+// presetBody is a Serialize-step middleware that replaces the request
+// body the SDK serialised with the one the producer wrote. It runs right
+// after the SDK's serialiser, which sets the method, the target and the
+// content type; signing (which hashes the body), retries (which rewind
+// it) and sending see only the preset body.
+type presetBody []byte
+
+func (presetBody) ID() string { return "kinesis_kpl.PresetBody" }
+
+func (b presetBody) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
+	req, ok := in.Request.(*smithyhttp.Request)
+	if !ok {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("producer: unexpected transport request %T", in.Request)
+	}
+	sreq, err := req.SetStream(bytes.NewReader(b))
+	if err != nil {
+		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("producer: setting the request body: %w", err)
+	}
+	in.Request = sreq
+	return next.HandleSerialize(ctx, in)
+}
+
+// appendPutRecordsBody appends to dst the PutRecords request body for
+// entries of streamName: the JSON the SDK writes for the same
+// PutRecordsInput, data in standard base64.
+func appendPutRecordsBody(dst []byte, streamName string, entries []*entry) []byte {
+	n := len(`{"Records":[],"StreamName":""}`) + len(streamName)
+	for _, e := range entries {
+		n += len(`{"Data":"","ExplicitHashKey":"","PartitionKey":""},`) +
+			base64.StdEncoding.EncodedLen(len(e.data)) + len(e.ehk) + len(e.pk)
+	}
+	if cap(dst)-len(dst) < n {
+		// Escaped keys may need more; append grows it then.
+		grown := make([]byte, len(dst), len(dst)+n)
+		copy(grown, dst)
+		dst = grown
+	}
+	dst = append(dst, `{"Records":[`...)
+	for i, e := range entries {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"Data":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, e.data)
+		dst = append(dst, '"')
+		if e.ehk != "" {
+			dst = append(dst, `,"ExplicitHashKey":`...)
+			dst = appendJSONString(dst, e.ehk)
+		}
+		dst = append(dst, `,"PartitionKey":`...)
+		dst = appendJSONString(dst, e.pk)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"StreamName":`...)
+	dst = appendJSONString(dst, streamName)
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string, escaped as the SDK's
+// encoder escapes it, so that the body is byte for byte the SDK's: '"' and
+// '\\' escaped, control characters and DEL as \n, \r, \t or \u00XX, U+2028 and
+// U+2029 as \u2028 and \u2029, and each byte that is not valid UTF-8
+// replaced by U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
