@@ -190,6 +190,9 @@ func producerConfig(ctx context.Context, cfg conf.Config, client *kinesis.Client
 	if cfg.RateLimit == 0 {
 		pc.RateLimit = producer.NoRateLimit
 	}
+	if cfg.Aggregation == conf.AggregationSimple {
+		pc.AggregationFormat = producer.AggregationNewline
+	}
 	if cfg.Aggregation == conf.AggregationOff {
 		pc.AggregateBatchCount = 1 // an aggregate of one record is sent plain
 	}

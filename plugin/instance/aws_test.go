@@ -428,6 +428,9 @@ func TestProducerConfigMapping(t *testing.T) {
 				p.MaxRecordSize == 1<<20 && p.AggregateBatchSize == 50<<10 && p.BatchSize == 5<<20 && p.RequestTimeout == 10*time.Second
 		}},
 		{"aggregation off", conf.MapGetter{"aggregation": "off"}, func(p *producer.Config) bool { return p.AggregateBatchCount == 1 }},
+		{"simple aggregation", conf.MapGetter{"simple_aggregation": "on", "aggregation": "off"}, func(p *producer.Config) bool {
+			return p.AggregationFormat == producer.AggregationNewline && p.AggregateBatchCount == 0
+		}},
 		{"rate_limit off", conf.MapGetter{"rate_limit": "off"}, func(p *producer.Config) bool { return p.RateLimit == producer.NoRateLimit }},
 		{"no shard map", conf.MapGetter{"shard_refresh_interval": "0"}, func(p *producer.Config) bool { return p.GetShards == nil }},
 		{"sizes", conf.MapGetter{"max_record_size": "2MiB", "aggregation_max_size": "1MiB", "request_max_size": "10MiB", "max_connections": "7", "record_ttl": "1m"},

@@ -165,7 +165,7 @@ func RecordOptions(cfg conf.Config) (record.Options, error) {
 		PartitionKey:     cfg.PartitionKey,
 		DataKeys:         strings.Join(cfg.DataKeys, ","),
 		LogKey:           strings.Join(cfg.LogKey, "->"),
-		AppendNewline:    cfg.AppendNewline,
+		AppendNewline:    cfg.AppendNewline || cfg.Aggregation == conf.AggregationSimple, // each record ends in "\n", as the C plugin's
 		ReplaceDots:      cfg.ReplaceDots,
 		TimeKey:          cfg.TimeKey,
 		RecordIDKey:      cfg.RecordIDKey,
