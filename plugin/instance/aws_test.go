@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"encoding/xml"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakests"
 )
 
 // isolateAWS clears every credential and config source the SDK's default
@@ -46,70 +46,15 @@ func isolateAWS(t *testing.T) {
 	}
 }
 
-// fakeSTS answers AssumeRole and AssumeRoleWithWebIdentity with fixed
-// credentials and records what each call carried.
-type fakeSTS struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []url.Values // form of each call, plus "auth-key" (the signer's key id)
-}
-
 const (
 	stsKeyID        = "ASIAFROMFAKESTS"
 	stsSessionToken = "session-token-from-fake-sts"
 )
 
-func newFakeSTS(t *testing.T) *fakeSTS {
-	f := &fakeSTS{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		form := r.PostForm
-		form.Set("auth-key", accessKeyID(r.Header.Get("Authorization")))
-		f.mu.Lock()
-		f.calls = append(f.calls, form)
-		f.mu.Unlock()
-		action := form.Get("Action")
-		if action != "AssumeRole" && action != "AssumeRoleWithWebIdentity" {
-			http.Error(w, "unknown action", http.StatusBadRequest)
-			return
-		}
-		type creds struct {
-			AccessKeyID     string `xml:"AccessKeyId"`
-			SecretAccessKey string
-			SessionToken    string
-			Expiration      string
-		}
-		type result struct {
-			Credentials creds
-		}
-		out := struct {
-			XMLName xml.Name
-			Xmlns   string `xml:"xmlns,attr"`
-			Result  result `xml:"AssumeRoleResult"`
-		}{
-			XMLName: xml.Name{Local: action + "Response"},
-			Xmlns:   "https://sts.amazonaws.com/doc/2011-06-15/",
-			Result: result{creds{stsKeyID, "secret-from-fake-sts", stsSessionToken,
-				time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}},
-		}
-		b, _ := xml.Marshal(out)
-		if action == "AssumeRoleWithWebIdentity" {
-			b = []byte(strings.ReplaceAll(string(b), "AssumeRoleResult", "AssumeRoleWithWebIdentityResult"))
-		}
-		w.Header().Set("Content-Type", "text/xml")
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeSTS) Calls() []url.Values {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]url.Values(nil), f.calls...)
+func newFakeSTS(t *testing.T) *fakests.Server {
+	s := fakests.New()
+	t.Cleanup(s.Close)
+	return s
 }
 
 // signingProxy stands in front of a fake Kinesis and records the access
@@ -130,7 +75,7 @@ func newSigningProxy(t *testing.T, target string) *signingProxy {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		p.keys = append(p.keys, accessKeyID(r.Header.Get("Authorization")))
+		p.keys = append(p.keys, fakekinesis.AccessKeyID(r.Header.Get("Authorization")))
 		p.tokens = append(p.tokens, r.Header.Get("X-Amz-Security-Token"))
 		p.mu.Unlock()
 		rp.ServeHTTP(w, r)
@@ -147,14 +92,6 @@ func (p *signingProxy) seen() (keys, tokens []string) {
 
 // accessKeyID takes the key id out of a SigV4 Authorization header:
 // "AWS4-HMAC-SHA256 Credential=KEY/date/region/service/aws4_request, ...".
-func accessKeyID(auth string) string {
-	_, rest, ok := strings.Cut(auth, "Credential=")
-	if !ok {
-		return ""
-	}
-	key, _, _ := strings.Cut(rest, "/")
-	return key
-}
 
 // startKinesis starts a fake Kinesis with stream "s" behind a recording
 // proxy, and returns the proxy.

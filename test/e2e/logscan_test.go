@@ -29,6 +29,7 @@ var leaks = []struct {
 }{
 	{"the access key id", regexp.MustCompile(regexp.QuoteMeta(testAccessKeyID))},
 	{"the secret access key", regexp.MustCompile(regexp.QuoteMeta(testSecretAccessKey[:16]))},
+	{"assumed-role credentials", regexp.MustCompile(`ASIAFROMFAKESTS|secret-from-fake-sts|session-token-from-fake-sts`)},
 	{"a partition key", regexp.MustCompile(`\bkey-\d{2,}\b`)},
 	{"record data", regexp.MustCompile(`"(seq|pk|msg|nest)"\s*:|\bhandled in \d+ms|café|caf\\u00e9|caf\\xc3\\xa9`)},
 	{"a record's sequence value", regexp.MustCompile(`\b[a-z]+-\d{6}\b`)},

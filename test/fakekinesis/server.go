@@ -88,7 +88,7 @@ func newUnstarted(opts ...Option) (*Server, error) {
 		served:          make(chan struct{}),
 		done:            make(chan struct{}),
 		streams:         map[string]*stream{},
-		stats:           Stats{Operations: map[string]int{}},
+		stats:           Stats{Operations: map[string]int{}, SignedBy: map[string]int{}},
 		clock:           time.Now,
 	}
 	for _, o := range opts {
@@ -199,6 +199,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.stats.Requests++
+	s.stats.SignedBy[AccessKeyID(r.Header.Get("Authorization"))]++
 	if known {
 		s.stats.Operations[op]++
 	} else {
@@ -278,4 +279,15 @@ func (s *Server) reject(w http.ResponseWriter, e *apiError) {
 	s.notifyLocked()
 	s.mu.Unlock()
 	writeError(w, e)
+}
+
+// AccessKeyID returns the access key id of a SigV4 Authorization header,
+// or "" for an unsigned request.
+func AccessKeyID(auth string) string {
+	_, rest, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	key, _, _ := strings.Cut(rest, "/")
+	return key
 }

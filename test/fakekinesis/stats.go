@@ -15,6 +15,9 @@ type Stats struct {
 	// "ListShards", ...); requests with a missing or unimplemented
 	// X-Amz-Target count under "Unknown".
 	Operations map[string]int
+	// SignedBy counts requests per access key id of their SigV4 signature
+	// ("" for unsigned ones). Signatures are not checked.
+	SignedBy map[string]int
 
 	// EntriesSeen counts the entries of every put request that decoded,
 	// whatever then became of it.
@@ -68,6 +71,7 @@ func (s *Server) Stats() Stats {
 func (s *Server) statsLocked() Stats {
 	st := s.stats
 	st.Operations = maps.Clone(s.stats.Operations)
+	st.SignedBy = maps.Clone(s.stats.SignedBy)
 	return st
 }
 
