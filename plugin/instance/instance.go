@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,9 +151,9 @@ func RecordOptions(cfg conf.Config) (record.Options, error) {
 		return record.Options{}, fmt.Errorf("oversize: %w", err)
 	}
 	ro := record.Options{
-		PartitionKey:     cfg.PartitionKey,
-		DataKeys:         strings.Join(cfg.DataKeys, ","),
-		LogKey:           strings.Join(cfg.LogKey, "->"),
+		PartitionKey:     cfg.PartitionKeyTemplate,
+		DataKeys:         cfg.DataKeys,
+		LogKey:           cfg.LogKey,
 		AppendNewline:    cfg.AppendNewline,
 		ReplaceDots:      cfg.ReplaceDots,
 		TimeKey:          cfg.TimeKey,
@@ -166,6 +165,9 @@ func RecordOptions(cfg conf.Config) (record.Options, error) {
 	}
 	if cfg.TimeKey != "" {
 		ro.TimeKeyFormat = cfg.TimeKeyFormat
+	}
+	if !cfg.StreamTemplate.IsStatic() {
+		ro.Stream = cfg.StreamTemplate
 	}
 	return ro, nil
 }
@@ -193,7 +195,7 @@ func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger
 // them is returned, naming the option. Stream templates are refused: they
 // need one producer per stream.
 func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger) (*Instance, error) {
-	if ro.Stream != "" {
+	if ro.Stream != nil {
 		return nil, errors.New("stream: templates need one producer per stream, which this instance does not have yet")
 	}
 	records, err := record.New(ro)

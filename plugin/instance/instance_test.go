@@ -468,7 +468,7 @@ func TestMissingPartitionKeyFieldGetsARandomKey(t *testing.T) {
 // nested field; records without it get random keys, counted.
 func TestNestedPartitionKeyWithArrow(t *testing.T) {
 	fk := &fakeKinesis{}
-	in, _ := newInstance(t, fk, func(c *conf.Config) { c.PartitionKey = "kubernetes->pod_name" })
+	in, _ := newInstance(t, fk, func(c *conf.Config) { c.PartitionKeyTemplate, _ = conf.ParsePartitionKey("kubernetes->pod_name") })
 	var c []byte
 	for i := range 4 {
 		c = append(c, 0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x82)
@@ -506,7 +506,7 @@ func TestNestedPartitionKeyWithArrow(t *testing.T) {
 // the same for the same chunk in another instance.
 func TestFlushAppliesRecordTransforms(t *testing.T) {
 	ro := func(conf.Config) record.Options {
-		return record.Options{PartitionKey: "$TAG[1]", DataKeys: "log,k.v,ts", ReplaceDots: "_",
+		return record.Options{PartitionKey: conf.Template{{Kind: conf.PartTag, TagIndex: 1}}, DataKeys: []string{"log", "k.v", "ts"}, ReplaceDots: "_",
 			TimeKey: "ts", TimeKeyFormat: "%Y-%m-%dT%H:%M:%S.%9N", RecordIDKey: "id"}
 	}
 	c := event(nil, true, "log", "hello", "k.v", "x", "drop", "me")
@@ -578,8 +578,7 @@ func TestNewWithRecordsRejectsBadOptions(t *testing.T) {
 	fk := &fakeKinesis{}
 	in, logs := newInstance(t, fk, nil)
 	for name, ro := range map[string]record.Options{
-		"stream template": {Stream: "logs-$TAG"},
-		"bad log_key":     {LogKey: "$a["},
+		"bad log_key":     {LogKey: []string{""}},
 		"bad time format": {TimeKey: "ts", TimeKeyFormat: "%Q"},
 	} {
 		if _, err := NewWithRecords("x", in.cfg, ro, in.prod, NewLogger(logs, "x", slog.LevelInfo)); err == nil {
