@@ -35,8 +35,9 @@ const credentialsExpiryWindow = 5 * time.Minute
 // credentials, region and endpoint, and a started producer. A problem the
 // user must fix is returned naming the option.
 func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (*Instance, error) {
-	if t, err := conf.ParseTemplate(cfg.Stream); err != nil || !t.IsStatic() {
-		return nil, errors.New("stream: templates are not routed by this build; name one stream")
+	ro, err := RecordOptions(cfg)
+	if err != nil {
+		return nil, err
 	}
 	awsCfg, err := AWSConfig(ctx, cfg)
 	if err != nil {
@@ -50,30 +51,31 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 	})
-	pc, err := producerConfig(ctx, cfg, client)
-	if err != nil {
-		return nil, err
-	}
 	health := newHealth(cfg.FlushTimeout, time.Now)
-	pc.Client = watchedPutter{next: pc.Client, health: health}
-	pc.Logger = &producer.SlogLogger{Logger: log}
-	pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
 	log.Debug("configured", "region", awsCfg.Region, "credentials", credentialSource(cfg),
-		"aggregation", cfg.Aggregation.String(), "compression", string(cfg.Compression),
-		"max_record_size", pc.MaxRecordSize, "request_max_size", pc.BatchSize, "shard_map", pc.GetShards != nil)
-	prod, err := producer.New(pc)
-	if err != nil {
-		return nil, fmt.Errorf("producer: %w", err)
+		"aggregation", cfg.Aggregation.String(), "compression", string(cfg.Compression), "routed", ro.Stream != nil)
+	newProducer := func(ctx context.Context, stream string) (*producer.Producer, error) {
+		one := cfg
+		one.Stream = stream
+		pc, err := producerConfig(ctx, one, client)
+		if err != nil {
+			return nil, err
+		}
+		pc.Client = watchedPutter{next: pc.Client, health: health}
+		pc.Logger = &producer.SlogLogger{Logger: log}
+		pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
+		log.Debug("producer", "max_record_size", pc.MaxRecordSize, "request_max_size", pc.BatchSize, "shard_map", pc.GetShards != nil)
+		prod, err := producer.New(pc)
+		if err != nil {
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+		prod.Start()
+		return prod, nil
 	}
-	ro, err := RecordOptions(cfg)
-	var in *Instance
-	if err == nil {
-		in, err = NewWithRecords(name, cfg, ro, prod, log)
-	}
+	in, err := NewWithRecords(ctx, name, cfg, ro, newProducer, log)
 	if err != nil {
 		return nil, err
 	}
-	prod.Start()
 	in.health = health
 	return in, nil
 }

@@ -57,7 +57,8 @@ const (
 type Instance struct {
 	name    string
 	cfg     conf.Config
-	prod    *producer.Producer
+	streams *streams
+	routed  bool // the stream is a template: records pick their producer
 	log     *slog.Logger
 	ledger  *ledger
 	records *record.Builder
@@ -83,14 +84,89 @@ type Stats struct {
 	Truncated     atomic.Int64 // records cut to fit max_record_size
 }
 
-// chunkWork is the state of one chunk: its records as a producer group, the
-// events that could not become records, and what was wrong with the chunk,
-// if it could not be read to the end.
+// chunkWork is the state of one chunk: its records as producer groups, one
+// per stream, the events that could not become records, and what was wrong
+// with the chunk, if it could not be read to the end. Its outcome is the
+// combined outcome of its groups.
 type chunkWork struct {
-	group     *producer.Group
+	groups    []streamGroup
 	malformed error
-	events    int // records added to group
+	unrouted  error // a stream's producer could not be made: retry it all
+	events    int   // records added to groups
 	bad       badEvents
+}
+
+// streamGroup is the records of a chunk bound for one stream.
+type streamGroup struct {
+	stream string
+	prod   *producer.Producer
+	group  *producer.Group
+}
+
+// groupFor returns the group of records bound for stream, or nil.
+func (w *chunkWork) groupFor(stream []byte) *producer.Group {
+	for i := range w.groups {
+		if w.groups[i].stream == string(stream) {
+			return w.groups[i].group
+		}
+	}
+	return nil
+}
+
+// counts sums the groups' counts (see producer.Group.Counts).
+func (w *chunkWork) counts() (delivered, rejected, retryable, pending int) {
+	for _, g := range w.groups {
+		d, r, rt, p := g.group.Counts()
+		delivered, rejected, retryable, pending = delivered+d, rejected+r, retryable+rt, pending+p
+	}
+	return
+}
+
+// put hands every group to its producer.
+func (w *chunkWork) put(ctx context.Context) error {
+	var errs []error
+	for _, g := range w.groups {
+		if err := g.prod.PutGroup(ctx, g.group); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// wait returns nil once every record of every group has a final outcome.
+func (w *chunkWork) wait(ctx context.Context) error {
+	for _, g := range w.groups {
+		if err := g.group.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *chunkWork) cancel() {
+	for _, g := range w.groups {
+		g.group.Cancel()
+	}
+}
+
+func (w *chunkWork) release() {
+	for _, g := range w.groups {
+		g.group.Release()
+	}
+	w.groups = nil
+}
+
+// rejectReasons tallies why records were rejected for good.
+func (w *chunkWork) rejectReasons() map[string]int {
+	reasons := map[string]int{}
+	for _, g := range w.groups {
+		for i := 0; i < g.group.Len(); i++ {
+			if o := g.group.Outcome(i); o.State == producer.Failed && !o.Retryable && o.Err != nil {
+				reasons[reasonOf(o.Err)]++
+			}
+		}
+	}
+	return reasons
 }
 
 // badEvents tallies the events of a chunk that could not become records:
@@ -172,37 +248,44 @@ func RecordOptions(cfg conf.Config) (record.Options, error) {
 	return ro, nil
 }
 
-// New builds an instance around an already-created producer, with the
-// record transforms of RecordOptions(cfg), which cannot fail for any Config
-// that conf.Load returns. The instance owns prod from then on and stops it
-// in Close.
+// New builds an instance of one stream around an already-created producer,
+// with the record transforms of RecordOptions(cfg), which cannot fail for
+// any Config that conf.Load returns. The instance owns prod from then on
+// and stops it in Close. A stream template is sent to prod's stream.
 func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
+	one := func(context.Context, string) (*producer.Producer, error) { return prod, nil }
 	ro, err := RecordOptions(cfg)
+	ro.Stream = nil
 	var in *Instance
 	if err == nil {
-		in, err = NewWithRecords(name, cfg, ro, prod, log)
+		in, err = NewWithRecords(context.Background(), name, cfg, ro, one, log)
 	}
 	if err != nil {
 		// Open checks the same first and fails init; here (tests, tools)
 		// the instance still runs, loudly, without transforms.
 		log.Error("record options rejected; records are sent without transforms", "reason", err.Error())
-		in, _ = NewWithRecords(name, cfg, record.Options{}, prod, log)
+		in, _ = NewWithRecords(context.Background(), name, cfg, record.Options{}, one, log)
 	}
 	return in
 }
 
-// NewWithRecords is New with the record transforms given. A problem with
-// them is returned, naming the option. Stream templates are refused: they
-// need one producer per stream.
-func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger) (*Instance, error) {
-	if ro.Stream != nil {
-		return nil, errors.New("stream: templates need one producer per stream, which this instance does not have yet")
-	}
+// NewWithRecords builds an instance with the record transforms given, whose
+// producers newProducer makes. A problem with the transforms is returned,
+// naming the option. Without a stream template (ro.Stream nil) the one
+// producer, of cfg.Stream, is made now; with one, each stream's producer is
+// made when a record first names it, up to cfg.MaxStreams.
+func NewWithRecords(ctx context.Context, name string, cfg conf.Config, ro record.Options, newProducer ProducerFactory, log *slog.Logger) (*Instance, error) {
 	records, err := record.New(ro)
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now)}
+	in := &Instance{name: name, cfg: cfg, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now),
+		routed: ro.Stream != nil, streams: newStreams(newProducer, max(cfg.MaxStreams, 1))}
+	if !in.routed {
+		if _, _, err := in.streams.get(ctx, []byte(cfg.Stream)); err != nil {
+			return nil, err
+		}
+	}
 	in.scratch.New = func() any { return new(scratch) }
 	if cfg.RetryLedger {
 		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evict)
@@ -250,16 +333,22 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 		if p := in.ledger.take(id); p != nil {
 			w = p.work
 			in.stats.LedgerResumes.Add(1)
-			delivered, rejected, retryable, inFlight := w.group.Counts()
+			delivered, rejected, retryable, inFlight := w.counts()
 			in.log.Info("continuing a retried chunk from the ledger", "tag", tag,
 				"delivered", delivered, "rejected", rejected, "to_send", retryable, "in_flight", inFlight)
 		}
 	}
 	if w == nil {
-		w = in.read(tag, data)
+		w = in.read(ctx, tag, data)
+		if w.unrouted != nil {
+			w.release()
+			in.log.Warn("a stream's producer could not be made; the chunk will be retried", "tag", tag, "reason", w.unrouted.Error())
+			in.stats.Retries.Add(1)
+			return Retry
+		}
 		if w.unreadable() {
 			in.stats.Malformed.Add(1)
-			w.group.Release()
+			w.release()
 			reason := w.malformed
 			if reason == nil {
 				reason = w.bad.first
@@ -271,10 +360,10 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 	}
 	data = nil // never read again: see above
 
-	if err := in.prod.PutGroup(ctx, w.group); err != nil && ctx.Err() == nil {
+	if err := w.put(ctx); err != nil && ctx.Err() == nil {
 		in.log.Warn("records could not be queued; the chunk will be retried", "tag", tag, "reason", err.Error())
 	}
-	if err := w.group.Wait(ctx); err != nil || in.anyRetryable(w.group) {
+	if err := w.wait(ctx); err != nil || anyRetryable(w) {
 		return in.retryLater(id, w)
 	}
 	return in.finish(tag, id.size, w)
@@ -295,13 +384,13 @@ func (in *Instance) logHealth(down bool) {
 	in.log.Info("Kinesis answers again; flushes wait for delivery")
 }
 
-// read turns a chunk into a group: one record per event, built by the
-// record transforms. An event that cannot become a record is tallied in
-// w.bad and the rest go on.
-func (in *Instance) read(tag string, data []byte) *chunkWork {
+// read turns a chunk into groups, one per stream: one record per event,
+// built by the record transforms. An event that cannot become a record is
+// tallied in w.bad and the rest go on.
+func (in *Instance) read(ctx context.Context, tag string, data []byte) *chunkWork {
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
-	w := &chunkWork{group: in.prod.NewGroup()}
+	w := &chunkWork{}
 	src := record.Source{Tag: tag}
 	if in.records.NeedsChunkID() {
 		src.Chunk = record.NewChunkID(tag, data)
@@ -314,13 +403,22 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 			w.bad.add(index, err)
 			continue
 		}
+		g, err := in.groupOf(ctx, w, s.record.Stream)
+		if errors.Is(err, ErrTooManyStreams) {
+			w.bad.add(index, err)
+			continue
+		}
+		if err != nil {
+			w.unrouted = err
+			return w
+		}
 		if s.record.RandomKey {
 			randomKeys++
 		}
 		if s.record.Truncated {
 			truncated++
 		}
-		w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
+		g.Add(s.record.Data, unsafeString(s.record.PartitionKey))
 		w.events++
 	}
 	w.malformed = s.reader.Err()
@@ -337,6 +435,32 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 	return w
 }
 
+// groupOf returns the chunk's group for a record's stream (nil: the
+// instance's one stream), adding it, and making the stream's producer, on
+// first use.
+func (in *Instance) groupOf(ctx context.Context, w *chunkWork, stream []byte) (*producer.Group, error) {
+	if !in.routed {
+		if len(w.groups) == 1 {
+			return w.groups[0].group, nil
+		}
+		stream = unsafe.Slice(unsafe.StringData(in.cfg.Stream), len(in.cfg.Stream)) // read only
+	}
+	if g := w.groupFor(stream); g != nil {
+		return g, nil
+	}
+	prod, created, err := in.streams.get(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	if created && in.routed {
+		// A stream name is where records go, not what they hold.
+		in.log.Info("sending to a new stream", "stream", string(stream), "streams", in.streams.len(), "max_streams", in.cfg.MaxStreams)
+	}
+	g := prod.NewGroup()
+	w.groups = append(w.groups, streamGroup{stream: string(stream), prod: prod, group: g})
+	return g, nil
+}
+
 // unsafeString views b as a string for Group.Add, which copies it.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
@@ -351,26 +475,20 @@ func (in *Instance) reportBadEvents(tag string, b *badEvents) {
 		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
 }
 
-func (in *Instance) anyRetryable(g *producer.Group) bool {
-	_, _, retryable, pending := g.Counts()
+func anyRetryable(w *chunkWork) bool {
+	_, _, retryable, pending := w.counts()
 	return retryable > 0 || pending > 0
 }
 
 // finish reports a chunk whose records all have a final outcome.
 func (in *Instance) finish(tag string, size int, w *chunkWork) Status {
-	delivered, rejected, _, _ := w.group.Counts()
+	delivered, rejected, _, _ := w.counts()
 	in.stats.Delivered.Add(int64(delivered))
 	if rejected > 0 {
 		in.stats.Rejected.Add(int64(rejected))
-		reasons := map[string]int{}
-		for i := 0; i < w.group.Len(); i++ {
-			if o := w.group.Outcome(i); o.State == producer.Failed && !o.Retryable && o.Err != nil {
-				reasons[reasonOf(o.Err)]++
-			}
-		}
-		in.log.Error("records rejected by Kinesis for good and not retried", "tag", tag, "rejected", rejected, "delivered", delivered, "reasons", fmt.Sprint(reasons))
+		in.log.Error("records rejected by Kinesis for good and not retried", "tag", tag, "rejected", rejected, "delivered", delivered, "reasons", fmt.Sprint(w.rejectReasons()))
 	}
-	w.group.Release()
+	w.release()
 	if w.malformed != nil {
 		in.stats.Malformed.Add(1)
 		in.log.Error("sent the readable start of a chunk; dropping the rest, which cannot be read", "tag", tag, "bytes", size, "records_sent", w.events, "reason", w.malformed.Error())
@@ -393,8 +511,8 @@ func reasonOf(err error) string {
 // hand the chunk again; the ledger keeps what was delivered.
 func (in *Instance) retryLater(id chunkID, w *chunkWork) Status {
 	in.stats.Retries.Add(1)
-	w.group.Cancel()
-	delivered, rejected, retryable, inFlight := w.group.Counts()
+	w.cancel()
+	delivered, rejected, retryable, inFlight := w.counts()
 	in.log.Warn("not every record was delivered in time; the chunk will be retried",
 		"tag", id.tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
 	if in.ledger != nil {
@@ -407,13 +525,13 @@ func (in *Instance) retryLater(id chunkID, w *chunkWork) Status {
 
 // evict forgets a chunk's work once its requests in flight have finished.
 func (in *Instance) evict(p *pending) {
-	g := p.work.group
-	g.Cancel()
+	w := p.work
+	w.cancel()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), in.cfg.RecordTTL+in.cfg.FlushTimeout)
 		defer cancel()
-		if g.Wait(ctx) == nil {
-			g.Release()
+		if w.wait(ctx) == nil {
+			w.release()
 		}
 	}()
 }
@@ -429,7 +547,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	if in.ledger != nil {
 		for _, p := range in.ledger.drain() {
 			waiting++
-			_, _, r, pend := p.work.group.Counts()
+			_, _, r, pend := p.work.counts()
 			records += r + pend
 		}
 	}
@@ -441,7 +559,7 @@ func (in *Instance) Close(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, probeWait)
 		defer cancel()
 	}
-	err := in.prod.Stop(ctx)
+	err := in.streams.stop(ctx)
 	if waiting > 0 {
 		in.log.Warn("chunks awaiting a retry were not sent before exit", "chunks", waiting, "records", records)
 	}

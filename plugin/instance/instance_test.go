@@ -34,14 +34,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fakeKinesis struct {
 	mu       sync.Mutex
 	records  []aggregation.Record
+	streams  []string // each record's stream
 	calls    int
 	failNext int
 	block    chan struct{}
+	// blockStream, when set, limits block to calls for that stream.
+	blockStream string
 }
 
 func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
 	f.mu.Lock()
 	block := f.block
+	if f.blockStream != "" && f.blockStream != aws.ToString(in.StreamName) {
+		block = nil
+	}
 	f.mu.Unlock()
 	if block != nil {
 		select {
@@ -74,6 +80,7 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 		for _, r := range recs {
 			r.Data = bytes.Clone(r.Data)
 			f.records = append(f.records, r)
+			f.streams = append(f.streams, aws.ToString(in.StreamName))
 		}
 		out.Records = append(out.Records, types.PutRecordsResultEntry{
 			ShardId:        aws.String("shardId-000000000000"),
@@ -107,18 +114,6 @@ func newInstanceWith(t *testing.T, fk *fakeKinesis, mod func(*conf.Config), ro f
 	}
 	var logs syncBuffer
 	log := NewLogger(&logs, "kinesis_kpl.0", slog.LevelDebug)
-	prod, err := producer.New(&producer.Config{
-		StreamName:    "s",
-		Client:        fk,
-		GetShards:     producer.StaticGetShardsFunc(4),
-		RecordTTL:     cfg.RecordTTL,
-		FlushInterval: 10 * time.Millisecond,
-		Logger:        producer.NopLogger{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod.Start()
 	options, err := RecordOptions(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -126,9 +121,8 @@ func newInstanceWith(t *testing.T, fk *fakeKinesis, mod func(*conf.Config), ro f
 	if ro != nil {
 		options = ro(cfg)
 	}
-	in, err := NewWithRecords("kinesis_kpl.0", cfg, options, prod, log)
+	in, err := NewWithRecords(context.Background(), "kinesis_kpl.0", cfg, options, fakeProducers(t, fk, cfg, nil), log)
 	if err != nil {
-		_ = prod.Stop(context.Background())
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -137,6 +131,33 @@ func newInstanceWith(t *testing.T, fk *fakeKinesis, mod func(*conf.Config), ro f
 		_ = in.Close(ctx)
 	})
 	return in, &logs.Buffer
+}
+
+// fakeProducers is a ProducerFactory of started producers over fk, each on
+// a static map of 4 shards; made, when not nil, records each stream asked
+// for. Producers it makes stop in the instance's Close.
+func fakeProducers(t *testing.T, fk *fakeKinesis, cfg conf.Config, made *[]string) ProducerFactory {
+	var mu sync.Mutex
+	return func(_ context.Context, stream string) (*producer.Producer, error) {
+		prod, err := producer.New(&producer.Config{
+			StreamName:    stream,
+			Client:        fk,
+			GetShards:     producer.StaticGetShardsFunc(4),
+			RecordTTL:     cfg.RecordTTL,
+			FlushInterval: 10 * time.Millisecond,
+			Logger:        producer.NopLogger{},
+		})
+		if err != nil {
+			return nil, err
+		}
+		prod.Start()
+		if made != nil {
+			mu.Lock()
+			*made = append(*made, stream)
+			mu.Unlock()
+		}
+		return prod, nil
+	}
 }
 
 type syncBuffer struct {
@@ -581,7 +602,7 @@ func TestNewWithRecordsRejectsBadOptions(t *testing.T) {
 		"bad log_key":     {LogKey: []string{""}},
 		"bad time format": {TimeKey: "ts", TimeKeyFormat: "%Q"},
 	} {
-		if _, err := NewWithRecords("x", in.cfg, ro, in.prod, NewLogger(logs, "x", slog.LevelInfo)); err == nil {
+		if _, err := NewWithRecords(context.Background(), "x", in.cfg, ro, fakeProducers(t, fk, in.cfg, nil), NewLogger(logs, "x", slog.LevelInfo)); err == nil {
 			t.Errorf("%s: NewWithRecords succeeded", name)
 		}
 	}
