@@ -67,6 +67,9 @@ type Instance struct {
 	scratch sync.Pool // *scratch
 	closed  atomic.Bool
 	stats   Stats
+
+	initThread    atomic.Int64 // OS thread of FLBPluginInit; 0: unknown
+	threadChecked atomic.Bool  // the first flush compared its thread
 }
 
 // Stats are running counts, for tests and the exit report.
@@ -291,6 +294,26 @@ func NewWithRecords(ctx context.Context, name string, cfg conf.Config, ro record
 		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evict)
 	}
 	return in, nil
+}
+
+// NoteInitThread records the OS thread that initialised the instance:
+// Fluent Bit's engine thread.
+func (in *Instance) NoteInitThread(tid int) { in.initThread.Store(int64(tid)) }
+
+// CheckFlushThread, at the first flush only, warns when the flush runs on
+// the thread that initialised the instance: Fluent Bit's engine thread
+// (workers 0). A flush waits for delivery, up to flush_timeout, and the
+// engine thread then serves no input, timer or other output meanwhile.
+func (in *Instance) CheckFlushThread(tid int) {
+	if in.threadChecked.Load() || in.threadChecked.Swap(true) {
+		return
+	}
+	init := in.initThread.Load()
+	in.log.Debug("first flush", "init_thread", init, "flush_thread", tid)
+	if init != 0 && init == int64(tid) {
+		in.log.Warn("flushes run on Fluent Bit's engine thread (workers 0): while a flush waits for Kinesis, up to flush_timeout, every input and output of this Fluent Bit waits too; set workers 1 or more in this [OUTPUT] section",
+			"flush_timeout", in.cfg.FlushTimeout.String())
+	}
 }
 
 // Name is the instance's name in logs.

@@ -607,3 +607,30 @@ func TestNewWithRecordsRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// The first flush warns when it runs on the thread that ran init (Fluent
+// Bit's engine thread, workers 0); later flushes never check again.
+func TestCheckFlushThread(t *testing.T) {
+	const warning = "engine thread (workers 0)"
+	for _, tt := range []struct {
+		name        string
+		init        int
+		flushes     []int
+		wantWarning int
+	}{
+		{"workers 0: init's thread", 7, []int{7, 7, 7}, 1},
+		{"workers 1: another thread", 7, []int{8, 7}, 0},
+		{"init thread unknown", 0, []int{0}, 0},
+	} {
+		in, logs := newInstance(t, &fakeKinesis{}, nil)
+		if tt.init != 0 {
+			in.NoteInitThread(tt.init)
+		}
+		for _, tid := range tt.flushes {
+			in.CheckFlushThread(tid)
+		}
+		if got := strings.Count(logs.String(), warning); got != tt.wantWarning {
+			t.Errorf("%s: %d warnings, want %d:\n%s", tt.name, got, tt.wantWarning, logs.String())
+		}
+	}
+}
