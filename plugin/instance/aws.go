@@ -181,6 +181,11 @@ func producerConfig(ctx context.Context, cfg conf.Config, client *kinesis.Client
 	if cfg.RateLimit == 0 {
 		pc.RateLimit = producer.NoRateLimit
 	}
+	if cfg.Aggregation == conf.AggregationSimple {
+		// Sending KPL aggregates instead would break every consumer that
+		// expects newline-joined records.
+		return nil, errors.New("simple_aggregation: this build's producer cannot join records with newlines yet; set aggregation on or off")
+	}
 	if cfg.Aggregation == conf.AggregationOff {
 		pc.AggregateBatchCount = 1 // an aggregate of one record is sent plain
 	}

@@ -505,3 +505,14 @@ func TestOpenRoutesStreamTemplates(t *testing.T) {
 		}
 	}
 }
+
+// simple_aggregation is refused until the producer can join records with
+// newlines: sending KPL aggregates instead would break its consumers.
+func TestSimpleAggregationIsRefused(t *testing.T) {
+	isolateAWS(t)
+	cfg := load(t, conf.MapGetter{"stream": "s", "simple_aggregation": "on", "region": "us-east-1"})
+	_, err := producerConfig(context.Background(), cfg, testClient(t, cfg))
+	if err == nil || !strings.HasPrefix(err.Error(), "simple_aggregation: ") {
+		t.Fatalf("producerConfig = %v, want an error naming simple_aggregation", err)
+	}
+}
