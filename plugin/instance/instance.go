@@ -93,6 +93,7 @@ type Stats struct {
 // combined outcome of its groups.
 type chunkWork struct {
 	groups    []streamGroup
+	first     [1]streamGroup // groups' first backing: one stream costs no allocation
 	malformed error
 	unrouted  error // a stream's producer could not be made: retry it all
 	events    int   // records added to groups
@@ -414,6 +415,7 @@ func (in *Instance) read(ctx context.Context, tag string, data []byte) *chunkWor
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
 	w := &chunkWork{}
+	w.groups = w.first[:0]
 	src := record.Source{Tag: tag}
 	if in.records.NeedsChunkID() {
 		src.Chunk = record.NewChunkID(tag, data)
