@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,5 +190,31 @@ func TestCloseStopsEveryStream(t *testing.T) {
 	}
 	if got := in.Flush("w", nil); got != Retry {
 		t.Fatalf("Flush after Close = %s, want RETRY", got)
+	}
+}
+
+// Concurrent flushes (workers N) to the same new streams make one producer
+// per stream, and deliver every record once.
+func TestConcurrentFlushesMakeOneProducerPerStream(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, made, _ := routedInstance(t, fk, conf.MapGetter{"stream": "team-${team}"})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			// The last event makes each chunk distinct: none is taken for a retry.
+			c := teamChunk(20, "a", "b", "c")
+			c = event(c, false, "pk", "x", "team", "a", "log", fmt.Sprint("flush ", i))
+			if got := in.Flush("app", c); got != OK {
+				t.Errorf("Flush %d = %s, want OK", i, got)
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(*made)
+	if want := []string{"team-a", "team-b", "team-c"}; !slices.Equal(*made, want) {
+		t.Errorf("producers made %q, want %q", *made, want)
+	}
+	if got := perStreamAll(fk); got["team-a"] != 8*21 || got["team-b"] != 8*20 || got["team-c"] != 8*20 {
+		t.Errorf("delivered per stream %v", got)
 	}
 }
