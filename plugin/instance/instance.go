@@ -138,13 +138,18 @@ func (w *chunkWork) put(ctx context.Context) error {
 }
 
 // wait returns nil once every record of every group has a final outcome.
+// Groups are waited for together: each Wait asks its producer to send now.
 func (w *chunkWork) wait(ctx context.Context) error {
-	for _, g := range w.groups {
-		if err := g.group.Wait(ctx); err != nil {
-			return err
-		}
+	if len(w.groups) == 1 {
+		return w.groups[0].group.Wait(ctx)
 	}
-	return nil
+	errs := make([]error, len(w.groups))
+	var wg sync.WaitGroup
+	for i, g := range w.groups {
+		wg.Go(func() { errs[i] = g.group.Wait(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (w *chunkWork) cancel() {
