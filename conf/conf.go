@@ -1,7 +1,39 @@
 // Package conf turns the key/value options of a Fluent Bit [OUTPUT] section
 // into a typed, validated Config. It owns option names, defaults, limits and
-// the wording of configuration errors. It knows nothing about sending: no AWS
-// client, no producer, no cgo.
+// the wording of configuration errors, and the syntax of field references
+// and templates. It knows nothing about sending: no AWS client, no producer,
+// no cgo.
+//
+// # Field references
+//
+// log_key, partition_key and ${...} in templates name a record field by
+// its key path, in any of these forms:
+//
+//	key            a top-level key
+//	a.b.c          dots nest
+//	a->b->c        the AWS Go plugin's nesting; when "->" appears only "->"
+//	               separates, so a.b->c is the key "c" inside the key "a.b"
+//	$a['b']["c"]   Fluent Bit's record accessor; $key alone is a top-level key
+//
+// A field's text is a string's bytes, a number or a boolean; maps, arrays
+// and nil have none.
+//
+// # Templates
+//
+// stream, and partition_key when it holds a '$', are templates: text with
+//
+//	$TAG           the whole tag
+//	$TAG[n]        the n-th part of the tag split on '.', from 0 (n <= 99)
+//	$key, $a['b']  a field, record accessor form: the name is letters,
+//	               digits and '_', so $TAG-$pk is the tag, '-', field pk
+//	${field}       a field in any form above: ${a->b}, ${a.b}, ${$a['b']}
+//	$$             a '$'
+//
+// Any other '$' is an error. A partition_key without '$' is one field
+// reference, so `kubernetes->pod_name` and `pod` keep the AWS plugin's
+// meaning. A part without a value (a missing or empty field, a tag with
+// fewer parts) gives the record a random partition key, counted; in stream,
+// it rejects the record, counted.
 package conf
 
 //go:generate go test -run ^TestReadmeOptions$ -update .
@@ -103,20 +135,28 @@ const (
 	MaxRequestBytes = 10 << 20 // a PutRecords request, data plus keys
 	MaxConnections  = 1024
 	maxRateLimit    = 1000 // percent
+	maxStreams      = 256
 )
 
 // Config is the validated configuration of one output instance.
 type Config struct {
-	// Stream is the Kinesis data stream that receives the records. It may
-	// be a template ($TAG, $TAG[n], $field); see ParseTemplate.
+	// Stream is the Kinesis data stream that receives the records, as
+	// written. It may be a template ($TAG, $TAG[n], $field).
 	Stream string
+	// StreamTemplate is Stream parsed; static when Stream names one stream.
+	StreamTemplate Template
+	// MaxStreams bounds the streams a templated Stream may route to.
+	MaxStreams int
 	// Region is the AWS region. Empty means the SDK's default chain decides
 	// (AWS_REGION, the shared config file, instance metadata).
 	Region string
 	// PartitionKey is the partition key as written: a field path (`key`,
-	// `a.b`, `a->b`) or a template with `$`; see ParsePartitionKey. Empty
-	// means a random key per record.
+	// `a.b`, `a->b`) or a template with `$`. Empty means a random key per
+	// record.
 	PartitionKey string
+	// PartitionKeyTemplate is PartitionKey parsed (ParsePartitionKey); nil
+	// when PartitionKey is empty.
+	PartitionKeyTemplate Template
 
 	// DataKeys keeps only these top-level keys of each record; nil keeps
 	// the whole record.
@@ -224,11 +264,13 @@ type Option struct {
 // Options lists every option the plugin reads, in the README's order.
 var Options = []Option{
 	// Where records go.
-	{Name: "stream", Help: "Kinesis data stream. Required. A template may route by tag or field: `logs-$TAG[1]`, `$kubernetes['namespace_name']`.",
+	{Name: "stream", Help: "Kinesis data stream. Required. A template routes by tag or field: `logs-$TAG[1]`, `${kubernetes->namespace_name}`; see Records.",
 		set: func(l *loader, v string) { l.c.Stream = v; l.stream(v) }},
+	{Name: "max_streams", Default: "16", Help: "Most streams a templated `stream` routes to; each has its own producer, created on first use. A record that would need one more is rejected, counted, and logged without its content.",
+		set: func(l *loader, v string) { l.c.MaxStreams = l.intRange("max_streams", v, 1, maxStreams) }},
 	{Name: "region", Help: "AWS region. Empty: the SDK's default chain (`AWS_REGION`, shared config, instance metadata).",
 		set: func(l *loader, v string) { l.c.Region = v; l.region(v) }},
-	{Name: "partition_key", Help: "Partition key: a field (`key`, `a.b`, `a->b`, `$a['b']`) or a template (`$TAG`, `$TAG[0]-$pod`). Cut to 256 characters. Empty, or the field missing or empty: a random key, counted.",
+	{Name: "partition_key", Help: "Partition key: a field (`key`, `a.b`, `a->b`, `$a['b']`) or a template (`$TAG`, `$TAG[0]-$pod`, `${a->b}-x`). Cut to 256 characters. Empty, or the field missing or empty: a random key, counted.",
 		set: func(l *loader, v string) { l.c.PartitionKey = v; l.partitionKey(v) }},
 
 	// What a record holds.
@@ -522,6 +564,7 @@ func (l *loader) stream(v string) {
 		l.bad("stream", "%v", err)
 		return
 	}
+	l.c.StreamTemplate = t
 	for _, p := range t {
 		if p.IsLiteral() && !validStreamName(p.Literal) {
 			l.bad("stream", "%q: a stream name has only a-z, A-Z, 0-9, '_', '.', '-'", v)
@@ -543,9 +586,11 @@ func (l *loader) partitionKey(v string) {
 	if v == "" {
 		return
 	}
-	if _, err := ParsePartitionKey(v); err != nil {
+	t, err := ParsePartitionKey(v)
+	if err != nil {
 		l.bad("partition_key", "%v", err)
 	}
+	l.c.PartitionKeyTemplate = t
 }
 
 func (l *loader) replaceDots(v string) {

@@ -13,6 +13,8 @@ import (
 func defaults() Config {
 	return Config{
 		Stream:               "s",
+		StreamTemplate:       Template{{Kind: PartLiteral, Literal: "s", TagIndex: -1}},
+		MaxStreams:           16,
 		TimeKeyFormat:        "%Y-%m-%dT%H:%M:%S",
 		Compression:          CompressionNone,
 		Aggregation:          AggregationKPL,
@@ -44,6 +46,13 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+func must(t Template, err error) Template {
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 type good struct {
 	value string
 	with  MapGetter     // other options the value needs
@@ -59,11 +68,20 @@ var optionCases = map[string]struct {
 }{
 	"stream": {
 		good: []good{
-			{"app-logs.v1", nil, func(c *Config) { c.Stream = "app-logs.v1" }},
-			{"logs-$TAG[1]", nil, func(c *Config) { c.Stream = "logs-$TAG[1]" }},
-			{"$kubernetes['namespace_name']", nil, func(c *Config) { c.Stream = "$kubernetes['namespace_name']" }},
+			{"app-logs.v1", nil, func(c *Config) { c.Stream, c.StreamTemplate = "app-logs.v1", must(ParseTemplate("app-logs.v1")) }},
+			{"logs-$TAG[1]", nil, func(c *Config) { c.Stream, c.StreamTemplate = "logs-$TAG[1]", must(ParseTemplate("logs-$TAG[1]")) }},
+			{"$kubernetes['namespace_name']", nil, func(c *Config) {
+				c.Stream, c.StreamTemplate = "$kubernetes['namespace_name']", must(ParseTemplate("$kubernetes['namespace_name']"))
+			}},
+			{"logs-${k->ns}-$TAG", nil, func(c *Config) {
+				c.Stream, c.StreamTemplate = "logs-${k->ns}-$TAG", must(ParseTemplate("logs-${k->ns}-$TAG"))
+			}},
 		},
 		bad: []string{"a b", strings.Repeat("a", 129), "logs-$", "logs/$TAG", "$TAG[x]", "$a['b"},
+	},
+	"max_streams": {
+		good: []good{{"1", nil, func(c *Config) { c.MaxStreams = 1 }}, {"256", nil, func(c *Config) { c.MaxStreams = 256 }}},
+		bad:  []string{"0", "257", "x", "-1"},
 	},
 	"region": {
 		good: []good{{"eu-west-1", nil, func(c *Config) { c.Region = "eu-west-1" }}},
@@ -71,9 +89,16 @@ var optionCases = map[string]struct {
 	},
 	"partition_key": {
 		good: []good{
-			{"pk", nil, func(c *Config) { c.PartitionKey = "pk" }},
-			{"kubernetes->pod_name", nil, func(c *Config) { c.PartitionKey = "kubernetes->pod_name" }},
-			{"$TAG[0]-$pod", nil, func(c *Config) { c.PartitionKey = "$TAG[0]-$pod" }},
+			{"pk", nil, func(c *Config) { c.PartitionKey, c.PartitionKeyTemplate = "pk", must(ParsePartitionKey("pk")) }},
+			{"kubernetes->pod_name", nil, func(c *Config) {
+				c.PartitionKey, c.PartitionKeyTemplate = "kubernetes->pod_name", must(ParsePartitionKey("kubernetes->pod_name"))
+			}},
+			{"$TAG[0]-$pod", nil, func(c *Config) {
+				c.PartitionKey, c.PartitionKeyTemplate = "$TAG[0]-$pod", must(ParsePartitionKey("$TAG[0]-$pod"))
+			}},
+			{"${a.b}-$$", nil, func(c *Config) {
+				c.PartitionKey, c.PartitionKeyTemplate = "${a.b}-$$", must(ParsePartitionKey("${a.b}-$$"))
+			}},
 		},
 		bad: []string{"$a['b", "a..b", "a->->b", "$", "$TAG[]", "\xff"},
 	},
@@ -397,6 +422,9 @@ func TestParseFieldPath(t *testing.T) {
 		"$pk":                          {"pk"},
 		"$kubernetes['pod_name']":      {"kubernetes", "pod_name"},
 		`$k["labels"]['app.k8s/name']`: {"k", "labels", "app.k8s/name"},
+		" pod ":                        {"pod"},
+		"log.file->path":               {"log.file", "path"},
+		"a->b->c":                      {"a", "b", "c"},
 	}
 	for in, want := range cases {
 		got, err := ParseFieldPath(in)
@@ -404,7 +432,7 @@ func TestParseFieldPath(t *testing.T) {
 			t.Errorf("ParseFieldPath(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"$", "$['a']", "$a[b]", "$a['']", "$a['b']x", ".a", "a.", "a->", "->a", "\xff"} {
+	for _, in := range []string{"", " ", "$", "$['a']", "$a[b]", "$a['']", "$a['b']x", ".a", "a.", "a..b", "a->", "->a", "a->->b", "\xff"} {
 		if _, err := ParseFieldPath(in); err == nil {
 			t.Errorf("ParseFieldPath(%q) succeeded, want an error", in)
 		}
@@ -423,6 +451,14 @@ func TestParseTemplate(t *testing.T) {
 		"$k['ns']-$TAG[0]":        {field("k", "ns"), lit("-"), tag(0)},
 		`a$b["it's"]$c`:           {lit("a"), field("b", "it's"), field("c")},
 		"$kubernetes['pod_name']": {field("kubernetes", "pod_name")},
+		"$TAG-$pk":                {tag(-1), lit("-"), field("pk")},
+		"logs-${k->ns}x":          {lit("logs-"), field("k", "ns"), lit("x")},
+		"${a.b}":                  {field("a", "b")},
+		"${$k['a.b']}":            {field("k", "a.b")},
+		"${ TAG }":                {field("TAG")},
+		"${log.file->path}":       {field("log.file", "path")},
+		"cost$$-$$TAG":            {lit("cost$-$TAG")},
+		"$TAG[0]$TAG[2]":          {tag(0), tag(2)},
 	}
 	for in, want := range cases {
 		got, err := ParseTemplate(in)
@@ -434,7 +470,8 @@ func TestParseTemplate(t *testing.T) {
 			t.Errorf("ParseTemplate(%q).String() = %q does not parse back", in, got.String())
 		}
 	}
-	for _, in := range []string{"$", "a$", "$-", "$TAG[", "$TAG[]", "$TAG[100]", "$TAG[-1]", "$a['b", "$a[b]", "\xff"} {
+	for _, in := range []string{"$", "a$", "$-", "$TAG[", "$TAG[]", "$TAG[100]", "$TAG[-1]", "$TAG[+1]", "$a['b", "$a[b]", "\xff",
+		"${", "${a", "${}", "${ }", "${a->}", "${$a['b}", "$(tag)", "${a}${"} {
 		if _, err := ParseTemplate(in); err == nil {
 			t.Errorf("ParseTemplate(%q) succeeded, want an error", in)
 		}

@@ -9,7 +9,8 @@ import (
 // FuzzParseTemplate: never panics; a template that parses writes back to
 // text that parses to the same template.
 func FuzzParseTemplate(f *testing.F) {
-	for _, s := range []string{"logs", "$TAG", "a-$TAG[2]-b", "$k['a']['b']", `$k["it's"]x`, "$", "$TAG[", "$a['b"} {
+	for _, s := range []string{"logs", "$TAG", "a-$TAG[2]-b", "$k['a']['b']", `$k["it's"]x`, "$", "$TAG[", "$a['b",
+		"${a->b}c", "${a.b}", "$$TAG", "${$a['x->y']}['z']", "$a['}']b", "${ a -> b }", "${TAG}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -35,6 +36,28 @@ func normalize(t Template) Template {
 		out = append(out, p)
 	}
 	return out
+}
+
+// FuzzParseFieldPath: never panics; a path that parses has keys, none
+// empty.
+func FuzzParseFieldPath(f *testing.F) {
+	for _, s := range []string{"a", "a->b", "a.b", "$a['b']", `$a["b"]['c']`, "a->", "$a['", "log.file->path"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		path, err := ParseFieldPath(s)
+		if err != nil {
+			return
+		}
+		if len(path) == 0 {
+			t.Fatal("no error and no keys")
+		}
+		for _, k := range path {
+			if k == "" {
+				t.Fatalf("%q gives an empty key: %q", s, path)
+			}
+		}
+	})
 }
 
 // FuzzLoad: any value of a few options either loads or fails with

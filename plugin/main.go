@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -83,6 +84,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (status int) {
 	}
 	open.set[in] = struct{}{}
 	open.Unlock()
+	// cgo runs a callback on the C thread that made it: init runs on
+	// Fluent Bit's engine thread, which the first flush compares against.
+	in.NoteInitThread(syscall.Gettid())
 	flb.FLBPluginSetContext(plugin, in)
 	log.Info("started", "stream", cfg.Stream, "version", version)
 	return flb.FLB_OK
@@ -110,6 +114,7 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (sta
 		fmt.Fprintf(os.Stderr, "[error] [output:%s] flush with an unknown context\n", pluginName)
 		return flb.FLB_ERROR
 	}
+	in.CheckFlushThread(syscall.Gettid())
 	var chunk []byte
 	if data != nil && length > 0 {
 		chunk = unsafe.Slice((*byte)(data), int(length))

@@ -32,9 +32,10 @@ type BodyPutter interface {
 	PutRecordsBody(ctx context.Context, streamName string, body []byte) (*kinesis.PutRecordsOutput, error)
 }
 
-// bodyPutterOf returns the BodyPutter to send through for c, nil for
+// BodyPutterOf returns the BodyPutter to send through for c (a
+// *kinesis.Client sends its bodies through the SDK's stack), nil for
 // none.
-func bodyPutterOf(c Putter) BodyPutter {
+func BodyPutterOf(c Putter) BodyPutter {
 	switch c := c.(type) {
 	case *kinesis.Client:
 		return kinesisBodyPutter{c}

@@ -157,6 +157,11 @@ type Config struct {
 	BufferMaxBytes int
 	// RequestTimeout bounds one PutRecords call. Default 10s.
 	RequestTimeout time.Duration
+	// Observe, when set, is told about every PutRecords call once it has
+	// ended, before its outcome is recorded (for metrics). It runs on the
+	// sending goroutine and must be quick; a panic in it is recovered and
+	// logged.
+	Observe func(*RequestResult)
 }
 
 // withDefaults returns a copy of c with zero fields set to their defaults.

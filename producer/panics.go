@@ -3,6 +3,7 @@ package producer
 import (
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 )
 
 // The producer runs inside other processes (Fluent Bit): a panic in a
@@ -64,7 +65,9 @@ func (p *Producer) serve(req *request) {
 			p.abandon(req, recovered("sending a request", v))
 		}
 	}()
+	start := time.Now()
 	out, err := p.put(req)
+	p.observe(req, out, err, time.Since(start))
 	p.complete(req, out, err)
 }
 

@@ -102,7 +102,7 @@ func New(cfg *Config) (*Producer, error) {
 		stop:       make(chan struct{}),
 		failures:   make(chan *FailureRecord, c.BacklogCount),
 	}
-	p.bodies = bodyPutterOf(c.Client)
+	p.bodies = BodyPutterOf(c.Client)
 	p.log = safeLogger{l: c.Logger, panics: &p.panics}
 	p.freeAggs.max, p.freeEntries.max = maxFreeAggregators, maxFreeEntries
 	p.freeEncoders.max, p.freeRequests.max = maxFreeEncoders, c.MaxConnections

@@ -21,6 +21,7 @@ type request struct {
 	body    []byte
 	in      kinesis.PutRecordsInput
 	records []types.PutRecordsRequestEntry
+	result  RequestResult // for Config.Observe, reused
 }
 
 // maxKeptBodies bounds the request body buffers kept for reuse, each up to

@@ -35,8 +35,9 @@ const credentialsExpiryWindow = 5 * time.Minute
 // credentials, region and endpoint, and a started producer. A problem the
 // user must fix is returned naming the option.
 func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (*Instance, error) {
-	if t, err := conf.ParseTemplate(cfg.Stream); err != nil || !t.IsStatic() {
-		return nil, errors.New("stream: templates are not routed by this build; name one stream")
+	ro, err := RecordOptions(cfg)
+	if err != nil {
+		return nil, err
 	}
 	awsCfg, err := AWSConfig(ctx, cfg)
 	if err != nil {
@@ -50,40 +51,41 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 	})
-	pc, err := producerConfig(ctx, cfg, client)
+	health := newHealth(cfg.FlushTimeout, time.Now)
+	m := newMetrics(name, cfg.Stream)
+	log.Debug("configured", "region", awsCfg.Region, "credentials", credentialSource(cfg),
+		"aggregation", cfg.Aggregation.String(), "compression", string(cfg.Compression), "routed", ro.Stream != nil)
+	newProducer := func(ctx context.Context, stream string) (*producer.Producer, error) {
+		one := cfg
+		one.Stream = stream
+		pc, err := producerConfig(ctx, one, client)
+		if err != nil {
+			return nil, err
+		}
+		pc.Client = watch(pc.Client, health)
+		pc.Observe = m.observePut
+		pc.GetShards = m.watchShards(pc.GetShards)
+		pc.Logger = &producer.SlogLogger{Logger: log}
+		pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
+		log.Debug("producer", "max_record_size", pc.MaxRecordSize, "request_max_size", pc.BatchSize, "shard_map", pc.GetShards != nil)
+		prod, err := producer.New(pc)
+		if err != nil {
+			return nil, fmt.Errorf("producer: %w", err)
+		}
+		prod.Start()
+		return prod, nil
+	}
+	in, err := newWithMetrics(ctx, name, cfg, ro, newProducer, log, m)
 	if err != nil {
 		return nil, err
 	}
-	health := newHealth(cfg.FlushTimeout, time.Now)
-	pc.Client = watchedPutter{next: pc.Client, health: health}
-	m := newMetrics(name, cfg.Stream)
-	pc.Client = measuredPutter{next: pc.Client, m: m}
-	pc.GetShards = m.watchShards(pc.GetShards)
-	pc.Logger = &producer.SlogLogger{Logger: log}
-	pc.Verbose = log.Enabled(ctx, slog.LevelDebug) // each request's result
-	log.Debug("configured", "region", awsCfg.Region, "credentials", credentialSource(cfg),
-		"aggregation", cfg.Aggregation.String(), "compression", string(cfg.Compression),
-		"max_record_size", pc.MaxRecordSize, "request_max_size", pc.BatchSize, "shard_map", pc.GetShards != nil)
-	prod, err := producer.New(pc)
-	if err != nil {
-		return nil, fmt.Errorf("producer: %w", err)
-	}
-	ro, err := RecordOptions(cfg)
-	var in *Instance
-	if err == nil {
-		in, err = newWithMetrics(name, cfg, ro, prod, log, m)
-	}
-	if err == nil {
-		err = m.serve(cfg.MetricsListen)
-	}
-	if err != nil {
-		_ = prod.Stop(ctx) // never started: this only releases it
+	if err = m.serve(cfg.MetricsListen); err != nil {
+		_ = in.Close(ctx)
 		return nil, err
 	}
 	if cfg.MetricsListen != "" {
 		log.Info("serving metrics", "url", "http://"+cfg.MetricsListen+"/metrics")
 	}
-	prod.Start()
 	in.health = health
 	in.startStatsLog(cfg.StatsInterval)
 	return in, nil

@@ -406,10 +406,43 @@ func TestMaxRecordSizeAutoNeedsTheStream(t *testing.T) {
 	}
 }
 
-func TestOpenRejectsStreamTemplates(t *testing.T) {
+// Open routes a templated stream: each tag's records reach their own
+// stream of a real Kinesis API, through producers made with max_record_size
+// auto (DescribeStreamSummary per stream).
+func TestOpenRoutesStreamTemplates(t *testing.T) {
 	isolateAWS(t)
-	_, err := Open(context.Background(), "x", load(t, conf.MapGetter{"stream": "logs-$TAG"}), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil || !strings.HasPrefix(err.Error(), "stream: ") {
-		t.Fatalf("Open = %v, want an error naming stream", err)
+	srv, _ := startKinesis(t)
+	for _, s := range []string{"logs-alpha", "logs-beta"} {
+		if err := srv.CreateStream(s, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := load(t, conf.MapGetter{"stream": "logs-$TAG[1]", "endpoint": srv.URL(), "allow_http": "on", "region": "us-east-1",
+		"partition_key": "pk", "max_record_size": "auto", "flush_timeout": "5s"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in, err := Open(ctx, "kinesis_kpl.0", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	for i, tag := range []string{"app.alpha", "app.beta", "app.missing"} {
+		c, _ := makeChunk(30+i, false)
+		want := OK
+		if tag == "app.missing" {
+			want = Retry // the stream does not exist (yet): DescribeStreamSummary fails
+		}
+		if got := in.Flush(tag, c); got != want {
+			t.Fatalf("Flush(%s) = %s, want %s", tag, got, want)
+		}
+	}
+	if err := in.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for stream, want := range map[string]int{"logs-alpha": 30, "logs-beta": 31} {
+		recs, err := srv.UserRecords(stream)
+		if err != nil || len(recs) != want {
+			t.Errorf("%s holds %d user records (%v), want %d", stream, len(recs), err, want)
+		}
 	}
 }
+

@@ -115,6 +115,30 @@ type watchedPutter struct {
 	health *health
 }
 
+// watchedBodyPutter is a watchedPutter over a client that can send
+// written request bodies (producer.BodyPutter), which it keeps doing.
+type watchedBodyPutter struct {
+	watchedPutter
+	body producer.BodyPutter
+}
+
+// watch wraps next so that every call is reported to h, keeping next's
+// way of sending bodies if it has one.
+func watch(next producer.Putter, h *health) producer.Putter {
+	w := watchedPutter{next: next, health: h}
+	if b := producer.BodyPutterOf(next); b != nil {
+		return watchedBodyPutter{w, b}
+	}
+	return w
+}
+
+func (w watchedBodyPutter) PutRecordsBody(ctx context.Context, stream string, body []byte) (*kinesis.PutRecordsOutput, error) {
+	id := w.health.begin()
+	out, err := w.body.PutRecordsBody(ctx, stream, body)
+	w.health.end(id, err)
+	return out, err
+}
+
 func (w watchedPutter) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
 	id := w.health.begin()
 	out, err := w.next.PutRecords(ctx, in, optFns...)

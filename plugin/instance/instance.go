@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +64,8 @@ const (
 type Instance struct {
 	name    string
 	cfg     conf.Config
-	prod    *producer.Producer
+	streams *streams
+	routed  bool // the stream is a template: records pick their producer
 	log     *slog.Logger
 	ledger  *ledger
 	records *record.Builder
@@ -76,6 +76,9 @@ type Instance struct {
 	scratch sync.Pool // *scratch
 	closed  atomic.Bool
 	stats   Stats
+
+	initThread    atomic.Int64 // OS thread of FLBPluginInit; 0: unknown
+	threadChecked atomic.Bool  // the first flush compared its thread
 }
 
 // Stats are running counts, for tests and the exit report.
@@ -93,15 +96,96 @@ type Stats struct {
 	Truncated     atomic.Int64 // records cut to fit max_record_size
 }
 
-// chunkWork is the state of one chunk: its records as a producer group, the
-// events that could not become records, and what was wrong with the chunk,
-// if it could not be read to the end.
+// chunkWork is the state of one chunk: its records as producer groups, one
+// per stream, the events that could not become records, and what was wrong
+// with the chunk, if it could not be read to the end. Its outcome is the
+// combined outcome of its groups.
 type chunkWork struct {
-	group     *producer.Group
+	groups    []streamGroup
+	first     [1]streamGroup // groups' first backing: one stream costs no allocation
 	malformed error
-	events    int // records added to group
+	unrouted  error // a stream's producer could not be made: retry it all
+	events    int   // records added to groups
 	bad       badEvents
 	held      int // bytes the group holds for these records (see ledger)
+}
+
+// streamGroup is the records of a chunk bound for one stream.
+type streamGroup struct {
+	stream string
+	prod   *producer.Producer
+	group  *producer.Group
+}
+
+// groupFor returns the group of records bound for stream, or nil.
+func (w *chunkWork) groupFor(stream []byte) *producer.Group {
+	for i := range w.groups {
+		if w.groups[i].stream == string(stream) {
+			return w.groups[i].group
+		}
+	}
+	return nil
+}
+
+// counts sums the groups' counts (see producer.Group.Counts).
+func (w *chunkWork) counts() (delivered, rejected, retryable, pending int) {
+	for _, g := range w.groups {
+		d, r, rt, p := g.group.Counts()
+		delivered, rejected, retryable, pending = delivered+d, rejected+r, retryable+rt, pending+p
+	}
+	return
+}
+
+// put hands every group to its producer.
+func (w *chunkWork) put(ctx context.Context) error {
+	var errs []error
+	for _, g := range w.groups {
+		if err := g.prod.PutGroup(ctx, g.group); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// wait returns nil once every record of every group has a final outcome.
+// Groups are waited for together: each Wait asks its producer to send now.
+func (w *chunkWork) wait(ctx context.Context) error {
+	if len(w.groups) == 1 {
+		return w.groups[0].group.Wait(ctx)
+	}
+	errs := make([]error, len(w.groups))
+	var wg sync.WaitGroup
+	for i, g := range w.groups {
+		wg.Go(func() { errs[i] = g.group.Wait(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (w *chunkWork) cancel() {
+	for _, g := range w.groups {
+		g.group.Cancel()
+	}
+}
+
+func (w *chunkWork) release() {
+	for _, g := range w.groups {
+		g.group.Release()
+	}
+	w.groups = nil
+}
+
+// rejectReasons tallies why records were rejected for good.
+func (w *chunkWork) rejectReasons() map[string]int {
+	reasons := map[string]int{}
+	for _, g := range w.groups {
+		for i := 0; i < g.group.Len(); i++ {
+			if o := g.group.Outcome(i); o.State == producer.Failed && !o.Retryable && o.Err != nil {
+				reasons[reasonOf(o.Err)]++
+			}
+		}
+	}
+	return reasons
 }
 
 // badEvents tallies the events of a chunk that could not become records:
@@ -162,9 +246,9 @@ func RecordOptions(cfg conf.Config) (record.Options, error) {
 		return record.Options{}, fmt.Errorf("oversize: %w", err)
 	}
 	ro := record.Options{
-		PartitionKey:     cfg.PartitionKey,
-		DataKeys:         strings.Join(cfg.DataKeys, ","),
-		LogKey:           strings.Join(cfg.LogKey, "->"),
+		PartitionKey:     cfg.PartitionKeyTemplate,
+		DataKeys:         cfg.DataKeys,
+		LogKey:           cfg.LogKey,
 		AppendNewline:    cfg.AppendNewline || cfg.Aggregation == conf.AggregationSimple, // each record ends in "\n", as the C plugin's
 		ReplaceDots:      cfg.ReplaceDots,
 		TimeKey:          cfg.TimeKey,
@@ -177,52 +261,82 @@ func RecordOptions(cfg conf.Config) (record.Options, error) {
 	if cfg.TimeKey != "" {
 		ro.TimeKeyFormat = cfg.TimeKeyFormat
 	}
+	if !cfg.StreamTemplate.IsStatic() {
+		ro.Stream = cfg.StreamTemplate
+	}
 	return ro, nil
 }
 
-// New builds an instance around an already-created producer, with the
-// record transforms of RecordOptions(cfg), which cannot fail for any Config
-// that conf.Load returns. The instance owns prod from then on and stops it
-// in Close.
+// New builds an instance of one stream around an already-created producer,
+// with the record transforms of RecordOptions(cfg), which cannot fail for
+// any Config that conf.Load returns. The instance owns prod from then on
+// and stops it in Close. A stream template is sent to prod's stream.
 func New(name string, cfg conf.Config, prod *producer.Producer, log *slog.Logger) *Instance {
+	one := func(context.Context, string) (*producer.Producer, error) { return prod, nil }
 	ro, err := RecordOptions(cfg)
+	ro.Stream = nil
 	var in *Instance
 	if err == nil {
-		in, err = NewWithRecords(name, cfg, ro, prod, log)
+		in, err = NewWithRecords(context.Background(), name, cfg, ro, one, log)
 	}
 	if err != nil {
 		// Open checks the same first and fails init; here (tests, tools)
 		// the instance still runs, loudly, without transforms.
 		log.Error("record options rejected; records are sent without transforms", "reason", err.Error())
-		in, _ = NewWithRecords(name, cfg, record.Options{}, prod, log)
+		in, _ = NewWithRecords(context.Background(), name, cfg, record.Options{}, one, log)
 	}
 	return in
 }
 
-// NewWithRecords is New with the record transforms given. A problem with
-// them is returned, naming the option. Stream templates are refused: they
-// need one producer per stream.
-func NewWithRecords(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger) (*Instance, error) {
-	return newWithMetrics(name, cfg, ro, prod, log, newMetrics(name, cfg.Stream))
+// NewWithRecords builds an instance with the record transforms given, whose
+// producers newProducer makes. A problem with the transforms is returned,
+// naming the option. Without a stream template (ro.Stream nil) the one
+// producer, of cfg.Stream, is made now; with one, each stream's producer is
+// made when a record first names it, up to cfg.MaxStreams.
+func NewWithRecords(ctx context.Context, name string, cfg conf.Config, ro record.Options, newProducer ProducerFactory, log *slog.Logger) (*Instance, error) {
+	return newWithMetrics(ctx, name, cfg, ro, newProducer, log, newMetrics(name, cfg.Stream))
 }
 
 // newWithMetrics is NewWithRecords with the metrics that Open already gave
-// the producer's client.
-func newWithMetrics(name string, cfg conf.Config, ro record.Options, prod *producer.Producer, log *slog.Logger, m *metrics) (*Instance, error) {
-	if ro.Stream != "" {
-		return nil, errors.New("stream: templates need one producer per stream, which this instance does not have yet")
-	}
+// the producers' clients.
+func newWithMetrics(ctx context.Context, name string, cfg conf.Config, ro record.Options, newProducer ProducerFactory, log *slog.Logger, m *metrics) (*Instance, error) {
 	records, err := record.New(ro)
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{name: name, cfg: cfg, prod: prod, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now), metrics: m}
+	in := &Instance{name: name, cfg: cfg, log: log, records: records, health: newHealth(cfg.FlushTimeout, time.Now),
+		routed: ro.Stream != nil, streams: newStreams(newProducer, max(cfg.MaxStreams, 1)), metrics: m}
+	if !in.routed {
+		if _, _, err := in.streams.get(ctx, []byte(cfg.Stream)); err != nil {
+			return nil, err
+		}
+	}
 	in.scratch.New = func() any { return new(scratch) }
 	if cfg.RetryLedger {
 		in.ledger = newLedger(ledgerMaxEntries, ledgerMaxBytes, ledgerMaxAge, in.evictFromLedger)
 	}
 	m.watch(in)
 	return in, nil
+}
+
+// NoteInitThread records the OS thread that initialised the instance:
+// Fluent Bit's engine thread.
+func (in *Instance) NoteInitThread(tid int) { in.initThread.Store(int64(tid)) }
+
+// CheckFlushThread, at the first flush only, warns when the flush runs on
+// the thread that initialised the instance: Fluent Bit's engine thread
+// (workers 0). A flush waits for delivery, up to flush_timeout, and the
+// engine thread then serves no input, timer or other output meanwhile.
+func (in *Instance) CheckFlushThread(tid int) {
+	if in.threadChecked.Load() || in.threadChecked.Swap(true) {
+		return
+	}
+	init := in.initThread.Load()
+	in.log.Debug("first flush", "init_thread", init, "flush_thread", tid)
+	if init != 0 && init == int64(tid) {
+		in.log.Warn("flushes run on Fluent Bit's engine thread (workers 0): while a flush waits for Kinesis, up to flush_timeout, every input and output of this Fluent Bit waits too; set workers 1 or more in this [OUTPUT] section",
+			"flush_timeout", in.cfg.FlushTimeout.String())
+	}
 }
 
 // Name is the instance's name in logs.
@@ -265,16 +379,22 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 		if p := in.ledger.take(id); p != nil {
 			w = p.work
 			in.stats.LedgerResumes.Add(1)
-			delivered, rejected, retryable, inFlight := w.group.Counts()
+			delivered, rejected, retryable, inFlight := w.counts()
 			in.log.Info("continuing a retried chunk from the ledger", "tag", tag,
 				"delivered", delivered, "rejected", rejected, "to_send", retryable, "in_flight", inFlight)
 		}
 	}
 	if w == nil {
-		w = in.read(tag, data)
+		w = in.read(ctx, tag, data)
+		if w.unrouted != nil {
+			w.release()
+			in.log.Warn("a stream's producer could not be made; the chunk will be retried", "tag", tag, "reason", w.unrouted.Error())
+			in.stats.Retries.Add(1)
+			return Retry
+		}
 		if w.unreadable() {
 			in.stats.Malformed.Add(1)
-			w.group.Release()
+			w.release()
 			reason := w.malformed
 			if reason == nil {
 				reason = w.bad.first
@@ -286,10 +406,10 @@ func (in *Instance) Flush(tag string, data []byte) Status {
 	}
 	data = nil // never read again: see above
 
-	if err := in.prod.PutGroup(ctx, w.group); err != nil && ctx.Err() == nil {
+	if err := w.put(ctx); err != nil && ctx.Err() == nil {
 		in.log.Warn("records could not be queued; the chunk will be retried", "tag", tag, "reason", err.Error())
 	}
-	if err := w.group.Wait(ctx); err != nil || in.anyRetryable(w.group) {
+	if err := w.wait(ctx); err != nil || anyRetryable(w) {
 		return in.retryLater(id, w)
 	}
 	return in.finish(tag, id.size, w)
@@ -310,13 +430,14 @@ func (in *Instance) logHealth(down bool) {
 	in.log.Info("Kinesis answers again; flushes wait for delivery")
 }
 
-// read turns a chunk into a group: one record per event, built by the
-// record transforms. An event that cannot become a record is tallied in
-// w.bad and the rest go on.
-func (in *Instance) read(tag string, data []byte) *chunkWork {
+// read turns a chunk into groups, one per stream: one record per event,
+// built by the record transforms. An event that cannot become a record is
+// tallied in w.bad and the rest go on.
+func (in *Instance) read(ctx context.Context, tag string, data []byte) *chunkWork {
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
-	w := &chunkWork{group: in.prod.NewGroup()}
+	w := &chunkWork{}
+	w.groups = w.first[:0]
 	src := record.Source{Tag: tag}
 	if in.records.NeedsChunkID() {
 		src.Chunk = record.NewChunkID(tag, data)
@@ -329,6 +450,15 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 			w.bad.add(index, err)
 			continue
 		}
+		g, err := in.groupOf(ctx, w, s.record.Stream)
+		if errors.Is(err, ErrTooManyStreams) {
+			w.bad.add(index, err)
+			continue
+		}
+		if err != nil {
+			w.unrouted = err
+			return w
+		}
 		if s.record.RandomKey && in.cfg.PartitionKey != "" {
 			randomKeys++ // the configured field or template had no value
 		}
@@ -338,9 +468,9 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 		w.held += len(s.record.Data) + recordState
 		if s.record.RandomKey {
 			// Any key will do: the producer picks one per aggregate.
-			w.group.AddAnyKey(s.record.Data)
+			g.AddAnyKey(s.record.Data)
 		} else {
-			w.group.Add(s.record.Data, unsafeString(s.record.PartitionKey))
+			g.Add(s.record.Data, unsafeString(s.record.PartitionKey))
 			w.held += len(s.record.PartitionKey)
 		}
 		w.events++
@@ -359,6 +489,32 @@ func (in *Instance) read(tag string, data []byte) *chunkWork {
 	return w
 }
 
+// groupOf returns the chunk's group for a record's stream (nil: the
+// instance's one stream), adding it, and making the stream's producer, on
+// first use.
+func (in *Instance) groupOf(ctx context.Context, w *chunkWork, stream []byte) (*producer.Group, error) {
+	if !in.routed {
+		if len(w.groups) == 1 {
+			return w.groups[0].group, nil
+		}
+		stream = unsafe.Slice(unsafe.StringData(in.cfg.Stream), len(in.cfg.Stream)) // read only
+	}
+	if g := w.groupFor(stream); g != nil {
+		return g, nil
+	}
+	prod, created, err := in.streams.get(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	if created && in.routed {
+		// A stream name is where records go, not what they hold.
+		in.log.Info("sending to a new stream", "stream", string(stream), "streams", in.streams.len(), "max_streams", in.cfg.MaxStreams)
+	}
+	g := prod.NewGroup()
+	w.groups = append(w.groups, streamGroup{stream: string(stream), prod: prod, group: g})
+	return g, nil
+}
+
 // unsafeString views b as a string for Group.Add, which copies it.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
@@ -374,27 +530,23 @@ func (in *Instance) reportBadEvents(tag string, b *badEvents) {
 		"dropped", b.count, "reasons", fmt.Sprint(b.reasons), "first", b.first.Error())
 }
 
-func (in *Instance) anyRetryable(g *producer.Group) bool {
-	_, _, retryable, pending := g.Counts()
+func anyRetryable(w *chunkWork) bool {
+	_, _, retryable, pending := w.counts()
 	return retryable > 0 || pending > 0
 }
 
 // finish reports a chunk whose records all have a final outcome.
 func (in *Instance) finish(tag string, size int, w *chunkWork) Status {
-	delivered, rejected, _, _ := w.group.Counts()
+	delivered, rejected, _, _ := w.counts()
 	in.stats.Delivered.Add(int64(delivered))
 	if rejected > 0 {
 		in.stats.Rejected.Add(int64(rejected))
-		in.metrics.countDropped(w.group)
-		reasons := map[string]int{}
-		for i := 0; i < w.group.Len(); i++ {
-			if o := w.group.Outcome(i); o.State == producer.Failed && !o.Retryable && o.Err != nil {
-				reasons[reasonOf(o.Err)]++
-			}
+		for _, sg := range w.groups {
+			in.metrics.countDropped(sg.group)
 		}
-		in.log.Error("records rejected by Kinesis for good and not retried", "tag", tag, "rejected", rejected, "delivered", delivered, "reasons", fmt.Sprint(reasons))
+		in.log.Error("records rejected by Kinesis for good and not retried", "tag", tag, "rejected", rejected, "delivered", delivered, "reasons", fmt.Sprint(w.rejectReasons()))
 	}
-	w.group.Release()
+	w.release()
 	if w.malformed != nil {
 		in.stats.Malformed.Add(1)
 		in.log.Error("sent the readable start of a chunk; dropping the rest, which cannot be read", "tag", tag, "bytes", size, "records_sent", w.events, "reason", w.malformed.Error())
@@ -417,9 +569,11 @@ func reasonOf(err error) string {
 // hand the chunk again; the ledger keeps what was delivered.
 func (in *Instance) retryLater(id chunkID, w *chunkWork) Status {
 	in.stats.Retries.Add(1)
-	w.group.Cancel()
-	in.metrics.countExpired(w.group)
-	delivered, rejected, retryable, inFlight := w.group.Counts()
+	w.cancel()
+	for _, sg := range w.groups {
+		in.metrics.countExpired(sg.group)
+	}
+	delivered, rejected, retryable, inFlight := w.counts()
 	in.log.Warn("not every record was delivered in time; the chunk will be retried",
 		"tag", id.tag, "delivered", delivered, "rejected", rejected, "to_retry", retryable, "in_flight", inFlight)
 	if in.ledger != nil {
@@ -432,13 +586,13 @@ func (in *Instance) retryLater(id chunkID, w *chunkWork) Status {
 
 // evict forgets a chunk's work once its requests in flight have finished.
 func (in *Instance) evict(p *pending) {
-	g := p.work.group
-	g.Cancel()
+	w := p.work
+	w.cancel()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), in.cfg.RecordTTL+in.cfg.FlushTimeout)
 		defer cancel()
-		if g.Wait(ctx) == nil {
-			g.Release()
+		if w.wait(ctx) == nil {
+			w.release()
 		}
 	}()
 }
@@ -454,7 +608,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	if in.ledger != nil {
 		for _, p := range in.ledger.drain() {
 			waiting++
-			_, _, r, pend := p.work.group.Counts()
+			_, _, r, pend := p.work.counts()
 			records += r + pend
 		}
 	}
@@ -466,7 +620,7 @@ func (in *Instance) Close(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, probeWait)
 		defer cancel()
 	}
-	err := in.prod.Stop(ctx)
+	err := in.streams.stop(ctx)
 	if waiting > 0 {
 		in.log.Warn("chunks awaiting a retry were not sent before exit", "chunks", waiting, "records", records)
 	}

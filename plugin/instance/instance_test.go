@@ -34,14 +34,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fakeKinesis struct {
 	mu       sync.Mutex
 	records  []aggregation.Record
+	streams  []string // each record's stream
 	calls    int
 	failNext int
 	block    chan struct{}
+	// blockStream, when set, limits block to calls for that stream.
+	blockStream string
 }
 
 func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
 	f.mu.Lock()
 	block := f.block
+	if f.blockStream != "" && f.blockStream != aws.ToString(in.StreamName) {
+		block = nil
+	}
 	f.mu.Unlock()
 	if block != nil {
 		select {
@@ -74,6 +80,7 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 		for _, r := range recs {
 			r.Data = bytes.Clone(r.Data)
 			f.records = append(f.records, r)
+			f.streams = append(f.streams, aws.ToString(in.StreamName))
 		}
 		// No ShardId: this fake models no shards, and a shard other than
 		// the predicted one would make the producer put aggregates again.
@@ -109,18 +116,6 @@ func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config
 	var logs syncBuffer
 	log := NewLogger(&logs, "kinesis_kpl.0", slog.LevelDebug)
 	m := newMetrics("kinesis_kpl.0", cfg.Stream)
-	prod, err := producer.New(&producer.Config{
-		StreamName:    "s",
-		Client:        measuredPutter{next: client, m: m},
-		GetShards:     m.watchShards(producer.StaticGetShardsFunc(4)),
-		RecordTTL:     cfg.RecordTTL,
-		FlushInterval: 10 * time.Millisecond,
-		Logger:        producer.NopLogger{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod.Start()
 	options, err := RecordOptions(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -128,9 +123,8 @@ func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config
 	if ro != nil {
 		options = ro(cfg)
 	}
-	in, err := newWithMetrics("kinesis_kpl.0", cfg, options, prod, log, m)
+	in, err := newWithMetrics(context.Background(), "kinesis_kpl.0", cfg, options, fakeProducers(t, client, cfg, nil, m), log, m)
 	if err != nil {
-		_ = prod.Stop(context.Background())
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -139,6 +133,38 @@ func newInstanceWith(t *testing.T, client producer.Putter, mod func(*conf.Config
 		_ = in.Close(ctx)
 	})
 	return in, &logs.Buffer
+}
+
+// fakeProducers is a ProducerFactory of started producers over fk, each on
+// a static map of 4 shards; made, when not nil, records each stream asked
+// for. Producers it makes stop in the instance's Close.
+func fakeProducers(t *testing.T, client producer.Putter, cfg conf.Config, made *[]string, m *metrics) ProducerFactory {
+	var mu sync.Mutex
+	return func(_ context.Context, stream string) (*producer.Producer, error) {
+		pc := &producer.Config{
+			StreamName:    stream,
+			Client:        client,
+			GetShards:     producer.StaticGetShardsFunc(4),
+			RecordTTL:     cfg.RecordTTL,
+			FlushInterval: 10 * time.Millisecond,
+			Logger:        producer.NopLogger{},
+		}
+		if m != nil { // as Open wires them
+			pc.GetShards = m.watchShards(pc.GetShards)
+			pc.Observe = m.observePut
+		}
+		prod, err := producer.New(pc)
+		if err != nil {
+			return nil, err
+		}
+		prod.Start()
+		if made != nil {
+			mu.Lock()
+			*made = append(*made, stream)
+			mu.Unlock()
+		}
+		return prod, nil
+	}
 }
 
 type syncBuffer struct {
@@ -470,7 +496,7 @@ func TestMissingPartitionKeyFieldGetsARandomKey(t *testing.T) {
 // nested field; records without it get random keys, counted.
 func TestNestedPartitionKeyWithArrow(t *testing.T) {
 	fk := &fakeKinesis{}
-	in, _ := newInstance(t, fk, func(c *conf.Config) { c.PartitionKey = "kubernetes->pod_name" })
+	in, _ := newInstance(t, fk, func(c *conf.Config) { c.PartitionKeyTemplate, _ = conf.ParsePartitionKey("kubernetes->pod_name") })
 	var c []byte
 	for i := range 4 {
 		c = append(c, 0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x82)
@@ -508,7 +534,7 @@ func TestNestedPartitionKeyWithArrow(t *testing.T) {
 // the same for the same chunk in another instance.
 func TestFlushAppliesRecordTransforms(t *testing.T) {
 	ro := func(conf.Config) record.Options {
-		return record.Options{PartitionKey: "$TAG[1]", DataKeys: "log,k.v,ts", ReplaceDots: "_",
+		return record.Options{PartitionKey: conf.Template{{Kind: conf.PartTag, TagIndex: 1}}, DataKeys: []string{"log", "k.v", "ts"}, ReplaceDots: "_",
 			TimeKey: "ts", TimeKeyFormat: "%Y-%m-%dT%H:%M:%S.%9N", RecordIDKey: "id"}
 	}
 	c := event(nil, true, "log", "hello", "k.v", "x", "drop", "me")
@@ -580,12 +606,38 @@ func TestNewWithRecordsRejectsBadOptions(t *testing.T) {
 	fk := &fakeKinesis{}
 	in, logs := newInstance(t, fk, nil)
 	for name, ro := range map[string]record.Options{
-		"stream template": {Stream: "logs-$TAG"},
-		"bad log_key":     {LogKey: "$a["},
+		"bad log_key":     {LogKey: []string{""}},
 		"bad time format": {TimeKey: "ts", TimeKeyFormat: "%Q"},
 	} {
-		if _, err := NewWithRecords("x", in.cfg, ro, in.prod, NewLogger(logs, "x", slog.LevelInfo)); err == nil {
+		if _, err := NewWithRecords(context.Background(), "x", in.cfg, ro, fakeProducers(t, fk, in.cfg, nil, nil), NewLogger(logs, "x", slog.LevelInfo)); err == nil {
 			t.Errorf("%s: NewWithRecords succeeded", name)
+		}
+	}
+}
+
+// The first flush warns when it runs on the thread that ran init (Fluent
+// Bit's engine thread, workers 0); later flushes never check again.
+func TestCheckFlushThread(t *testing.T) {
+	const warning = "engine thread (workers 0)"
+	for _, tt := range []struct {
+		name        string
+		init        int
+		flushes     []int
+		wantWarning int
+	}{
+		{"workers 0: init's thread", 7, []int{7, 7, 7}, 1},
+		{"workers 1: another thread", 7, []int{8, 7}, 0},
+		{"init thread unknown", 0, []int{0}, 0},
+	} {
+		in, logs := newInstance(t, &fakeKinesis{}, nil)
+		if tt.init != 0 {
+			in.NoteInitThread(tt.init)
+		}
+		for _, tid := range tt.flushes {
+			in.CheckFlushThread(tid)
+		}
+		if got := strings.Count(logs.String(), warning); got != tt.wantWarning {
+			t.Errorf("%s: %d warnings, want %d:\n%s", tt.name, got, tt.wantWarning, logs.String())
 		}
 	}
 }

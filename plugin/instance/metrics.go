@@ -11,14 +11,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
@@ -27,7 +24,7 @@ import (
 // clash), the optional HTTP endpoint that serves it and the stats log.
 //
 // What the producer does not report is seen from outside it: each
-// PutRecords call through measuredPutter, each shard map read through
+// PutRecords call through the producer's Observe hook, each shard map read through
 // watchShards. The rest comes from Stats and the ledger.
 type metrics struct {
 	reg *prometheus.Registry
@@ -149,9 +146,9 @@ func (m *metrics) watch(in *Instance) {
 		series{"kinesis_kpl_records_random_key_total", "User records sent under a random partition key: the partition_key field or template had no value.", st.RandomKeys.Load},
 		series{"kinesis_kpl_fast_retries_total", "Flushes answered with RETRY at once, without sending, while Kinesis was failing.", st.FastRetries.Load},
 		series{"kinesis_kpl_records_reput_wrong_shard_total", "User records put again because their aggregate was stored on a shard that does not hold them all (a reshard not yet seen); consumers that ignore KCL's rule read them twice.",
-			func() int64 { return int64(in.prod.Stats().RecordsReputWrongShard) }},
+			func() int64 { return int64(in.streams.stats().RecordsReputWrongShard) }},
 		series{"kinesis_kpl_panics_recovered_total", "Panics recovered in the producer; the records they held were failed and sent again.",
-			func() int64 { return int64(in.prod.Stats().PanicsRecovered) }},
+			func() int64 { return int64(in.streams.stats().PanicsRecovered) }},
 	)
 	m.ledgerSize = func() int { return 0 }
 	if in.ledger != nil {
@@ -201,45 +198,36 @@ func (m *metrics) close(ctx context.Context) {
 	<-m.served
 }
 
-// measuredPutter times each PutRecords call and counts its outcome.
-type measuredPutter struct {
-	next producer.Putter
-	m    *metrics
-}
-
-func (p measuredPutter) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
-	start := time.Now()
-	out, err := p.next.PutRecords(ctx, in, optFns...)
-	p.m.observePut(in, out, err, time.Since(start))
-	return out, err
-}
-
-// observePut counts one call. The producer sends again every entry of a
-// failed call, every failed entry whose code is not permanent, and every
-// entry of a response whose length does not match the request.
-func (m *metrics) observePut(in *kinesis.PutRecordsInput, out *kinesis.PutRecordsOutput, err error, took time.Duration) {
+// observePut counts one PutRecords call (producer.Config.Observe). The
+// producer sends again every entry of a failed call, every failed entry
+// whose code is not permanent, and every entry of a response whose length
+// does not match the request.
+func (m *metrics) observePut(r *producer.RequestResult) {
 	m.requests.Add(1)
-	m.requestNanos.Add(int64(took))
-	m.putLatency.Observe(took.Seconds())
-	if err != nil || out == nil || len(out.Records) != len(in.Records) {
+	m.requestNanos.Add(int64(r.Took))
+	m.putLatency.Observe(r.Took.Seconds())
+	if r.Err != nil || r.Mismatch {
 		code := "response_mismatch" // the producer fails every entry as retryable
-		if err != nil {
-			code = errorCode(err)
+		if r.Err != nil {
+			code = errorCode(r.Err)
 		}
 		m.requestErrors.Add(1)
 		m.callErrors.WithLabelValues(code).Inc()
-		m.failed(code, userRecordsIn(in.Records))
+		users := 0
+		for _, e := range r.Entries {
+			users += e.UserRecords
+		}
+		m.failed(code, users)
 		return
 	}
-	for i, e := range out.Records {
-		users := userRecords(in.Records[i].Data)
-		if code := aws.ToString(e.ErrorCode); code != "" {
-			m.failed(code, users)
+	for _, e := range r.Entries {
+		if e.ErrorCode != "" {
+			m.failed(e.ErrorCode, e.UserRecords)
 			continue
 		}
 		m.kinesisRecords.Add(1)
-		m.bytes.Add(int64(len(in.Records[i].Data) + len(aws.ToString(in.Records[i].PartitionKey))))
-		m.perKinesis.Observe(float64(users))
+		m.bytes.Add(int64(e.Bytes))
+		m.perKinesis.Observe(float64(e.UserRecords))
 	}
 }
 
@@ -269,41 +257,6 @@ func errorCode(err error) string {
 		return "timeout"
 	}
 	return "network"
-}
-
-func userRecordsIn(entries []types.PutRecordsRequestEntry) int {
-	n := 0
-	for _, e := range entries {
-		n += userRecords(e.Data)
-	}
-	return n
-}
-
-// userRecords counts the user records in a Kinesis record's data: 1 for a
-// plain record, the records field's count for a KPL aggregate. It only
-// walks the protobuf's fields (the producer built them; the MD5 is not
-// checked), and counts 1 for data that does not parse.
-func userRecords(data []byte) int {
-	if len(data) <= aggregation.Overhead || [4]byte(data) != aggregation.Magic {
-		return 1
-	}
-	b := data[len(aggregation.Magic) : len(data)-(aggregation.Overhead-len(aggregation.Magic))]
-	n := 0
-	for len(b) > 0 {
-		num, typ, tagLen := protowire.ConsumeTag(b)
-		if tagLen < 0 {
-			return 1
-		}
-		valLen := protowire.ConsumeFieldValue(num, typ, b[tagLen:])
-		if valLen < 0 {
-			return 1
-		}
-		if num == 3 && typ == protowire.BytesType {
-			n++
-		}
-		b = b[tagLen+valLen:]
-	}
-	return max(n, 1)
 }
 
 // watchShards counts the shard map reads of get and the reshards they

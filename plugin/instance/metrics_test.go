@@ -366,31 +366,27 @@ func (timeoutError) Temporary() bool { return true }
 // A call that fails as a whole counts all its user records as retried
 // (and throttled, when it was), except for permanent codes.
 func TestFailedCallsByCode(t *testing.T) {
-	agg := aggregateOf(3)
-	in := &kinesis.PutRecordsInput{Records: []types.PutRecordsRequestEntry{
-		{Data: agg, PartitionKey: aws.String("k")},
-		{Data: []byte("plain"), PartitionKey: aws.String("k")},
-	}}
+	entries := []producer.EntryResult{{UserRecords: 3, Bytes: 100}, {UserRecords: 1, Bytes: 6}}
 	cases := []struct {
 		err                error
-		out                *kinesis.PutRecordsOutput
+		mismatch           bool
 		code               string
 		throttled, retried int64
 	}{
-		{fmt.Errorf("op: %w", apiError{"ProvisionedThroughputExceededException"}), nil, "ProvisionedThroughputExceededException", 4, 4},
-		{apiError{"LimitExceededException"}, nil, "LimitExceededException", 4, 4},
-		{apiError{"InternalFailure"}, nil, "InternalFailure", 0, 4},
-		{apiError{"ValidationException"}, nil, "ValidationException", 0, 0},
-		{context.DeadlineExceeded, nil, "timeout", 0, 4},
-		{&net.OpError{Op: "read", Err: timeoutError{}}, nil, "timeout", 0, 4},
-		{context.Canceled, nil, "canceled", 0, 4},
-		{errors.New("connection reset by peer"), nil, "network", 0, 4},
-		{nil, &kinesis.PutRecordsOutput{}, "response_mismatch", 0, 4},
+		{fmt.Errorf("op: %w", apiError{"ProvisionedThroughputExceededException"}), false, "ProvisionedThroughputExceededException", 4, 4},
+		{apiError{"LimitExceededException"}, false, "LimitExceededException", 4, 4},
+		{apiError{"InternalFailure"}, false, "InternalFailure", 0, 4},
+		{apiError{"ValidationException"}, false, "ValidationException", 0, 0},
+		{context.DeadlineExceeded, false, "timeout", 0, 4},
+		{&net.OpError{Op: "read", Err: timeoutError{}}, false, "timeout", 0, 4},
+		{context.Canceled, false, "canceled", 0, 4},
+		{errors.New("connection reset by peer"), false, "network", 0, 4},
+		{nil, true, "response_mismatch", 0, 4},
 	}
 	for _, tc := range cases {
 		t.Run(tc.code, func(t *testing.T) {
 			m := newMetrics("x", "s")
-			m.observePut(in, tc.out, tc.err, time.Millisecond)
+			m.observePut(&producer.RequestResult{Took: time.Millisecond, Err: tc.err, Mismatch: tc.mismatch, Entries: entries})
 			if got := errorCode(tc.err); tc.err != nil && got != tc.code {
 				t.Fatalf("code %q, want %q", got, tc.code)
 			}
@@ -431,70 +427,10 @@ func aggregateOf(n int) []byte {
 	return enc.AppendTo(nil)
 }
 
-func TestUserRecords(t *testing.T) {
-	agg := aggregateOf(5)
-	cases := []struct {
-		name string
-		data []byte
-		want int
-	}{
-		{"plain", []byte(`{"log":"x"}`), 1},
-		{"empty", nil, 1},
-		{"aggregate of one", aggregateOf(1), 1},
-		{"aggregate", agg, 5},
-		{"large aggregate", aggregateOf(1000), 1000},
-		{"magic only", aggregation.Magic[:], 1},
-		{"broken protobuf", append(append(aggregation.Magic[:], 0x1a, 0xff, 0xff, 0xff, 0xff, 0x0f), make([]byte, 16)...), 1},
-	}
-	for _, tc := range cases {
-		if got := userRecords(tc.data); got != tc.want {
-			t.Errorf("%s: %d user records, want %d", tc.name, got, tc.want)
-		}
-	}
-}
-
-// FuzzUserRecords: never panics, and agrees with the deaggregator on every
-// aggregate it accepts.
-func FuzzUserRecords(f *testing.F) {
-	f.Add(aggregateOf(3))
-	f.Add([]byte("plain"))
-	f.Add(aggregation.Magic[:])
-	f.Fuzz(func(t *testing.T, data []byte) {
-		n := userRecords(data)
-		if n < 1 {
-			t.Fatalf("%d user records", n)
-		}
-		if recs, err := aggregation.Deaggregate(data, "k", ""); err == nil && len(recs) > 0 && n != len(recs) {
-			t.Fatalf("counted %d, the deaggregator found %d", n, len(recs))
-		}
-	})
-}
-
-// Counting walks field tags only: the baseline is the deaggregator.
-func BenchmarkUserRecords(b *testing.B) {
-	agg := aggregateOf(500)
-	b.Run("walk", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if userRecords(agg) != 500 {
-				b.Fatal("miscounted")
-			}
-		}
-	})
-	b.Run("deaggregate", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if recs, _ := aggregation.Deaggregate(agg, "k", ""); len(recs) != 500 {
-				b.Fatal("miscounted")
-			}
-		}
-	})
-}
-
 // The README's metrics table lists exactly the series an instance serves.
 func TestReadmeListsEveryMetric(t *testing.T) {
 	in, _ := newInstance(t, &fakeKinesis{}, nil)
-	in.metrics.observePut(&kinesis.PutRecordsInput{}, nil, errors.New("reset"), 0) // the errors series appears with a failure
+	in.metrics.observePut(&producer.RequestResult{Err: errors.New("reset")}) // the errors series appears with a failure
 	fams, err := in.metrics.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

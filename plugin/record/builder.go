@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
@@ -16,24 +17,18 @@ import (
 // Options are the record transforms, as a user configures them. The zero
 // value sends each event's body as JSON under a random partition key.
 type Options struct {
-	// PartitionKey names the field whose text is the partition key (any form
-	// of ParseFieldPath), or is a template (see IsTemplate). Empty: a random
-	// key per record.
-	PartitionKey string
-	// PartitionKeyPath is the partition key field as a key path already
-	// parsed by rules that may not know "->" (conf's). Each key is split
-	// further at "->", the AWS plugin's nesting, where that leaves no empty
-	// key; otherwise the key stays whole. Set at most one of PartitionKey
-	// and PartitionKeyPath.
-	PartitionKeyPath []string
-	// Stream, when not empty, is a template for each record's stream
-	// (Record.Stream). Empty: Record.Stream is nil, the instance's stream.
-	Stream string
-	// DataKeys is a comma-separated list of the top-level keys to keep.
-	// Empty keeps every key.
-	DataKeys string
-	// LogKey names the one field whose value is the whole record.
-	LogKey string
+	// PartitionKey is the partition key: a field (a template of one field
+	// part) or a template, as conf parses them. Nil: a random key per
+	// record.
+	PartitionKey conf.Template
+	// Stream, when not nil, is each record's stream (Record.Stream). Nil:
+	// Record.Stream is nil, the instance's stream.
+	Stream conf.Template
+	// DataKeys are the top-level keys to keep. Nil keeps every key.
+	DataKeys []string
+	// LogKey is the key path of the one field whose value is the whole
+	// record. Nil: the record is the event's body.
+	LogKey []string
 	// AppendNewline adds "\n" after each record, before compression.
 	AppendNewline bool
 	// ReplaceDots, when not empty, replaces '.' in key names at every depth.
@@ -102,9 +97,8 @@ const maxPartitionKey = 256
 // Builder makes records from events. It is immutable after New and safe for
 // concurrent use; each goroutine brings its own Record.
 type Builder struct {
-	pkPath     []string  // partition key field, or
-	pkTemplate *Template // partition key template
-	stream     *Template
+	pkTemplate conf.Template
+	stream     conf.Template
 	dataKeys   [][]byte
 	logKey     []string
 	newline    bool
@@ -131,43 +125,20 @@ func New(o Options) (*Builder, error) {
 	var problems []string
 	bad := func(option string, err error) { problems = append(problems, option+": "+err.Error()) }
 
-	if o.PartitionKey != "" {
-		var err error
-		if IsTemplate(o.PartitionKey) {
-			b.pkTemplate, err = ParseTemplate(o.PartitionKey)
-		} else {
-			b.pkPath, err = ParseFieldPath(o.PartitionKey)
+	b.pkTemplate, b.stream = o.PartitionKey, o.Stream
+	for _, k := range o.DataKeys {
+		if k == "" {
+			bad("data_keys", errors.New("has an empty key"))
+			break
 		}
-		if err != nil {
-			bad("partition_key", err)
-		}
+		b.dataKeys = append(b.dataKeys, []byte(k))
 	}
-	if o.PartitionKeyPath != nil {
-		if o.PartitionKey != "" {
-			bad("partition_key", errors.New("is given both as text and as a key path"))
-		}
-		b.pkPath = splitArrows(o.PartitionKeyPath)
-	}
-	if o.Stream != "" {
-		var err error
-		if b.stream, err = ParseTemplate(o.Stream); err != nil {
-			bad("stream", err)
-		}
-	}
-	if strings.TrimSpace(o.DataKeys) != "" {
-		for _, k := range strings.Split(o.DataKeys, ",") {
-			if k = strings.TrimSpace(k); k == "" {
-				bad("data_keys", fmt.Errorf("%q has an empty key between commas", o.DataKeys))
-				break
-			}
-			b.dataKeys = append(b.dataKeys, []byte(k))
-		}
-	}
-	if o.LogKey != "" {
-		var err error
-		if b.logKey, err = ParseFieldPath(o.LogKey); err != nil {
-			bad("log_key", err)
-		} else if b.dataKeys != nil && !b.keeps([]byte(b.logKey[0])) && b.logKey[0] != o.TimeKey {
+	if o.LogKey != nil {
+		b.logKey = o.LogKey
+		switch {
+		case slices.Contains(o.LogKey, ""):
+			bad("log_key", errors.New("has an empty key"))
+		case b.dataKeys != nil && !b.keeps([]byte(b.logKey[0])) && b.logKey[0] != o.TimeKey:
 			bad("log_key", fmt.Errorf("names %q, which data_keys drops", b.logKey[0]))
 		}
 	}
@@ -225,19 +196,6 @@ func New(o Options) (*Builder, error) {
 	}
 	b.plain = b.members.Keep == nil && o.ReplaceDots == ""
 	return b, nil
-}
-
-// splitArrows splits each key of path at "->" where that leaves no empty key.
-func splitArrows(path []string) []string {
-	var out []string
-	for _, k := range path {
-		parts := strings.Split(k, "->")
-		if slices.Contains(parts, "") {
-			parts = []string{k}
-		}
-		out = append(out, parts...)
-	}
-	return out
 }
 
 // memberName returns key as the start of a JSON object member, `"key":`,
@@ -315,7 +273,7 @@ func (b *Builder) Build(r *Record, ev chunk.Event, src Source) error {
 	r.Stream, r.Truncated = nil, false
 	if b.stream != nil {
 		var ok bool
-		if r.text, ok = b.stream.Append(r.text[:0], src.Tag, ev.Body); !ok || !validStreamName(r.text) {
+		if r.text, ok = appendTemplate(r.text[:0], b.stream, src.Tag, ev.Body); !ok || !validStreamName(r.text) {
 			return ErrNoStream
 		}
 		r.Stream = r.text
@@ -447,9 +405,7 @@ func (b *Builder) partitionKey(dst []byte, tag string, body []byte) (key []byte,
 	ok := false
 	switch {
 	case b.pkTemplate != nil:
-		dst, ok = b.pkTemplate.Append(dst, tag, body)
-	case b.pkPath != nil:
-		dst, ok = appendField(dst, body, b.pkPath)
+		dst, ok = appendTemplate(dst, b.pkTemplate, tag, body)
 	default:
 		return producer.AppendRandomKey(dst[:0]), true
 	}

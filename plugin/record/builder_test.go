@@ -45,57 +45,56 @@ func TestBuild(t *testing.T) {
 		err    error
 	}{
 		{"defaults: the body as JSON, a random key", Options{}, k8sBody, "t", whole, random, "", nil},
-		{"top-level partition key", Options{PartitionKey: "stream"}, k8sBody, "t", whole, "stdout", "", nil},
-		{"nested partition key with ->", Options{PartitionKey: "kubernetes->pod_name"}, k8sBody, "t", whole, "web-1", "", nil},
-		{"nested partition key with dots", Options{PartitionKey: "kubernetes.namespace_name"}, k8sBody, "t", whole, "prod", "", nil},
-		{"partition key by record accessor", Options{PartitionKey: "$kubernetes['labels']['app.kubernetes.io/name']"}, k8sBody, "t", whole, "web", "", nil},
-		{"numeric partition key", Options{PartitionKey: "n"}, k8sBody, "t", whole, "7", "", nil},
-		{"missing partition key", Options{PartitionKey: "kubernetes->host"}, k8sBody, "t", whole, random, "", nil},
-		{"map as partition key", Options{PartitionKey: "kubernetes"}, k8sBody, "t", whole, random, "", nil},
-		{"empty partition key", Options{PartitionKey: "e"}, ordered{{"e", ""}}, "t", `{"e":""}`, random, "", nil},
-		{"partition key path split at ->", Options{PartitionKeyPath: []string{"kubernetes->pod_name"}}, k8sBody, "t", whole, "web-1", "", nil},
-		{"partition key path with dots inside a key", Options{PartitionKeyPath: []string{"kubernetes", "labels", "app.kubernetes.io/name"}}, k8sBody, "t", whole, "web", "", nil},
-		{"partition key path with a dangling ->", Options{PartitionKeyPath: []string{"stream->"}}, ordered{{"stream->", "x"}}, "t", `{"stream->":"x"}`, "x", "", nil},
-		{"partition key template", Options{PartitionKey: "$TAG[1]-${kubernetes->pod_name}"}, k8sBody, "kube.app.x", whole, "app-web-1", "", nil},
-		{"partition key template with a missing part", Options{PartitionKey: "$TAG[5]"}, k8sBody, "kube", whole, random, "", nil},
-		{"long partition key is cut to 256 characters", Options{PartitionKey: "k"}, ordered{{"k", strings.Repeat("é", 300)}}, "t",
+		{"top-level partition key", Options{PartitionKey: pk("stream")}, k8sBody, "t", whole, "stdout", "", nil},
+		{"nested partition key with ->", Options{PartitionKey: pk("kubernetes->pod_name")}, k8sBody, "t", whole, "web-1", "", nil},
+		{"nested partition key with dots", Options{PartitionKey: pk("kubernetes.namespace_name")}, k8sBody, "t", whole, "prod", "", nil},
+		{"partition key by record accessor", Options{PartitionKey: pk("$kubernetes['labels']['app.kubernetes.io/name']")}, k8sBody, "t", whole, "web", "", nil},
+		{"numeric partition key", Options{PartitionKey: pk("n")}, k8sBody, "t", whole, "7", "", nil},
+		{"missing partition key", Options{PartitionKey: pk("kubernetes->host")}, k8sBody, "t", whole, random, "", nil},
+		{"map as partition key", Options{PartitionKey: pk("kubernetes")}, k8sBody, "t", whole, random, "", nil},
+		{"empty partition key", Options{PartitionKey: pk("e")}, ordered{{"e", ""}}, "t", `{"e":""}`, random, "", nil},
+		{"partition key with dots inside a key", Options{PartitionKey: pk("kubernetes->labels->app.kubernetes.io/name")}, k8sBody, "t", whole, "web", "", nil},
+		{"partition key template of fields and the tag", Options{PartitionKey: pk("$TAG-$n-${kubernetes.pod_name}")}, k8sBody, "a.b", whole, "a.b-7-web-1", "", nil},
+		{"partition key template", Options{PartitionKey: pk("$TAG[1]-${kubernetes->pod_name}")}, k8sBody, "kube.app.x", whole, "app-web-1", "", nil},
+		{"partition key template with a missing part", Options{PartitionKey: pk("$TAG[5]")}, k8sBody, "kube", whole, random, "", nil},
+		{"long partition key is cut to 256 characters", Options{PartitionKey: pk("k")}, ordered{{"k", strings.Repeat("é", 300)}}, "t",
 			`{"k":"` + strings.Repeat("é", 300) + `"}`, strings.Repeat("é", 256), "", nil},
-		{"stream from the tag", Options{Stream: "logs-$TAG[1]"}, k8sBody, "kube.prod", whole, random, "logs-prod", nil},
-		{"stream from a field", Options{Stream: "${kubernetes->namespace_name}-logs"}, k8sBody, "t", whole, random, "prod-logs", nil},
-		{"stream template without a value", Options{Stream: "${kubernetes->host}"}, k8sBody, "t", "", random, "", ErrNoStream},
-		{"stream template giving a bad name", Options{Stream: "${log}"}, k8sBody, "t", "", random, "", ErrNoStream},
-		{"data_keys", Options{DataKeys: "log, n ,missing"}, k8sBody, "t", `{"log":"GET /index.html 200\n","n":7}`, random, "", nil},
-		{"data_keys keeping nothing", Options{DataKeys: "missing"}, k8sBody, "t", `{}`, random, "", nil},
-		{"data_keys does not hide the partition key", Options{DataKeys: "log", PartitionKey: "stream"}, k8sBody, "t",
+		{"stream from the tag", Options{Stream: tpl("logs-$TAG[1]")}, k8sBody, "kube.prod", whole, random, "logs-prod", nil},
+		{"stream from a field", Options{Stream: tpl("${kubernetes->namespace_name}-logs")}, k8sBody, "t", whole, random, "prod-logs", nil},
+		{"stream template without a value", Options{Stream: tpl("${kubernetes->host}")}, k8sBody, "t", "", random, "", ErrNoStream},
+		{"stream template giving a bad name", Options{Stream: tpl("${log}")}, k8sBody, "t", "", random, "", ErrNoStream},
+		{"data_keys", Options{DataKeys: keys("log, n ,missing")}, k8sBody, "t", `{"log":"GET /index.html 200\n","n":7}`, random, "", nil},
+		{"data_keys keeping nothing", Options{DataKeys: keys("missing")}, k8sBody, "t", `{}`, random, "", nil},
+		{"data_keys does not hide the partition key", Options{DataKeys: keys("log"), PartitionKey: pk("stream")}, k8sBody, "t",
 			`{"log":"GET /index.html 200\n"}`, "stdout", "", nil},
 		{"replace_dots at every depth", Options{ReplaceDots: "_"}, k8sBody, "t",
 			`{"log":"GET /index.html 200\n","stream":"stdout","log_level":"info","kubernetes":{"pod_name":"web-1","namespace_name":"prod","labels":{"app_kubernetes_io/name":"web"}},"n":7,"time":"old"}`, random, "", nil},
-		{"data_keys before replace_dots", Options{DataKeys: "log.level", ReplaceDots: "-"}, k8sBody, "t", `{"log-level":"info"}`, random, "", nil},
-		{"log_key string is sent raw", Options{LogKey: "log"}, k8sBody, "t", "GET /index.html 200\n", random, "", nil},
-		{"log_key nested string", Options{LogKey: "kubernetes->pod_name"}, k8sBody, "t", "web-1", random, "", nil},
-		{"log_key map is JSON", Options{LogKey: "kubernetes", ReplaceDots: "_"}, k8sBody, "t",
+		{"data_keys before replace_dots", Options{DataKeys: keys("log.level"), ReplaceDots: "-"}, k8sBody, "t", `{"log-level":"info"}`, random, "", nil},
+		{"log_key string is sent raw", Options{LogKey: path("log")}, k8sBody, "t", "GET /index.html 200\n", random, "", nil},
+		{"log_key nested string", Options{LogKey: path("kubernetes->pod_name")}, k8sBody, "t", "web-1", random, "", nil},
+		{"log_key map is JSON", Options{LogKey: path("kubernetes"), ReplaceDots: "_"}, k8sBody, "t",
 			`{"pod_name":"web-1","namespace_name":"prod","labels":{"app_kubernetes_io/name":"web"}}`, random, "", nil},
-		{"log_key number is JSON", Options{LogKey: "n"}, k8sBody, "t", "7", random, "", nil},
-		{"log_key missing", Options{LogKey: "message"}, k8sBody, "t", "", random, "", ErrNoLogKey},
-		{"log_key with data_keys", Options{LogKey: "log", DataKeys: "log,n"}, k8sBody, "t", "GET /index.html 200\n", random, "", nil},
-		{"log_key is the time key", Options{LogKey: "ts", TimeKey: "ts", TimeKeyFormat: "%s.%3N"}, k8sBody, "t", "1772694489.123", random, "", nil},
-		{"append_newline", Options{AppendNewline: true, DataKeys: "n"}, k8sBody, "t", "{\"n\":7}\n", random, "", nil},
-		{"append_newline after log_key", Options{AppendNewline: true, LogKey: "stream"}, k8sBody, "t", "stdout\n", random, "", nil},
+		{"log_key number is JSON", Options{LogKey: path("n")}, k8sBody, "t", "7", random, "", nil},
+		{"log_key missing", Options{LogKey: path("message")}, k8sBody, "t", "", random, "", ErrNoLogKey},
+		{"log_key with data_keys", Options{LogKey: path("log"), DataKeys: keys("log,n")}, k8sBody, "t", "GET /index.html 200\n", random, "", nil},
+		{"log_key is the time key", Options{LogKey: path("ts"), TimeKey: "ts", TimeKeyFormat: "%s.%3N"}, k8sBody, "t", "1772694489.123", random, "", nil},
+		{"append_newline", Options{AppendNewline: true, DataKeys: keys("n")}, k8sBody, "t", "{\"n\":7}\n", random, "", nil},
+		{"append_newline after log_key", Options{AppendNewline: true, LogKey: path("stream")}, k8sBody, "t", "stdout\n", random, "", nil},
 		{"time_key", Options{TimeKey: "@timestamp", TimeKeyFormat: "%Y-%m-%dT%H:%M:%S.%9NZ"}, k8sBody, "t",
 			wholeNo + `,"time":"old","@timestamp":"2026-03-05T07:08:09.123456789Z"}`, random, "", nil},
 		{"time_key replaces a field of its name", Options{TimeKey: "time"}, k8sBody, "t", wholeNo + `,"time":"2026-03-05T07:08:09"}`, random, "", nil},
 		{"time_key on an empty body", Options{TimeKey: "t", TimeKeyFormat: "%L|%f"}, ordered{}, "t", `{"t":"123|123456"}`, random, "", nil},
-		{"time_key dropped by data_keys", Options{TimeKey: "ts", DataKeys: "n"}, k8sBody, "t", `{"n":7}`, random, "", nil},
-		{"time_key kept by data_keys", Options{TimeKey: "ts", DataKeys: "n,ts", TimeKeyFormat: "%H"}, k8sBody, "t", `{"n":7,"ts":"07"}`, random, "", nil},
-		{"time_key with dots replaced", Options{TimeKey: "a.ts", DataKeys: "a.ts", ReplaceDots: "_", TimeKeyFormat: "%M"}, k8sBody, "t", `{"a_ts":"08"}`, random, "", nil},
-		{"time_key text is escaped", Options{TimeKey: "ts", DataKeys: "ts", TimeKeyFormat: `"%H"\`}, k8sBody, "t", `{"ts":"\"07\"\\"}`, random, "", nil},
-		{"record_id_key", Options{RecordIDKey: "rid", DataKeys: "n"}, k8sBody, "t", `{"n":7,` + idWant + `}`, random, "", nil},
+		{"time_key dropped by data_keys", Options{TimeKey: "ts", DataKeys: keys("n")}, k8sBody, "t", `{"n":7}`, random, "", nil},
+		{"time_key kept by data_keys", Options{TimeKey: "ts", DataKeys: keys("n,ts"), TimeKeyFormat: "%H"}, k8sBody, "t", `{"n":7,"ts":"07"}`, random, "", nil},
+		{"time_key with dots replaced", Options{TimeKey: "a.ts", DataKeys: keys("a.ts"), ReplaceDots: "_", TimeKeyFormat: "%M"}, k8sBody, "t", `{"a_ts":"08"}`, random, "", nil},
+		{"time_key text is escaped", Options{TimeKey: "ts", DataKeys: keys("ts"), TimeKeyFormat: `"%H"\`}, k8sBody, "t", `{"ts":"\"07\"\\"}`, random, "", nil},
+		{"record_id_key", Options{RecordIDKey: "rid", DataKeys: keys("n")}, k8sBody, "t", `{"n":7,` + idWant + `}`, random, "", nil},
 		{"record_id_key on an empty body", Options{RecordIDKey: "rid"}, ordered{}, "t", `{` + idWant + `}`, random, "", nil},
-		{"record_id_key replaces a field of its name", Options{RecordIDKey: "n", DataKeys: "n"}, k8sBody, "t", `{"n":"%ID%"}`, random, "", nil},
-		{"time_key and record_id_key", Options{TimeKey: "ts", TimeKeyFormat: "%S", RecordIDKey: "rid", DataKeys: "stream,ts"}, k8sBody, "t",
+		{"record_id_key replaces a field of its name", Options{RecordIDKey: "n", DataKeys: keys("n")}, k8sBody, "t", `{"n":"%ID%"}`, random, "", nil},
+		{"time_key and record_id_key", Options{TimeKey: "ts", TimeKeyFormat: "%S", RecordIDKey: "rid", DataKeys: keys("stream,ts")}, k8sBody, "t",
 			`{"stream":"stdout","ts":"09",` + idWant + `}`, random, "", nil},
 		{"body with a key that has no JSON form", Options{}, ordered{{[]int{1}, 1}}, "t", "", random, "", chunk.ErrUnsupported},
-		{"body with a key that has no JSON form, transformed", Options{DataKeys: "a"}, ordered{{[]int{1}, 1}}, "t", "", random, "", chunk.ErrUnsupported},
+		{"body with a key that has no JSON form, transformed", Options{DataKeys: keys("a")}, ordered{{[]int{1}, 1}}, "t", "", random, "", chunk.ErrUnsupported},
 		{"scalar keys", Options{}, ordered{{true, 1}, {nil, 2}, {1.5, 3}}, "t", `{"true":1,"null":2,"1.5":3}`, random, "", nil},
 	}
 	for _, tt := range tests {
@@ -125,7 +124,7 @@ func TestBuild(t *testing.T) {
 				}
 				switch {
 				case tt.pk == random:
-					if !r.RandomKey && tt.o.PartitionKey != "" || len(r.PartitionKey) == 0 {
+					if !r.RandomKey && tt.o.PartitionKey != nil || len(r.PartitionKey) == 0 {
 						t.Errorf("event %d: partition key %q, random %v; want a random key", i, r.PartitionKey, r.RandomKey)
 					}
 				case string(r.PartitionKey) != tt.pk || r.RandomKey:
@@ -164,7 +163,7 @@ func TestBuildCompression(t *testing.T) {
 	ev := events(t, chunkOf(t, mp(t, body)))[0]
 	for c, decode := range decoders {
 		for _, level := range []int{0, levels[c][0], levels[c][1]} {
-			b, err := New(Options{Compression: c, CompressionLevel: level, AppendNewline: true, LogKey: "log"})
+			b, err := New(Options{Compression: c, CompressionLevel: level, AppendNewline: true, LogKey: path("log")})
 			if err != nil {
 				t.Fatalf("%s level %d: %v", c, level, err)
 			}
@@ -226,9 +225,8 @@ func TestParseCompression(t *testing.T) {
 
 func TestNewListsEveryProblem(t *testing.T) {
 	o := Options{
-		PartitionKey:  "a->",
-		Stream:        "$x",
-		DataKeys:      "a,,b",
+		LogKey:        []string{"a", ""},
+		DataKeys:      []string{"a", "", "b"},
 		TimeKeyFormat: "%Q",
 		Compression:   CompressionSnappy, CompressionLevel: 3,
 	}
@@ -236,7 +234,7 @@ func TestNewListsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("New succeeded")
 	}
-	for _, option := range []string{"partition_key:", "stream:", "data_keys:", "time_key_format:", "compression:"} {
+	for _, option := range []string{"log_key:", "data_keys:", "time_key_format:", "compression:"} {
 		if !strings.Contains(err.Error(), option) {
 			t.Errorf("error does not name %s:\n%v", option, err)
 		}
@@ -246,14 +244,14 @@ func TestNewListsEveryProblem(t *testing.T) {
 		o    Options
 	}{
 		{"bad time format", Options{TimeKey: "ts", TimeKeyFormat: "%"}},
-		{"log_key dropped by data_keys", Options{LogKey: "log", DataKeys: "n"}},
-		{"record_id_key with log_key", Options{LogKey: "log", RecordIDKey: "id"}},
+		{"log_key dropped by data_keys", Options{LogKey: path("log"), DataKeys: keys("n")}},
+		{"record_id_key with log_key", Options{LogKey: path("log"), RecordIDKey: "id"}},
 		{"record_id_key is time_key", Options{TimeKey: "k", RecordIDKey: "k"}},
 		{"zlib level 10", Options{Compression: CompressionZlib, CompressionLevel: 10}},
 		{"zstd level 23", Options{Compression: CompressionZstd, CompressionLevel: 23}},
 		{"unknown compression", Options{Compression: Compression(9)}},
-		{"bad log_key", Options{LogKey: "$a["}},
-		{"partition key twice", Options{PartitionKey: "a", PartitionKeyPath: []string{"a"}}},
+		{"empty log_key key", Options{LogKey: []string{""}}},
+		{"empty data_keys key", Options{DataKeys: []string{"a", ""}}},
 		{"time_key not UTF-8", Options{TimeKey: "\xff"}},
 	}
 	for _, tt := range tests {
@@ -282,15 +280,15 @@ func TestChunkID(t *testing.T) {
 func TestBuildAllocatesNothing(t *testing.T) {
 	ev := events(t, chunkOf(t, mp(t, k8sBody)))[0]
 	for name, o := range map[string]Options{
-		"defaults":      {PartitionKey: "kubernetes->pod_name"},
-		"transforms":    {PartitionKey: "$TAG[1]", Stream: "s-${kubernetes->namespace_name}", DataKeys: "log,kubernetes,ts", ReplaceDots: "_", TimeKey: "ts", TimeKeyFormat: "%c.%9N", RecordIDKey: "id", AppendNewline: true},
-		"log_key":       {LogKey: "log", AppendNewline: true},
+		"defaults":      {PartitionKey: pk("kubernetes->pod_name")},
+		"transforms":    {PartitionKey: pk("$TAG[1]"), Stream: tpl("s-${kubernetes->namespace_name}"), DataKeys: keys("log,kubernetes,ts"), ReplaceDots: "_", TimeKey: "ts", TimeKeyFormat: "%c.%9N", RecordIDKey: "id", AppendNewline: true},
+		"log_key":       {LogKey: path("log"), AppendNewline: true},
 		"random key":    {},
 		"gzip":          {Compression: CompressionGzip},
 		"zlib":          {Compression: CompressionZlib},
 		"zstd":          {Compression: CompressionZstd},
 		"snappy":        {Compression: CompressionSnappy},
-		"missing field": {PartitionKey: "nope"},
+		"missing field": {PartitionKey: pk("nope")},
 	} {
 		if raceEnabled && (o.Compression == CompressionGzip || o.Compression == CompressionZlib) {
 			continue // pooled compressors
@@ -324,8 +322,8 @@ func FuzzBuild(f *testing.F) {
 	f.Add([]byte{0x81, 0xa3, 'l', 'o', 'g', 0xc1}, "t")
 	builders := map[string]*Builder{}
 	for name, o := range map[string]Options{
-		"transforms": {PartitionKey: "$TAG[1]-${kubernetes->pod_name}", DataKeys: "log,kubernetes,ts", ReplaceDots: "_", TimeKey: "ts", RecordIDKey: "id", AppendNewline: true, Compression: CompressionSnappy},
-		"log_key":    {LogKey: "kubernetes", ReplaceDots: ":", Stream: "$TAG"},
+		"transforms": {PartitionKey: pk("$TAG[1]-${kubernetes->pod_name}"), DataKeys: keys("log,kubernetes,ts"), ReplaceDots: "_", TimeKey: "ts", RecordIDKey: "id", AppendNewline: true, Compression: CompressionSnappy},
+		"log_key":    {LogKey: path("kubernetes"), ReplaceDots: ":", Stream: tpl("$TAG")},
 	} {
 		b, err := New(o)
 		if err != nil {
@@ -369,11 +367,11 @@ func TestOversize(t *testing.T) {
 		err       error
 		truncated bool
 	}{
-		{"under the limit", Options{MaxRecordSize: 10000, LogKey: "log"}, ev, nil, false},
-		{"dropped", Options{MaxRecordSize: limit, LogKey: "log"}, ev, ErrTooLarge, false},
-		{"truncated at a character boundary", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, LogKey: "log", PartitionKey: "pk"}, ev, nil, true},
+		{"under the limit", Options{MaxRecordSize: 10000, LogKey: path("log")}, ev, nil, false},
+		{"dropped", Options{MaxRecordSize: limit, LogKey: path("log")}, ev, ErrTooLarge, false},
+		{"truncated at a character boundary", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, LogKey: path("log"), PartitionKey: pk("pk")}, ev, nil, true},
 		{"truncated JSON with its newline", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, AppendNewline: true}, ev, nil, true},
-		{"compressed record that fits", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, Compression: CompressionGzip, LogKey: "log"}, ev, nil, false},
+		{"compressed record that fits", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, Compression: CompressionGzip, LogKey: path("log")}, ev, nil, false},
 		{"truncated, then compressed", Options{MaxRecordSize: limit, Oversize: OversizeTruncate, Compression: CompressionZstd}, noisy, nil, true},
 		{"compressed and dropped", Options{MaxRecordSize: limit, Compression: CompressionSnappy}, noisy, ErrTooLarge, false},
 	}

@@ -2,9 +2,9 @@
 // the record transforms that a user configures (time_key, record_id_key,
 // data_keys, replace_dots, log_key, append_newline, compression, what to do
 // with a record over max_record_size) and the
-// choice of each record's partition key and stream (field references and
-// templates). It is pure Go: it knows nothing of configuration files, of
-// sending, or of cgo; the instance maps its options onto Options and calls
+// choice of each record's partition key and stream (evaluating conf's field
+// references and templates). It is pure Go: it knows nothing of sending or
+// of cgo; the instance maps its options onto Options and calls
 // Builder.Build once per event.
 //
 // # Order of the transforms
@@ -29,23 +29,12 @@
 //  8. A record over max_record_size (data and partition key) is rejected
 //     (ErrTooLarge) or truncated, as Oversize says.
 //
-// # Field references
+// # Field references and templates
 //
-// partition_key, log_key and ${...} in templates name a field by a key path
-// in any of these forms: key; a->b->c (the AWS plugin's nesting); $a['b']
-// (Fluent Bit's record accessor); a.b.c (dots nest). When "->" appears only
-// "->" separates keys, so a.b->c is the key "c" inside the key "a.b". A
-// field's text is a string's bytes, a number or a boolean; maps, arrays and
-// nil have none.
-//
-// # Templates
-//
-// stream, and partition_key when it contains a template part, are templates:
-// literal text with $TAG (the whole tag), $TAG[n] (the n-th part of the tag
-// split on '.', from 0), ${field} (a field's text) and $$ (a '$'). The AWS
-// Go plugins for CloudWatch and Firehose write $(tag) and $(field); here the
-// tag is $TAG as in issue reports and Fluent Bit's own record accessor, and a
-// field is ${...} so that a template never reads as a field reference.
+// conf owns their syntax and documents it; Options take conf's parsed forms
+// (conf.ParseFieldPath, conf.ParseTemplate, conf.ParsePartitionKey) and
+// this package evaluates them per event. A field's text is a string's
+// bytes, a number or a boolean; maps, arrays and nil have none.
 //
 // A partition key whose field is missing, empty or has no text, or whose
 // template has such a part, is a random key; Record.RandomKey says so, for

@@ -2,13 +2,34 @@ package record
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
 )
+
+// pk, tpl, path and keys parse options as conf does, for tables of
+// Options; a bad one is a broken test.
+func pk(s string) conf.Template  { return must(conf.ParsePartitionKey(s)) }
+func tpl(s string) conf.Template { return must(conf.ParseTemplate(s)) }
+func path(s string) []string     { return must(conf.ParseFieldPath(s)) }
+func keys(s string) []string {
+	out := strings.Split(s, ",")
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
+	}
+	return out
+}
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 // kv is one key/value pair of a msgpack map, kept in order.
 type kv struct {

@@ -24,11 +24,11 @@ func FuzzBuildMatchesReference(f *testing.F) {
 	f.Add(mp(f, ordered{{"a.b", ordered{{"c.d", []any{ordered{{"e.f", 1}}, "x.y"}}}}, {"ts", "old"}, {"log", ordered{{"k.k", true}}}}))
 	f.Add(mp(f, ordered{{1.5, "x"}, {true, nil}, {"log", "\xff\u2028"}}))
 	configs := []Options{
-		{DataKeys: "log,a.b,ts,1.5", ReplaceDots: "_", TimeKey: "ts", TimeKeyFormat: "%s.%9N", RecordIDKey: "id"},
+		{DataKeys: keys("log,a.b,ts,1.5"), ReplaceDots: "_", TimeKey: "ts", TimeKeyFormat: "%s.%9N", RecordIDKey: "id"},
 		{ReplaceDots: "->", TimeKey: "log"},
 		{RecordIDKey: "log"},
-		{LogKey: "log", ReplaceDots: "_"},
-		{DataKeys: "kubernetes"},
+		{LogKey: path("log"), ReplaceDots: "_"},
+		{DataKeys: keys("kubernetes")},
 	}
 	builders := make([]*Builder, len(configs))
 	for i, o := range configs {
@@ -59,7 +59,7 @@ func FuzzBuildMatchesReference(f *testing.F) {
 				t.Fatalf("%+v: Build: %v", o, err)
 			}
 			got := r.Data
-			if o.LogKey != "" {
+			if o.LogKey != nil {
 				if s, ok := want.(string); ok {
 					if replaceInvalid(got) != s {
 						t.Fatalf("%+v: log_key record %q, want %q", o, got, s)
@@ -139,12 +139,12 @@ func referenceRecord(t *testing.T, whole []byte, o Options, b *Builder, ev chunk
 	if o.TimeKey != "" {
 		timeText = string(b.timeFormat.Append(nil, ev.Sec, ev.Nsec))
 	}
-	if o.LogKey != "" {
-		if o.LogKey == o.TimeKey {
+	if o.LogKey != nil {
+		if len(o.LogKey) == 1 && o.LogKey[0] == o.TimeKey {
 			return timeText, nil
 		}
 		for _, p := range tree {
-			if p.key == o.LogKey {
+			if len(o.LogKey) == 1 && p.key == o.LogKey[0] {
 				if s, ok := p.value.(string); ok {
 					// A string goes out raw; the JSON round trip has each
 					// invalid byte as U+FFFD, and so must the comparison.
@@ -155,10 +155,7 @@ func referenceRecord(t *testing.T, whole []byte, o Options, b *Builder, ev chunk
 		}
 		return nil, ErrNoLogKey
 	}
-	var keep []string
-	if o.DataKeys != "" {
-		keep = strings.Split(o.DataKeys, ",")
-	}
+	keep := o.DataKeys
 	out := object{}
 	for _, p := range tree {
 		if o.TimeKey != "" && p.key == o.TimeKey || o.RecordIDKey != "" && p.key == o.RecordIDKey || keep != nil && !slices.Contains(keep, p.key) {

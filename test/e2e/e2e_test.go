@@ -59,49 +59,17 @@ func makeRecord(i, keys int, prefix string) []byte {
 // key hashes to.
 func checkExactlyOnce(t *testing.T, want [][]byte, got []userRecord) {
 	t.Helper()
-	expected := make(map[string]int, len(want))
+	expected := make(map[string]string, len(want))
 	for _, w := range want {
-		expected[string(w)]++
-	}
-	seen := make(map[string]int, len(got))
-	var problems []string
-	note := func(format string, args ...any) {
-		if len(problems) < 10 {
-			problems = append(problems, fmt.Sprintf(format, args...))
-		}
-	}
-	for _, r := range got {
-		seen[string(r.Data)]++
-		if expected[string(r.Data)] == 0 {
-			note("unexpected record (%d bytes) on %s", len(r.Data), r.Shard)
-			continue
-		}
 		var body struct {
 			PK string `json:"pk"`
 		}
-		if err := json.Unmarshal(r.Data, &body); err != nil {
-			note("record is not JSON: %v", err)
-			continue
+		if err := json.Unmarshal(w, &body); err != nil {
+			t.Fatalf("a record to send is not JSON: %v", err)
 		}
-		if r.PK != body.PK {
-			note("record with pk field %q arrived with partition key %q", body.PK, r.PK)
-		}
-		if !r.InShard {
-			note("record with partition key %q is on %s, outside the shard its key hashes to", r.PK, r.Shard)
-		}
+		expected[string(w)] = body.PK
 	}
-	missing, dup := 0, 0
-	for k, n := range expected {
-		switch {
-		case seen[k] == 0:
-			missing++
-		case seen[k] > n:
-			dup += seen[k] - n
-		}
-	}
-	if missing > 0 || dup > 0 || len(problems) > 0 {
-		t.Fatalf("sent %d, received %d: %d missing, %d duplicates\n%s", len(want), len(got), missing, dup, strings.Join(problems, "\n"))
-	}
+	checkReceived(t, expected, got, nil)
 }
 
 func shardsUsed(recs []userRecord) map[string]int {
