@@ -445,4 +445,3 @@ func TestOpenRoutesStreamTemplates(t *testing.T) {
 		}
 	}
 }
-
