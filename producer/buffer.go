@@ -51,6 +51,15 @@ const (
 // encoder only when a second one comes to share the aggregate, so a record
 // that goes out alone is never copied.
 func (p *Producer) addLocked(ref recRef) {
+	if p.asleep {
+		// The first record after a quiet time waits a whole FlushInterval
+		// for company, as if the loop had been ticking all along.
+		p.asleep = false
+		p.nextFlush = p.now() + int64(p.cfg.FlushInterval)
+		if !p.inLoop {
+			p.kick()
+		}
+	}
 	shard := p.shardLocked(ref)
 	lim := aggLimits{count: p.cfg.AggregateBatchCount, size: p.cfg.AggregateBatchSize}
 	if lim.alone(ref.size()) {

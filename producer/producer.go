@@ -52,6 +52,10 @@ type Producer struct {
 	flushing       bool     // send partial requests until ready is empty
 	inLoop         bool     // the loop holds mu: no need to kick it
 	nextFlush      int64
+	// asleep: nothing was buffered when the loop last ran, and it sleeps
+	// until a record comes (addLocked) or a request ends, instead of
+	// waking every FlushInterval for nothing.
+	asleep bool
 	changed        chan struct{} // closed on progress, for waiters; nil when none
 	freeAggs       freeList[aggregator]
 	freeEntries    freeList[entry]

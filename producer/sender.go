@@ -395,8 +395,12 @@ func (p *Producer) requestRefreshLocked() {
 	p.requestRefresh()
 }
 
+// idleSleep is how long the loop sleeps with nothing buffered; it is woken
+// before, when there is something to do.
+const idleSleep = time.Hour
+
 // loop flushes on FlushInterval, promotes due retries and wakes rate
-// limited shards.
+// limited shards. With nothing buffered it sleeps until woken.
 func (p *Producer) loop() {
 	defer p.wg.Done()
 	timer := time.NewTimer(time.Hour)
@@ -437,6 +441,12 @@ func (p *Producer) loopStep() (sleep time.Duration) {
 		next = r
 	}
 	p.dispatchLocked()
+	if len(p.nonEmpty) == 0 && len(p.ready) == 0 && len(p.retry) == 0 {
+		// Idle: a record to buffer or a request ending wakes the loop.
+		p.asleep = true
+		p.inLoop = false
+		return idleSleep
+	}
 	if w := p.rateWaitLocked(now); w > 0 && w < next {
 		next = w
 	}
