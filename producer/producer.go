@@ -34,28 +34,28 @@ type Producer struct {
 
 	// mu guards the buffer: aggregators, entries waiting for a request or
 	// a retry, counters and the shard map. Lock order: mu before Group.mu.
-	mu             sync.Mutex
-	state          int
-	table          *shardTable
-	shardAggs      []*aggregator
-	keyAggs        map[aggKey]*aggregator
-	nonEmpty       []*aggregator // aggregators holding records
-	ready          []*entry      // built entries waiting for a request, oldest first
-	readySpare     []*entry
-	readyBytes     int
-	retry          []*entry // entries waiting for their backoff to end
-	unverified     []*entry // aggregates stored on an unexpected shard, awaiting the map
-	buckets        []bucket // per shard of table
-	bufferedBytes  int      // every record held: buffered, retrying, in flight
-	inflight       int      // requests being sent
-	assembly       uint64   // counts assembleLocked calls, for bucket.heldIn
-	flushing       bool     // send partial requests until ready is empty
-	inLoop         bool     // the loop holds mu: no need to kick it
-	nextFlush      int64
+	mu            sync.Mutex
+	state         int
+	table         *shardTable
+	shardAggs     []*aggregator
+	keyAggs       map[aggKey]*aggregator
+	nonEmpty      []*aggregator // aggregators holding records
+	ready         []*entry      // built entries waiting for a request, oldest first
+	readySpare    []*entry
+	readyBytes    int
+	retry         []*entry // entries waiting for their backoff to end
+	unverified    []*entry // aggregates stored on an unexpected shard, awaiting the map
+	buckets       []bucket // per shard of table
+	bufferedBytes int      // every record held: buffered, retrying, in flight
+	inflight      int      // requests being sent
+	assembly      uint64   // counts assembleLocked calls, for bucket.heldIn
+	flushing      bool     // send partial requests until ready is empty
+	inLoop        bool     // the loop holds mu: no need to kick it
+	nextFlush     int64
 	// asleep: nothing was buffered when the loop last ran, and it sleeps
 	// until a record comes (addLocked) or a request ends, instead of
 	// waking every FlushInterval for nothing.
-	asleep bool
+	asleep         bool
 	changed        chan struct{} // closed on progress, for waiters; nil when none
 	freeAggs       freeList[aggregator]
 	freeEntries    freeList[entry]
