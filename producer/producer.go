@@ -273,13 +273,17 @@ type Stats struct {
 	// PanicsRecovered counts panics recovered in the producer's
 	// goroutines, the Putter, GetShards and the Logger.
 	PanicsRecovered uint64
+	// BufferedBytes is the data and keys of every record the producer
+	// holds now (buffered, waiting for a retry, or in flight), the figure
+	// BufferMaxBytes caps.
+	BufferedBytes int
 }
 
 // Stats returns the producer's counters.
 func (p *Producer) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{RecordsReputWrongShard: p.reputWrongShard, PanicsRecovered: p.panics.Load()}
+	return Stats{RecordsReputWrongShard: p.reputWrongShard, PanicsRecovered: p.panics.Load(), BufferedBytes: p.bufferedBytes}
 }
 
 // PutGroup hands every record of g that is pending and not in the

@@ -157,6 +157,9 @@ func (m *metrics) watch(in *Instance) {
 	m.withLabels.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kinesis_kpl_ledger_entries", Help: "Chunks awaiting a retry in the ledger.",
 	}, func() float64 { return float64(m.ledgerSize()) }))
+	m.withLabels.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kinesis_kpl_buffered_bytes", Help: "Bytes (data and keys) of the records the producers hold now: buffered, waiting for a retry, or in flight.",
+	}, func() float64 { return float64(in.streams.stats().BufferedBytes) }))
 }
 
 // serve starts the HTTP endpoint on addr; "" serves nothing. An address

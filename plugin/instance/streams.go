@@ -118,6 +118,7 @@ func (s *streams) stats() producer.Stats {
 		st := p.Stats()
 		sum.RecordsReputWrongShard += st.RecordsReputWrongShard
 		sum.PanicsRecovered += st.PanicsRecovered
+		sum.BufferedBytes += st.BufferedBytes
 	}
 	return sum
 }
