@@ -57,6 +57,7 @@ type options struct {
 	fbCPU     string
 	cacheDir  string
 	out       string
+	perfDir   string
 	rows      []string
 }
 
@@ -81,9 +82,13 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.fbCPU, "fb-cpu", "0", "CPU list for Fluent Bit (taskset -c); empty: not pinned")
 	fs.StringVar(&o.cacheDir, "cache", filepath.Join(os.TempDir(), "kinesis_kpl-bench"), "`folder` for the generated input and run folders")
 	fs.StringVar(&o.out, "out", "build/bench-e2e.md", "write the table to this `file`")
+	fs.StringVar(&o.perfDir, "perf", "", "record each Fluent Bit run with `perf record -e cpu-clock -g` into this `folder` (adds sampling overhead to the figures)")
 	rowList := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(rowIDs(), ","))
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if o.fluentBit == "" {
 		return errors.New("-fluent-bit is required")
@@ -284,6 +289,14 @@ func runRow(ctx context.Context, o options, r row, input, work string, cert *ben
 	if fake != nil {
 		arrivals = watchArrivals(ctx, fake.Server)
 		defer arrivals.stop()
+	}
+	if o.perfDir != "" {
+		stopPerf, err := startPerf(pid, filepath.Join(o.perfDir, r.id+".perf.data"))
+		if err != nil {
+			res.err = err
+			return res
+		}
+		defer stopPerf()
 	}
 	inPath := filepath.Join(inDir, "records.log")
 	reading := watchReading(pid, inPath, input)
@@ -665,6 +678,23 @@ func watchReading(pid int, path, input string) *readClock {
 		}
 	}()
 	return r
+}
+
+// startPerf samples process pid with perf until the returned function is
+// called, which stops perf with SIGINT, as perf expects, and waits for it.
+func startPerf(pid int, out string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g", "-p", strconv.Itoa(pid), "-o", out)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("perf: %w", err)
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}, nil
 }
 
 // linkInput puts the generated file where tail looks, without copying it.
