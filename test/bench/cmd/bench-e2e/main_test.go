@@ -42,11 +42,11 @@ func TestRender(t *testing.T) {
 	got := render(options{records: 1000, size: 525, shards: 64, fbCPU: "0"}, "5.1.1", results)
 	for _, want := range []string{
 		"Fluent Bit 5.1.1 pinned to CPU 0",
-		"| null | 3.00 | – | – | 172k | 35 MB | yes |",
-		"| C | 8.00 | 5.00 | – | 113k | 63 MB | yes |",
-		"| go | 7.00 | 4.00 | 0.80x | 120k | 60 MB | yes |",
+		"| null | 3.00 | – | – | 172k | 35 MB | yes | 0.00 |",
+		"| C | 8.00 | 5.00 | – | 113k | 63 MB | yes | 0.00 |",
+		"| go | 7.00 | 4.00 | 0.80x | 120k | 60 MB | yes | 0.00 |",
 		"| lossy | 7.00 | 4.00 | 0.80x | 0k | 0 MB | no: 999 of 1000 records",
-		"| broken | – | – | – | – | – | no: stalled |",
+		"| broken | – | – | – | – | – | no: stalled | – |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
