@@ -22,7 +22,7 @@ debs_for = $(if $(filter $(1),$(HOST_ARCH)),gcc libc6-dev,gcc-$(subst _,-,$(TRIP
 
 export KINESIS_KPL_CACHE := $(CACHE)
 
-.PHONY: build kplcat dist distcheck test unit vet fuzz crosscheck e2e demo bench generate fluent-bit node clean
+.PHONY: build kplcat dist distcheck test unit vet fuzz crosscheck e2e demo bench bench-e2e generate fluent-bit node clean
 
 ## build: the plugin as a c-shared object, build/out_kinesis_kpl.so
 build: $(SO)
@@ -107,6 +107,19 @@ e2e: build node
 ## bench: every benchmark with allocations
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## bench-e2e: real Fluent Bit side by side (null, its C kinesis_streams, this plugin) over TLS to the fake;
+## RECORDS (1000000), SIZE (100, 525 or 5120), ROWS (ids), FLUENT_BIT, BENCH_FLAGS (-perf DIR); the table goes to build/bench-e2e.md
+RECORDS ?= 1000000
+SIZE ?= 525
+BENCH_FB_CPU ?= 0
+BENCH_FAKE_CPU ?= 1
+bench-e2e: build
+	$(GO) build -o $(BUILD)/bench-e2e ./test/bench/cmd/bench-e2e
+	FB="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" && \
+	  taskset -c $(BENCH_FAKE_CPU) $(BUILD)/bench-e2e -fluent-bit "$$FB" -plugin $(SO) \
+	    -records $(RECORDS) -size $(SIZE) -fb-cpu $(BENCH_FB_CPU) -cache "$(CACHE)/bench" \
+	    -out $(BUILD)/bench-e2e.md $(if $(ROWS),-rows $(ROWS)) $(BENCH_FLAGS)
 
 ## generate: regenerate aggregation/pb from messages.proto
 generate:
