@@ -35,7 +35,14 @@ func TestPluginLogLevel(t *testing.T) {
 			if tc.section != "" {
 				extra = append(extra, tc.section)
 			}
-			config := fmt.Sprintf(pipelineConfig, port) + output("*", "logs", srv.URL(), extra...)
+			service := fmt.Sprintf(pipelineConfig, port)
+			if len(tc.env) > 0 {
+				// Fluent Bit 2.x and later read FLB_LOG_LEVEL themselves and
+				// then refuse a Log_Level line in [SERVICE] (5.1.1 aborts
+				// with "could not configure service property 'log_level'").
+				service = strings.Replace(service, "    Log_Level       info\n", "", 1)
+			}
+			config := service + output("*", "logs", srv.URL(), extra...)
 			fb := fluentBit(t, e, config, tc.env...)
 			waitHTTP(t, fb, port)
 			// One record through the output, so that every start-up line is out.
