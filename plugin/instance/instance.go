@@ -507,8 +507,12 @@ func (in *Instance) groupOf(ctx context.Context, w *chunkWork, stream []byte) (*
 		return nil, err
 	}
 	if created && in.routed {
-		// A stream name is where records go, not what they hold.
-		in.log.Info("sending to a new stream", "stream", string(stream), "streams", in.streams.len(), "max_streams", in.cfg.MaxStreams)
+		if in.streamFromFields() {
+			// The name holds record data: it is not logged.
+			in.log.Info("sending to a new stream", "streams", in.streams.len(), "max_streams", in.cfg.MaxStreams)
+		} else {
+			in.log.Info("sending to a new stream", "stream", string(stream), "streams", in.streams.len(), "max_streams", in.cfg.MaxStreams)
+		}
 	}
 	g := prod.NewGroup()
 	w.groups = append(w.groups, streamGroup{stream: string(stream), prod: prod, group: g})
@@ -639,3 +643,14 @@ func (in *Instance) Close(ctx context.Context) error {
 
 // ExitTimeout is how long Close may take at Fluent Bit's exit.
 func (in *Instance) ExitTimeout() time.Duration { return in.cfg.ExitTimeout }
+
+// streamFromFields reports whether the stream template reads record
+// fields, whose values must not be logged.
+func (in *Instance) streamFromFields() bool {
+	for _, p := range in.cfg.StreamTemplate {
+		if p.Kind == conf.PartField {
+			return true
+		}
+	}
+	return false
+}
