@@ -301,9 +301,9 @@ func builtFilters(t *testing.T, fluentBit string) map[string]bool {
 	return filters
 }
 
-// optionalFilters may be missing from the Fluent Bit under test (the
-// project's 1.8.15 build leaves the kubernetes filter out: it needs a
-// cluster to do anything); the official images have them.
+// optionalFilters may be missing from a Fluent Bit under test built with
+// few plugins (the project's 1.8.15 build has them); the official images
+// have them.
 var optionalFilters = map[string]bool{"kubernetes": true}
 
 // withoutFilters drops the [FILTER] sections of optional filters that this

@@ -8,7 +8,8 @@
 set -euo pipefail
 
 CACHE=${1:-${KINESIS_KPL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kinesis_kpl}}
-DEST="$CACHE/fluent-bit-1.8.15"
+# The folder names the plugin set: a build with another set is a new build.
+DEST="$CACHE/fluent-bit-1.8.15-k8s"
 BIN="$DEST/build/bin/fluent-bit"
 
 if [ -x "$BIN" ] && "$BIN" --version >/dev/null 2>&1; then
@@ -54,7 +55,7 @@ EOC
 wanted=" FLB_IN_DUMMY FLB_IN_LIB FLB_IN_FORWARD FLB_IN_TCP FLB_IN_STDIN FLB_IN_TAIL FLB_IN_HTTP
  FLB_IN_STORAGE_BACKLOG FLB_IN_EMITTER FLB_OUT_STDOUT FLB_OUT_NULL FLB_OUT_FILE FLB_OUT_FORWARD
  FLB_OUT_COUNTER FLB_OUT_EXIT FLB_OUT_KINESIS_STREAMS FLB_FILTER_GREP FLB_FILTER_MODIFY
- FLB_FILTER_RECORD_MODIFIER FLB_FILTER_NEST FLB_FILTER_PARSER FLB_FILTER_REWRITE_TAG "
+ FLB_FILTER_RECORD_MODIFIER FLB_FILTER_NEST FLB_FILTER_PARSER FLB_FILTER_REWRITE_TAG FLB_FILTER_KUBERNETES "
 wanted=$(echo $wanted)
 flags=()
 for opt in $(grep -oE '^option\(FLB_(IN|OUT|FILTER)_[A-Z0-9_]+' "$src/CMakeLists.txt" | sed 's/^option(//'); do
