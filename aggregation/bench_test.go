@@ -47,32 +47,42 @@ func benchRecords(size int) []userRecord {
 }
 
 func encodeInto(enc *Encoder, dst []byte, recs []userRecord) []byte {
+	return encodeWith(enc, dst, recs, (*Encoder).Add)
+}
+
+// encodeWith is encodeInto with add (Add or AddShared) for each record.
+func encodeWith(enc *Encoder, dst []byte, recs []userRecord, add func(*Encoder, string, string, []byte)) []byte {
 	enc.Reset()
 	for _, r := range recs {
 		if enc.SizeWith(r.pk, r.ehk, len(r.data)) > 1<<20 {
 			panic("benchmark aggregate over the limit")
 		}
-		enc.Add(r.pk, r.ehk, r.data)
+		add(enc, r.pk, r.ehk, r.data)
 	}
 	return enc.AppendTo(dst[:0])
 }
 
 // BenchmarkEncode measures the steady state of aggregation: Reset, SizeWith
-// and Add for every record, AppendTo into a reused buffer.
+// and Add (or AddShared) for every record, AppendTo into a reused buffer.
 func BenchmarkEncode(b *testing.B) {
 	for _, s := range benchSizes {
-		b.Run(s.name, func(b *testing.B) {
-			recs := benchRecords(s.size)
-			var enc Encoder
-			out := encodeInto(&enc, nil, recs) // grow buffers once
-			b.SetBytes(int64(len(out)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				out = encodeInto(&enc, out, recs)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
-		})
+		for _, add := range []struct {
+			name string
+			add  func(*Encoder, string, string, []byte)
+		}{{"copy", (*Encoder).Add}, {"shared", (*Encoder).AddShared}} {
+			b.Run(s.name+"/"+add.name, func(b *testing.B) {
+				recs := benchRecords(s.size)
+				var enc Encoder
+				out := encodeWith(&enc, nil, recs, add.add) // grow buffers once
+				b.SetBytes(int64(len(out)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					out = encodeWith(&enc, out, recs, add.add)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+			})
+		}
 	}
 }
 

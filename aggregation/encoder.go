@@ -25,7 +25,7 @@ const (
 // positions its keys got when first added, so they are right by construction.
 //
 // The Encoder keeps the key strings it is given until Reset, and copies
-// data. Strings are immutable in Go, so this is safe; a caller that makes
+// data (AddShared keeps it instead). Strings are immutable in Go, so this is safe; a caller that makes
 // strings over reused or foreign (C) memory with package unsafe must copy
 // the keys before passing them. An Encoder is not safe for concurrent use.
 type Encoder struct {
@@ -34,9 +34,20 @@ type Encoder struct {
 	// tablesLen is the encoded length of both key tables.
 	tablesLen int
 	// records holds every sub-record already encoded as an
-	// AggregatedRecord.records field (tag, length, Record message).
+	// AggregatedRecord.records field (tag, length, Record message), except
+	// the data of records added with AddShared, which shared splices in.
 	records []byte
-	count   int
+	// shared are the data of AddShared records, in order, each with the
+	// offset in records where it belongs; sharedLen sums their lengths.
+	shared    []sharedData
+	sharedLen int
+	count     int
+}
+
+// sharedData is the data of one AddShared record, kept by reference.
+type sharedData struct {
+	at   int // offset in records: the data follows records[:at]
+	data []byte
 }
 
 // Add appends one user record. partitionKey goes in the partition key table,
@@ -45,11 +56,27 @@ type Encoder struct {
 // caller's policy) and does not allocate once the Encoder's buffers and
 // tables have grown to their steady-state size.
 func (e *Encoder) Add(partitionKey, explicitHashKey string, data []byte) {
+	e.records = append(e.appendHeader(partitionKey, explicitHashKey, len(data), len(data)), data...)
+}
+
+// AddShared is Add without the copy: the Encoder keeps data itself, which
+// must not change until Reset, and AppendTo copies it straight into the
+// aggregate. A producer whose records stay put while they are buffered
+// saves a copy of every record this way.
+func (e *Encoder) AddShared(partitionKey, explicitHashKey string, data []byte) {
+	e.records = e.appendHeader(partitionKey, explicitHashKey, len(data), 0)
+	e.shared = append(e.shared, sharedData{at: len(e.records), data: data})
+	e.sharedLen += len(data)
+}
+
+// appendHeader adds a record's keys to the tables and returns records with
+// its field appended up to its data, room made for extra more bytes.
+func (e *Encoder) appendHeader(partitionKey, explicitHashKey string, dataLen, extra int) []byte {
 	pkIdx, added := e.pks.indexOf(partitionKey)
 	if added {
 		e.tablesLen += fieldLen(len(partitionKey))
 	}
-	msgLen := 1 + varintLen(pkIdx) + 1 + varintLen(uint64(len(data))) + len(data)
+	msgLen := 1 + varintLen(pkIdx) + 1 + varintLen(uint64(dataLen)) + dataLen
 	var ehkIdx uint64
 	hasEHK := explicitHashKey != ""
 	if hasEHK {
@@ -58,8 +85,8 @@ func (e *Encoder) Add(partitionKey, explicitHashKey string, data []byte) {
 		}
 		msgLen += 1 + varintLen(ehkIdx)
 	}
-	e.records = slices.Grow(e.records, 1+varintLen(uint64(msgLen))+msgLen)
-	b := append(e.records, tagRecords)
+	b := slices.Grow(e.records, 1+varintLen(uint64(msgLen))+msgLen-dataLen+extra)
+	b = append(b, tagRecords)
 	b = appendVarint(b, uint64(msgLen))
 	b = append(b, tagPartitionKeyIndex)
 	b = appendVarint(b, pkIdx)
@@ -68,9 +95,8 @@ func (e *Encoder) Add(partitionKey, explicitHashKey string, data []byte) {
 		b = appendVarint(b, ehkIdx)
 	}
 	b = append(b, tagData)
-	b = appendVarint(b, uint64(len(data)))
-	e.records = append(b, data...)
 	e.count++
+	return appendVarint(b, uint64(dataLen))
 }
 
 // SizeWith returns the exact encoded length (magic + protobuf + MD5) the
@@ -95,7 +121,7 @@ func (e *Encoder) SizeWith(partitionKey, explicitHashKey string, dataLen int) in
 
 // Size returns the exact encoded length of the aggregate now: magic +
 // protobuf + MD5. An empty Encoder has Size() == Overhead.
-func (e *Encoder) Size() int { return Overhead + e.tablesLen + len(e.records) }
+func (e *Encoder) Size() int { return Overhead + e.tablesLen + len(e.records) + e.sharedLen }
 
 // Count returns how many records were added since the last Reset.
 func (e *Encoder) Count() int { return e.count }
@@ -126,7 +152,12 @@ func (e *Encoder) AppendTo(dst []byte) []byte {
 	for _, ehk := range e.ehks.keys {
 		dst = appendStringField(dst, tagExplicitHashKeyTable, ehk)
 	}
-	dst = append(dst, e.records...)
+	at := 0
+	for _, sd := range e.shared {
+		dst = append(append(dst, e.records[at:sd.at]...), sd.data...)
+		at = sd.at
+	}
+	dst = append(dst, e.records[at:]...)
 	sum := md5.Sum(dst[start:])
 	return append(dst, sum[:]...)
 }
@@ -137,6 +168,9 @@ func (e *Encoder) Reset() {
 	e.ehks.reset()
 	e.tablesLen = 0
 	e.records = e.records[:0]
+	clear(e.shared) // drop the references
+	e.shared = e.shared[:0]
+	e.sharedLen = 0
 	e.count = 0
 }
 

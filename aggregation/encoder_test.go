@@ -86,30 +86,57 @@ func randomRecords(r *rand.Rand, n int) []userRecord {
 	return recs
 }
 
+// addEach adds rec with Add, AddShared or, for "mixed", one or the other
+// by the record's index.
+func addEach(enc *Encoder, mode string, i int, rec userRecord) {
+	if mode == "shared" || mode == "mixed" && i%2 == 1 {
+		enc.AddShared(rec.pk, rec.ehk, rec.data)
+		return
+	}
+	enc.Add(rec.pk, rec.ehk, rec.data)
+}
+
 func TestEncoderMatchesProtoMarshalAndPredictsSize(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
-	var enc Encoder
-	var out []byte
-	for round := range 300 {
-		enc.Reset()
-		recs := randomRecords(r, r.IntN(40))
-		for i, rec := range recs {
-			predicted := enc.SizeWith(rec.pk, rec.ehk, len(rec.data))
-			enc.Add(rec.pk, rec.ehk, rec.data)
-			if enc.Size() != predicted {
-				t.Fatalf("round %d record %d: SizeWith predicted %d, Size after Add is %d", round, i, predicted, enc.Size())
+	for _, mode := range []string{"copy", "shared", "mixed"} {
+		t.Run(mode, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, 8))
+			var enc Encoder
+			var out []byte
+			for round := range 300 {
+				enc.Reset()
+				recs := randomRecords(r, r.IntN(40))
+				for i, rec := range recs {
+					predicted := enc.SizeWith(rec.pk, rec.ehk, len(rec.data))
+					addEach(&enc, mode, i, rec)
+					if enc.Size() != predicted {
+						t.Fatalf("round %d record %d: SizeWith predicted %d, Size after adding is %d", round, i, predicted, enc.Size())
+					}
+				}
+				if enc.Count() != len(recs) {
+					t.Fatalf("Count() = %d; want %d", enc.Count(), len(recs))
+				}
+				out = enc.AppendTo(out[:0])
+				if len(out) != enc.Size() {
+					t.Fatalf("round %d: AppendTo wrote %d bytes; Size() = %d", round, len(out), enc.Size())
+				}
+				if want := referenceAggregate(t, recs); !bytes.Equal(out, want) {
+					t.Fatalf("round %d: encoder output differs from proto.Marshal\n got %x\nwant %x", round, out, want)
+				}
 			}
-		}
-		if enc.Count() != len(recs) {
-			t.Fatalf("Count() = %d; want %d", enc.Count(), len(recs))
-		}
-		out = enc.AppendTo(out[:0])
-		if len(out) != enc.Size() {
-			t.Fatalf("round %d: AppendTo wrote %d bytes; Size() = %d", round, len(out), enc.Size())
-		}
-		if want := referenceAggregate(t, recs); !bytes.Equal(out, want) {
-			t.Fatalf("round %d: encoder output differs from proto.Marshal\n got %x\nwant %x", round, out, want)
-		}
+		})
+	}
+}
+
+// TestEncoderResetDropsShared: data shared before a Reset is neither
+// written nor counted after it.
+func TestEncoderResetDropsShared(t *testing.T) {
+	var enc Encoder
+	enc.AddShared("old", "", []byte("old data"))
+	enc.Reset()
+	enc.AddShared("pk", "", []byte("hello"))
+	want := referenceAggregate(t, []userRecord{{pk: "pk", data: []byte("hello")}})
+	if got := enc.AppendTo(nil); !bytes.Equal(got, want) || enc.Size() != len(want) {
+		t.Fatalf("after Reset: got %x (Size %d), want %x", got, enc.Size(), want)
 	}
 }
 

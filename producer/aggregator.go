@@ -44,9 +44,12 @@ func aggKeyOf(hash aggregation.HashKey, explicit, anyKey bool) aggKey {
 
 // aggregator collects the records of one aggregate: those of one
 // predicted shard (or one key) in the Producer, or those of one
-// Aggregator. Its first record is not encoded: it is copied into an
-// encoder only when a second one comes to share the aggregate, so a record
-// that goes out alone is never copied.
+// Aggregator. Its first record is not encoded: it goes into an encoder
+// only when a second one comes to share the aggregate, so a record that
+// goes out alone is never copied. The encoder shares the records' data
+// (AddShared) rather than copying it: the bytes a reference views stay put
+// while it is held, which is until the aggregate is built and the encoder
+// reset, so each record is copied once, into the aggregate.
 //
 // In the newline format (newline true) nothing is encoded while records
 // are added: joined counts the bytes they will take, newlines included,
@@ -107,7 +110,7 @@ func (a *aggregator) encodeFirst(src encoderSource) {
 	}
 	if a.enc.Count() == 0 {
 		first := &a.refs[0]
-		a.enc.Add(first.partitionKey(), first.explicitHashKey(), first.data())
+		a.enc.AddShared(first.partitionKey(), first.explicitHashKey(), first.data())
 	}
 }
 
@@ -144,7 +147,7 @@ func (a *aggregator) add(ref recRef, src encoderSource) {
 			// Any key will do: the key table holds the aggregate's.
 			pk = a.refs[0].partitionKey()
 		}
-		a.enc.Add(pk, ref.explicitHashKey(), ref.data())
+		a.enc.AddShared(pk, ref.explicitHashKey(), ref.data())
 	}
 	a.refs = append(a.refs, ref)
 }

@@ -114,7 +114,7 @@ func appendPutRecordsBody(dst []byte, streamName string, entries []*entry) []byt
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"Data":"`...)
-		dst = base64.StdEncoding.AppendEncode(dst, e.data)
+		dst = appendBase64(dst, e.data)
 		dst = append(dst, '"')
 		if e.ehk != "" {
 			dst = append(dst, `,"ExplicitHashKey":`...)

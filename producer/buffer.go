@@ -462,7 +462,7 @@ func (p *Producer) rebuildLocked(e *entry) {
 		if e.anyKey {
 			pk = e.refs[0].partitionKey()
 		}
-		enc.Add(pk, r.explicitHashKey(), r.data())
+		enc.AddShared(pk, r.explicitHashKey(), r.data()) // e holds r until after the build
 	}
 	p.buildLocked(e, enc)
 	p.freeEncoderLocked(enc)

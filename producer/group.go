@@ -132,13 +132,13 @@ func newGroupForPool() any {
 // index. A record that can never be sent (empty or too long partition key,
 // too large) gets its final failed outcome at once.
 func (g *Group) Add(data []byte, partitionKey string) int {
-	return g.add(data, partitionKey, aggregation.PartitionKeyHash(partitionKey), false)
+	return g.add(data, partitionKey, aggregation.PartitionKeyHash(partitionKey), false, false)
 }
 
 // AddWithHashKey is Add with an explicit hash key, which decides the shard
 // instead of the partition key's hash.
 func (g *Group) AddWithHashKey(data []byte, partitionKey string, explicitHashKey aggregation.HashKey) int {
-	return g.add(data, partitionKey, explicitHashKey, true)
+	return g.add(data, partitionKey, explicitHashKey, true, false)
 }
 
 // RandomKeyLen is the length of every key AppendRandomKey makes, so that
@@ -166,16 +166,13 @@ func AppendRandomKey(dst []byte) []byte {
 func (g *Group) AddAnyKey(data []byte) int {
 	var buf [RandomKeyLen]byte
 	key := AppendRandomKey(buf[:0])
-	i := g.add(data, unsafe.String(&key[0], len(key)), aggregation.PartitionKeyHash(unsafe.String(&key[0], len(key))), false)
-	g.mu.Lock()
-	if r := &g.recs[i]; r.state == Pending {
-		r.anyKey = true
-	}
-	g.mu.Unlock()
-	return i
+	pk := unsafe.String(&key[0], len(key))
+	return g.add(data, pk, aggregation.PartitionKeyHash(pk), false, true)
 }
 
-func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit bool) int {
+// add is Add, AddWithHashKey (explicit) and AddAnyKey (anyKey), under one
+// lock per record.
+func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit, anyKey bool) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var invalid error
@@ -196,6 +193,7 @@ func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, 
 		dataLen:  uint32(len(data)),
 		pkLen:    uint16(len(partitionKey)),
 		explicit: explicit,
+		anyKey:   anyKey,
 	}
 	g.arena = append(g.arena, partitionKey...)
 	if explicit {

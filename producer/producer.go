@@ -422,7 +422,7 @@ func (p *Producer) putInternal(ctx context.Context, data []byte, pk string, hash
 		g.internal = true
 		p.putGroup = g
 	}
-	i := g.add(data, pk, hash, explicit)
+	i := g.add(data, pk, hash, explicit, false)
 	if ur != nil {
 		g.mu.Lock()
 		for len(g.users) < i {

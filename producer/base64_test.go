@@ -1,0 +1,78 @@
+package producer
+
+import (
+	"bytes"
+	"encoding/base64"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAppendBase64 compares appendBase64 with the library at every length
+// around the 6- and 12-byte steps and their tails, appending to a prefix.
+func TestAppendBase64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cases := []struct {
+		name string
+		src  func(n int) []byte
+	}{
+		{"zeros", func(n int) []byte { return make([]byte, n) }},
+		{"ones", func(n int) []byte { return bytes.Repeat([]byte{0xff}, n) }},
+		{"random", func(n int) []byte {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(rng.Uint32())
+			}
+			return b
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for n := 0; n <= 80; n++ {
+				src := c.src(n)
+				got := appendBase64([]byte("prefix"), src)
+				want := base64.StdEncoding.AppendEncode([]byte("prefix"), src)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%d bytes: got %q, want %q", n, got, want)
+				}
+			}
+		})
+	}
+}
+
+// FuzzAppendBase64: for any bytes, the library's encoding.
+func FuzzAppendBase64(f *testing.F) {
+	f.Add([]byte{}, []byte("x"))
+	f.Add([]byte("0123456789abcdef"), []byte{})
+	f.Fuzz(func(t *testing.T, src, prefix []byte) {
+		got := appendBase64(bytes.Clone(prefix), src)
+		want := base64.StdEncoding.AppendEncode(bytes.Clone(prefix), src)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	})
+}
+
+// BenchmarkBase64 compares appendBase64 with the library on the size of a
+// typical aggregate.
+func BenchmarkBase64(b *testing.B) {
+	src := make([]byte, 64<<10)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range src {
+		src[i] = byte(rng.Uint32())
+	}
+	dst := make([]byte, 0, base64.StdEncoding.EncodedLen(len(src)))
+	for _, c := range []struct {
+		name string
+		enc  func(dst, src []byte) []byte
+	}{
+		{"library", base64.StdEncoding.AppendEncode},
+		{"pairs", appendBase64},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				dst = c.enc(dst[:0], src)
+			}
+		})
+	}
+}
