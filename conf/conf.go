@@ -276,7 +276,7 @@ var Options = []Option{
 	// What a record holds.
 	{Name: "data_keys", Help: "Comma-separated top-level keys to keep; the others are dropped. Empty: the whole record.",
 		set: func(l *loader, v string) { l.c.DataKeys = l.list("data_keys", v) }},
-	{Name: "log_key", Help: "Send only this field's value (`log`, `a->b`): a string as it is, without quotes; other values as JSON. Records without it are rejected, counted.",
+	{Name: "log_key", Help: "Send only this field's value (`log`, `a->b`): a string as it is, without quotes; other values as JSON. Records without it, or with an empty string in it, are rejected, counted.",
 		set: func(l *loader, v string) { l.c.LogKey = l.fieldPath("log_key", v) }},
 	{Name: "append_newline", Default: "off", Help: "Add a newline after each record's data.",
 		set: func(l *loader, v string) { l.c.AppendNewline = l.bool("append_newline", v) }},

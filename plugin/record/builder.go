@@ -82,6 +82,9 @@ func ParseOversize(s string) (Oversize, error) {
 var (
 	// ErrNoLogKey: the event has no log_key field.
 	ErrNoLogKey = errors.New("the event has no log_key field")
+	// ErrEmptyLogValue: the event's log_key field is an empty string, which
+	// would make an empty record (the AWS plugins drop these too).
+	ErrEmptyLogValue = errors.New("the event's log_key field is an empty string")
 	// ErrNoStream: the stream template has no value for the event, or its
 	// value is not a stream name (1-128 of a-z A-Z 0-9 _ . -).
 	ErrNoStream = errors.New("the stream template gives no valid stream name for the event")
@@ -394,6 +397,9 @@ func (b *Builder) logValue(data []byte, r *Record, ev chunk.Event) ([]byte, erro
 		return data, ErrNoLogKey
 	}
 	if s, ok := chunk.StringValue(v); ok {
+		if len(s) == 0 {
+			return data, ErrEmptyLogValue
+		}
 		return append(data, s...), nil
 	}
 	return chunk.AppendJSONWith(data, v, b.members)

@@ -337,7 +337,7 @@ func FuzzBuild(f *testing.F) {
 			err := b.Build(&r, chunk.Event{Sec: 1, Nsec: 2, Body: body}, Source{Tag: tag, Index: 1})
 			if err != nil {
 				if !errors.Is(err, chunk.ErrMalformed) && !errors.Is(err, chunk.ErrUnsupported) &&
-					!errors.Is(err, ErrNoLogKey) && !errors.Is(err, ErrNoStream) {
+					!errors.Is(err, ErrNoLogKey) && !errors.Is(err, ErrEmptyLogValue) && !errors.Is(err, ErrNoStream) {
 					t.Fatalf("%s: unexpected error %v", name, err)
 				}
 				continue

@@ -23,6 +23,7 @@ func FuzzBuildMatchesReference(f *testing.F) {
 	f.Add(mp(f, k8sBody))
 	f.Add(mp(f, ordered{{"a.b", ordered{{"c.d", []any{ordered{{"e.f", 1}}, "x.y"}}}}, {"ts", "old"}, {"log", ordered{{"k.k", true}}}}))
 	f.Add(mp(f, ordered{{1.5, "x"}, {true, nil}, {"log", "\xff\u2028"}}))
+	f.Add(mp(f, ordered{{"log", ""}, {"pk", "k"}}))
 	configs := []Options{
 		{DataKeys: keys("log,a.b,ts,1.5"), ReplaceDots: "_", TimeKey: "ts", TimeKeyFormat: "%s.%9N", RecordIDKey: "id"},
 		{ReplaceDots: "->", TimeKey: "log"},
@@ -146,6 +147,9 @@ func referenceRecord(t *testing.T, whole []byte, o Options, b *Builder, ev chunk
 		for _, p := range tree {
 			if len(o.LogKey) == 1 && p.key == o.LogKey[0] {
 				if s, ok := p.value.(string); ok {
+					if s == "" {
+						return nil, ErrEmptyLogValue
+					}
 					// A string goes out raw; the JSON round trip has each
 					// invalid byte as U+FFFD, and so must the comparison.
 					return s, nil
