@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,21 +26,7 @@ func TestCrashWithFilesystemStorageLosesNothing(t *testing.T) {
 	storage := t.TempDir()
 	records := makeRecords(20000, 50, "crash")
 	config := func(port int) string {
-		return fmt.Sprintf(`
-[SERVICE]
-    Flush           1
-    Grace           5
-    Log_Level       info
-    scheduler.base  1
-    scheduler.cap   2
-    storage.path    %s
-
-[INPUT]
-    Name          http
-    Listen        127.0.0.1
-    Port          %d
-    storage.type  filesystem
-`, storage, port) + faultOutput(srv.URL(), "workers 2", "aggregation off", "max_connections 1")
+		return filesystemPipeline(storage, port) + faultOutput(srv.URL(), "workers 2", "aggregation off", "max_connections 1")
 	}
 
 	port := freePort(t)

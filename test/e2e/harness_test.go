@@ -337,3 +337,24 @@ func (p *proc) peakRSS(t *testing.T) int {
 	t.Fatalf("peak RSS of %s: no VmHWM in /proc/%d/status", p.name, p.cmd.Process.Pid)
 	return 0
 }
+
+// filesystemPipeline is the [SERVICE] and http [INPUT] sections of the tests
+// that keep chunks in Fluent Bit's filesystem storage under storage: Grace
+// 5 s, retries within 1-2 seconds, the input on port. Outputs follow it.
+func filesystemPipeline(storage string, port int) string {
+	return fmt.Sprintf(`
+[SERVICE]
+    Flush           1
+    Grace           5
+    Log_Level       info
+    scheduler.base  1
+    scheduler.cap   2
+    storage.path    %s
+
+[INPUT]
+    Name          http
+    Listen        127.0.0.1
+    Port          %d
+    storage.type  filesystem
+`, storage, port)
+}

@@ -35,21 +35,7 @@ func TestLongOutageKeepsMemoryFlat(t *testing.T) {
 	outage := max(time.Duration(scaled(t, 6000))*10*time.Millisecond, 10*time.Second) // 60 s unscaled
 	metrics := freePort(t)
 	port := freePort(t)
-	config := fmt.Sprintf(`
-[SERVICE]
-    Flush                  1
-    Grace                  5
-    Log_Level              info
-    scheduler.base         1
-    scheduler.cap          2
-    storage.path           %s
-
-[INPUT]
-    Name          http
-    Listen        127.0.0.1
-    Port          %d
-    storage.type  filesystem
-`, t.TempDir(), port) + faultOutput(srv.URL(), "workers 1", fmt.Sprintf("metrics_listen 127.0.0.1:%d", metrics))
+	config := filesystemPipeline(t.TempDir(), port) + faultOutput(srv.URL(), "workers 1", fmt.Sprintf("metrics_listen 127.0.0.1:%d", metrics))
 	fb := fluentBit(t, e, config)
 	waitHTTP(t, fb, port)
 

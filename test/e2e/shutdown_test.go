@@ -133,21 +133,7 @@ func TestShutdownWithKinesisDownKeepsFilesystemChunks(t *testing.T) {
 	storage := t.TempDir()
 	records := makeRecords(3000, 20, "fs")
 	config := func(endpoint string, port int) string {
-		return fmt.Sprintf(`
-[SERVICE]
-    Flush           1
-    Grace           %d
-    Log_Level       info
-    scheduler.base  1
-    scheduler.cap   2
-    storage.path    %s
-
-[INPUT]
-    Name          http
-    Listen        127.0.0.1
-    Port          %d
-    storage.type  filesystem
-`, int(shutdownGrace/time.Second), storage, port) + output("*", "logs", endpoint,
+		return filesystemPipeline(storage, port) + output("*", "logs", endpoint,
 			"partition_key  pk",
 			"workers        1",
 			"exit_timeout   "+shutdownExitTimeout.String(),
