@@ -58,6 +58,8 @@ type options struct {
 	cacheDir  string
 	out       string
 	perfDir   string
+	keep      bool
+	goOptions []string // extra options of this plugin's rows, "key value"
 	rows      []string
 }
 
@@ -82,7 +84,9 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.fbCPU, "fb-cpu", "0", "CPU list for Fluent Bit (taskset -c); empty: not pinned")
 	fs.StringVar(&o.cacheDir, "cache", filepath.Join(os.TempDir(), "kinesis_kpl-bench"), "`folder` for the generated input and run folders")
 	fs.StringVar(&o.out, "out", "build/bench-e2e.md", "write the table to this `file`")
+	fs.BoolVar(&o.keep, "keep", false, "keep the run folders (each Fluent Bit's log and configuration) even when every row passed")
 	fs.StringVar(&o.perfDir, "perf", "", "record each Fluent Bit run with `perf record -e cpu-clock -g` into this `folder` (adds sampling overhead to the figures)")
+	goOptions := fs.String("go-options", "", "extra options for this plugin's rows, `key value[,key value...]` (for example \"request_max_size 1MiB\")")
 	rowList := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(rowIDs(), ","))
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,6 +99,14 @@ func run(ctx context.Context, args []string) error {
 	}
 	if o.records < 1 || o.shards < 1 {
 		return errors.New("-records and -shards must be positive")
+	}
+	if *goOptions != "" {
+		for _, kv := range strings.Split(*goOptions, ",") {
+			if k, _, ok := strings.Cut(strings.TrimSpace(kv), " "); !ok || !hasOption(k) {
+				return fmt.Errorf("-go-options: %q is not \"key value\" with a key of this plugin", kv)
+			}
+			o.goOptions = append(o.goOptions, strings.TrimSpace(kv))
+		}
 	}
 	if *rowList != "" {
 		o.rows = strings.Split(*rowList, ",")
@@ -118,7 +130,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	failed := false
 	defer func() {
-		if failed {
+		if failed || o.keep {
 			fmt.Fprintf(os.Stderr, "Fluent Bit's logs and configurations are kept in %s\n", work)
 			return
 		}
@@ -263,6 +275,9 @@ func runRow(ctx context.Context, o options, r row, input, work string, cert *ben
 		return res
 	}
 	cfgPath := filepath.Join(dir, "fluent-bit.conf")
+	if r.kind == "go" {
+		r.output = append(slices.Clip(r.output), o.goOptions...)
+	}
 	if err := writeConfig(dir, cfgPath, inDir, httpPort, r, fake, cert); err != nil {
 		res.err = err
 		return res
