@@ -186,6 +186,7 @@ func BenchmarkSumAll(b *testing.B) {
 	for _, sh := range shapes {
 		for _, s := range sumFuncs {
 			b.Run(fmt.Sprintf("%dx%dB/%s", sh.count, sh.size, s.name), func(b *testing.B) {
+				l := openTestLanes(b)
 				if s.name == "lanes" && takeNoLaneSet() {
 					b.Skip("no SIMD server on this machine")
 				}
@@ -200,7 +201,7 @@ func BenchmarkSumAll(b *testing.B) {
 				b.ResetTimer()
 				for i := range b.N {
 					t0 := time.Now()
-					s.fn(aggs)
+					s.fn(l, aggs)
 					t1 := time.Now()
 					sumSerial(aggs)
 					sumTimes[i], md5Times[i] = t1.Sub(t0), time.Since(t1)
@@ -223,11 +224,12 @@ func BenchmarkSumAll(b *testing.B) {
 	}
 }
 
-// takeNoLaneSet reports whether this machine has no SIMD server.
+// takeNoLaneSet reports whether there is no SIMD server (none open, or
+// none on this machine).
 func takeNoLaneSet() bool {
 	set := takeLaneSet()
 	if set != nil {
 		giveLaneSet(set)
 	}
-	return lanes.srv == nil
+	return set == nil
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/md5"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // unsummedBatch makes aggregates of the given protobuf sizes as
@@ -52,6 +54,7 @@ var blockEdges = []int{0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 4095, 4096,
 	laneChunk - 1, laneChunk, laneChunk + 1, 2*laneChunk + 63, 100_000}
 
 func TestSumAll(t *testing.T) {
+	l := openTestLanes(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	randomSizes := func(n, maxSize int) []int {
 		s := make([]int, n)
@@ -80,7 +83,7 @@ func TestSumAll(t *testing.T) {
 			t.Run(tt.name+"/"+s.name, func(t *testing.T) {
 				aggs, all := unsummedBatch(r, tt.sizes)
 				want := wantSummed(aggs, all)
-				s.fn(aggs)
+				s.fn(l, aggs)
 				if !bytes.Equal(all, want) {
 					t.Fatalf("bytes differ from crypto/md5's sums (first at %d)", firstDiff(all, want))
 				}
@@ -99,14 +102,21 @@ func TestSumAll(t *testing.T) {
 // batches are checked on them too.
 var sumFuncs = []struct {
 	name string
-	fn   func([][]byte)
-}{{"SumAll", SumAll}, {"lanes", sumOnLanes}}
+	fn   func(*Lanes, [][]byte)
+}{{"SumAll", (*Lanes).SumAll}, {"lanes", sumOnLanes}}
 
 // sumOnLanes sums on the SIMD server, or serially on a machine without one.
-func sumOnLanes(aggs [][]byte) {
-	if !sumLanes(aggs) {
+func sumOnLanes(l *Lanes, aggs [][]byte) {
+	if !l.sumLanes(aggs) {
 		sumSerial(aggs)
 	}
+}
+
+// openTestLanes opens a share of the server for the test.
+func openTestLanes(t testing.TB) *Lanes {
+	l := OpenLanes()
+	t.Cleanup(l.Close)
+	return l
 }
 
 func firstDiff(a, b []byte) int {
@@ -123,6 +133,7 @@ func firstDiff(a, b []byte) int {
 // never gets more than maxLaneSets sets.
 func TestSumAllConcurrent(t *testing.T) {
 	const callers, rounds = maxLaneSets + 4, 8
+	l := openTestLanes(t)
 	var wg sync.WaitGroup
 	errs := make(chan string, callers)
 	for c := range callers {
@@ -135,7 +146,7 @@ func TestSumAllConcurrent(t *testing.T) {
 				}
 				aggs, all := unsummedBatch(r, sizes)
 				want := wantSummed(aggs, all)
-				SumAll(aggs)
+				l.SumAll(aggs)
 				if !bytes.Equal(all, want) {
 					errs <- "a caller got sums that differ from crypto/md5's"
 					return
@@ -159,6 +170,7 @@ func TestSumAllConcurrent(t *testing.T) {
 // TestSumAllEverySetTaken: a caller that finds every set in use sums on
 // its own goroutine, correctly.
 func TestSumAllEverySetTaken(t *testing.T) {
+	l := openTestLanes(t)
 	var taken []*laneSet
 	for {
 		set := takeLaneSet()
@@ -175,7 +187,7 @@ func TestSumAllEverySetTaken(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	aggs, all := unsummedBatch(r, []int{40_000, 40_000, 70_000})
 	want := wantSummed(aggs, all)
-	SumAll(aggs)
+	l.SumAll(aggs)
 	if !bytes.Equal(all, want) {
 		t.Fatal("sums differ from crypto/md5's with every set of hashers taken")
 	}
@@ -187,12 +199,13 @@ func TestSumAllShortBufferPanics(t *testing.T) {
 			t.Fatal("SumAll of a buffer shorter than Overhead did not panic")
 		}
 	}()
-	SumAll([][]byte{make([]byte, 40), make([]byte, Overhead-1)})
+	openTestLanes(t).SumAll([][]byte{make([]byte, 40), make([]byte, Overhead-1)})
 }
 
 // TestAppendUnsummed: AppendUnsummed is AppendTo with zeros where the MD5
 // goes, and SumAll makes it AppendTo's bytes.
 func TestAppendUnsummed(t *testing.T) {
+	l := openTestLanes(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	var enc Encoder
 	for _, n := range []int{1, 2, 50, 300} {
@@ -210,7 +223,7 @@ func TestAppendUnsummed(t *testing.T) {
 			!bytes.Equal(unsummed[len(unsummed)-checksumLen:], make([]byte, checksumLen)) {
 			t.Fatalf("%d records: AppendUnsummed is not AppendTo with a zero MD5", n)
 		}
-		SumAll([][]byte{unsummed[len(prefix):], enc.AppendUnsummed(nil)})
+		l.SumAll([][]byte{unsummed[len(prefix):], enc.AppendUnsummed(nil)})
 		if !bytes.Equal(unsummed, full) {
 			t.Fatalf("%d records: SumAll of AppendUnsummed differs from AppendTo", n)
 		}
@@ -221,6 +234,7 @@ func TestAppendUnsummed(t *testing.T) {
 // them on the lanes. Invariant: every sum is crypto/md5's, and no byte
 // outside the sums changes.
 func FuzzSumAll(f *testing.F) {
+	l := openTestLanes(f)
 	f.Add([]byte{}, uint64(0), uint8(1))
 	f.Add(bytes.Repeat([]byte{0xAB}, 200), uint64(1), uint8(17))
 	f.Add(bytes.Repeat([]byte("0123456789abcdef"), 5000), uint64(2), uint8(40))
@@ -241,9 +255,50 @@ func FuzzSumAll(f *testing.F) {
 			from += len(a) - Overhead
 		}
 		want := wantSummed(aggs, all)
-		sumOnLanes(aggs)
+		sumOnLanes(l, aggs)
 		if !bytes.Equal(all, want) {
 			t.Fatalf("bytes differ from crypto/md5's sums (first at %d)", firstDiff(all, want))
 		}
 	})
+}
+
+// TestLanesLifetime: the server runs while a Lanes is open and its
+// goroutine is gone after the last Close; nil and closed Lanes still sum,
+// with crypto/md5.
+func TestLanesLifetime(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	sumChecked := func(l *Lanes, what string) {
+		t.Helper()
+		aggs, all := unsummedBatch(r, []int{30_000, 30_000, 30_000, 30_000})
+		want := wantSummed(aggs, all)
+		l.SumAll(aggs)
+		if !bytes.Equal(all, want) {
+			t.Fatalf("%s: sums differ from crypto/md5's", what)
+		}
+	}
+	a, b := OpenLanes(), OpenLanes()
+	simd := !takeNoLaneSet() // false on a CPU without AVX2
+	sumChecked(a, "open")
+	a.Close()
+	a.Close() // again: no effect on b's share
+	if simd && (!serverGoroutine() || takeNoLaneSet()) {
+		t.Fatal("the server stopped while a Lanes was still open")
+	}
+	sumChecked(b, "the other still open")
+	sumChecked(a, "closed")
+	sumChecked(nil, "nil")
+	b.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for serverGoroutine() {
+		if time.Now().After(deadline) {
+			t.Fatal("the server's goroutine runs on after the last Close")
+		}
+		runtime.Gosched()
+	}
+}
+
+// serverGoroutine reports whether an md5-simd server goroutine runs.
+func serverGoroutine() bool {
+	buf := make([]byte, 1<<20)
+	return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("md5-simd.(*md5Server).process"))
 }
