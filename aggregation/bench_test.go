@@ -182,7 +182,7 @@ func BenchmarkMD5(b *testing.B) {
 func BenchmarkSumAll(b *testing.B) {
 	shapes := []struct {
 		count, size int
-	}{{1, 50_000}, {2, 5_000}, {2, 50_000}, {4, 5_000}, {10, 1_000}, {10, 5_000}, {16, 50_000}, {100, 50_000}, {20, 500_000}}
+	}{{1, 50_000}, {2, 5_000}, {2, 50_000}, {4, 5_000}, {10, 1_000}, {10, 5_000}, {64, 8_000}, {16, 50_000}, {100, 50_000}, {20, 500_000}}
 	for _, sh := range shapes {
 		for _, s := range sumFuncs {
 			b.Run(fmt.Sprintf("%dx%dB/%s", sh.count, sh.size, s.name), func(b *testing.B) {
