@@ -111,10 +111,12 @@ func sumEntries(lanes *aggregation.Lanes, entries []*entry, scratch [][]byte) []
 	for _, e := range entries {
 		if e.unsummed {
 			aggs = append(aggs, e.data)
-			e.unsummed = false
 		}
 	}
 	lanes.SumAll(aggs)
+	for _, e := range entries {
+		e.unsummed = false // only now: a panic in SumAll leaves them unsummed
+	}
 	clear(aggs) // hold no entry's bytes
 	return aggs[:0]
 }
