@@ -146,8 +146,8 @@ func (e *Encoder) AppendTo(dst []byte) []byte {
 }
 
 // AppendUnsummed is AppendTo without the MD5: its last 16 bytes are left
-// zero, for SumAll to fill in later together with other aggregates. The
-// result is not an aggregate to any consumer until then.
+// zero, for Lanes.SumAll to fill in later together with other aggregates.
+// The result is not an aggregate to any consumer until then.
 func (e *Encoder) AppendUnsummed(dst []byte) []byte {
 	dst = slices.Grow(dst, e.Size())
 	dst = append(dst, Magic[:]...)
