@@ -3,7 +3,8 @@
 //
 //	magic F3 89 9A C2 | AggregatedRecord protobuf | MD5 of the protobuf
 //
-// It encodes aggregates (Encoder), decodes them (Deaggregate), and computes
+// It encodes aggregates (Encoder; AppendUnsummed and Lanes.SumAll hash
+// many at once on SIMD lanes), decodes them (Deaggregate), and computes
 // 128-bit Kinesis hash keys (HashKey) so that callers can check the rule KCL
 // consumers apply: every sub-record of an aggregate must hash into the shard
 // that received it, or the consumer drops it.

@@ -1,9 +1,6 @@
 package aggregation
 
-import (
-	"crypto/md5"
-	"slices"
-)
+import "slices"
 
 // Protobuf tags (field number << 3 | wire type) of the KPL messages.
 const (
@@ -143,9 +140,17 @@ func (e *Encoder) ExplicitHashKeys() []string { return e.ehks.keys }
 // An aggregate of no records (Size() == Overhead) is not recognised as one
 // by consumers, who take it for a plain record; do not send it.
 func (e *Encoder) AppendTo(dst []byte) []byte {
+	dst = e.AppendUnsummed(dst)
+	sumOne(dst[len(dst)-e.Size():])
+	return dst
+}
+
+// AppendUnsummed is AppendTo without the MD5: its last 16 bytes are left
+// zero, for Lanes.SumAll to fill in later together with other aggregates.
+// The result is not an aggregate to any consumer until then.
+func (e *Encoder) AppendUnsummed(dst []byte) []byte {
 	dst = slices.Grow(dst, e.Size())
 	dst = append(dst, Magic[:]...)
-	start := len(dst)
 	for _, pk := range e.pks.keys {
 		dst = appendStringField(dst, tagPartitionKeyTable, pk)
 	}
@@ -158,8 +163,8 @@ func (e *Encoder) AppendTo(dst []byte) []byte {
 		at = sd.at
 	}
 	dst = append(dst, e.records[at:]...)
-	sum := md5.Sum(dst[start:])
-	return append(dst, sum[:]...)
+	var zero [checksumLen]byte
+	return append(dst, zero[:]...)
 }
 
 // Reset empties the Encoder for a new aggregate, keeping its memory.

@@ -271,6 +271,7 @@ func (a *Aggregator) Drain() (*AggregatedRecordRequest, error) {
 		a.agg.encodeFirst(a)
 	}
 	e.build(a.agg.enc, false, ehk, false)
+	sumEntries(nil, []*entry{&e}, nil)
 	data := e.data
 	if len(e.refs) == 1 {
 		data = append([]byte(nil), data...) // a view of the arena, reused

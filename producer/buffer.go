@@ -30,6 +30,11 @@ type entry struct {
 	storedOn string
 	sent     bool // in a request whose outcome is not recorded yet
 	anyKey   bool // records without a key of their own, sharing the first's
+	// unsummed: a KPL aggregate whose MD5 is not written yet. It is
+	// written with the rest of its request's just before the request is
+	// sent (sumEntries), so that they share SIMD lanes; an entry sent
+	// again keeps its MD5.
+	unsummed bool
 }
 
 // Caps on the free lists and on open key aggregators: the producer's own
@@ -279,8 +284,9 @@ func (e *entry) build(enc *aggregation.Encoder, newline bool, ehk string, shared
 	if newline {
 		buf = appendJoined(e.buf[:0], e.refs)
 	} else {
-		buf = enc.AppendTo(e.buf[:0])
+		buf = enc.AppendUnsummed(e.buf[:0])
 	}
+	e.unsummed = !newline
 	dataLen := len(buf)
 	pk := e.refs[0].partitionKey()
 	buf = append(buf, pk...)
@@ -310,6 +316,7 @@ func (e *entry) buildPlain() {
 	e.pk = r.partitionKey()
 	e.ehk = r.explicitHashKey()
 	e.size = len(data) + len(e.pk)
+	e.unsummed = false
 }
 
 func (p *Producer) pushReadyLocked(e *entry) {

@@ -80,6 +80,8 @@
 //	+ MaxConnections * BatchCount * 200 B requests being sent
 //	+ (MaxConnections + 2) * 4/3*BatchSize  request bodies being sent and
 //	                                      kept for reuse (BodyPutter only)
+//	+ 1.6 MiB                             the SIMD MD5 server's buffers, one
+//	                                      per process (KPL format)
 //
 // whatever the keys: a record that goes out alone (a key of its own, no
 // shard map) is never copied, only records that share an aggregate are;

@@ -76,6 +76,10 @@ type Producer struct {
 	putMu    sync.Mutex
 	putGroup *Group
 
+	// lanes sums the aggregates of a request at once (KPL format, from
+	// Start to Stop); nil sums them one by one.
+	lanes *aggregation.Lanes
+
 	wake       chan struct{} // capacity 1: the loop should look again
 	refreshReq chan struct{} // capacity 1
 	requests   chan *request
@@ -129,6 +133,11 @@ func New(cfg *Config) (*Producer, error) {
 	return p, nil
 }
 
+// openLanes opens a share of the process's SIMD MD5 server. Tests that
+// run producers in synctest bubbles replace it: md5-simd's goroutine and
+// channels must not belong to a bubble.
+var openLanes = aggregation.OpenLanes
+
 // now is the producer clock: monotonic nanoseconds since New.
 func (p *Producer) now() int64 { return int64(time.Since(p.epoch)) }
 
@@ -140,6 +149,9 @@ func (p *Producer) Start() {
 		return
 	}
 	p.state = stateStarted
+	if p.cfg.AggregationFormat == AggregationKPL {
+		p.lanes = openLanes()
+	}
 	p.nextFlush = p.now() + int64(p.cfg.FlushInterval)
 	p.wg.Add(2 + p.cfg.MaxConnections)
 	go p.loop()
@@ -200,6 +212,7 @@ func (p *Producer) Stop(ctx context.Context) error {
 	p.mu.Unlock()
 	close(p.stop)
 	p.wg.Wait()
+	p.lanes.Close() // no worker sums any more
 
 	p.putMu.Lock()
 	if p.putGroup != nil {

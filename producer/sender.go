@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 )
 
 // request is one PutRecords call in preparation or in flight.
@@ -22,6 +24,7 @@ type request struct {
 	in      kinesis.PutRecordsInput
 	records []types.PutRecordsRequestEntry
 	result  RequestResult // for Config.Observe, reused
+	sums    [][]byte      // scratch of sumEntries
 }
 
 // maxKeptBodies bounds the request body buffers kept for reuse, each up to
@@ -76,6 +79,7 @@ func (p *Producer) worker() {
 // client is a BodyPutter, a PutRecordsInput otherwise. A panic in the
 // client is turned into an error: the producer runs inside Fluent Bit.
 func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) {
+	req.sums = sumEntries(p.lanes, req.entries, req.sums)
 	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
 	defer cancel()
 	if p.bodies != nil {
@@ -96,6 +100,25 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 	return safePut(func() (*kinesis.PutRecordsOutput, error) {
 		return p.cfg.Client.PutRecords(ctx, &req.in)
 	})
+}
+
+// sumEntries writes the MD5 of the aggregates among entries that have none
+// yet, all in one call so that they share SIMD lanes, and returns scratch
+// emptied for reuse. Every path that sends an entry or hands its data out
+// goes through it first.
+func sumEntries(lanes *aggregation.Lanes, entries []*entry, scratch [][]byte) [][]byte {
+	aggs := scratch[:0]
+	for _, e := range entries {
+		if e.unsummed {
+			aggs = append(aggs, e.data)
+		}
+	}
+	lanes.SumAll(aggs)
+	for _, e := range entries {
+		e.unsummed = false // only now: a panic in SumAll leaves them unsummed
+	}
+	clear(aggs) // hold no entry's bytes
+	return aggs[:0]
 }
 
 // outcome kinds for finishRefs.
