@@ -110,14 +110,27 @@ func (a *aggregator) encodeFirst(src encoderSource) {
 	}
 	if a.enc.Count() == 0 {
 		first := &a.refs[0]
-		a.enc.AddShared(first.partitionKey(), first.explicitHashKey(), first.data())
+		if a.newKey(first) {
+			a.enc.AddSharedNewKey(first.partitionKey(), first.explicitHashKey(), first.data())
+		} else {
+			a.enc.AddShared(first.partitionKey(), first.explicitHashKey(), first.data())
+		}
 	}
 }
 
+// newKey reports whether ref's partition key is new to a's aggregate: a
+// random key made for a record without one (Group.AddAnyKey), kept as the
+// record's own in a shard's aggregate. Such keys skip the key table's
+// lookups (Encoder.AddSharedNewKey).
+func (a *aggregator) newKey(ref *recRef) bool {
+	return ref.anyKey && !a.key.anyKey
+}
+
 // overflows reports whether a record (partition key pk, explicit hash key
-// ehk, data) would break l if added to a: then a must be drained first.
-// Sizes are counted exactly as encoded, the outer partition key included.
-func (a *aggregator) overflows(l aggLimits, pk, ehk string, data []byte, src encoderSource) bool {
+// ehk, data; newKey as aggregator.newKey says) would break l if added to
+// a: then a must be drained first. Sizes are counted exactly as encoded,
+// the outer partition key included.
+func (a *aggregator) overflows(l aggLimits, pk, ehk string, data []byte, newKey bool, src encoderSource) bool {
 	n := len(a.refs)
 	if n == 0 {
 		return false
@@ -133,6 +146,9 @@ func (a *aggregator) overflows(l aggLimits, pk, ehk string, data []byte, src enc
 	if a.key.anyKey {
 		pk = outer
 	}
+	if newKey {
+		return a.enc.SizeWithNewKey(pk, ehk, len(data))+len(outer) > l.size
+	}
 	return a.enc.SizeWith(pk, ehk, len(data))+len(outer) > l.size
 }
 
@@ -143,11 +159,15 @@ func (a *aggregator) add(ref recRef, src encoderSource) {
 	} else if len(a.refs) > 0 {
 		a.encodeFirst(src)
 		pk := ref.partitionKey()
-		if a.key.anyKey {
+		switch {
+		case a.key.anyKey:
 			// Any key will do: the key table holds the aggregate's.
-			pk = a.refs[0].partitionKey()
+			a.enc.AddShared(a.refs[0].partitionKey(), ref.explicitHashKey(), ref.data())
+		case a.newKey(&ref):
+			a.enc.AddSharedNewKey(pk, ref.explicitHashKey(), ref.data())
+		default:
+			a.enc.AddShared(pk, ref.explicitHashKey(), ref.data())
 		}
-		a.enc.AddShared(pk, ref.explicitHashKey(), ref.data())
 	}
 	a.refs = append(a.refs, ref)
 }
@@ -251,7 +271,7 @@ func (a *Aggregator) Size() int { return a.agg.entrySize() }
 // WillOverflow reports whether adding userRecord would make the aggregate
 // exceed its record count or size limit; if so, Drain first.
 func (a *Aggregator) WillOverflow(userRecord UserRecord) bool {
-	return a.agg.overflows(a.lim, userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Data(), a)
+	return a.agg.overflows(a.lim, userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Data(), false, a)
 }
 
 // Drain returns the aggregate as a PutRecords entry with the records in

@@ -75,7 +75,7 @@ func (p *Producer) addLocked(ref recRef) {
 		return
 	}
 	a := p.aggregatorLocked(ref, shard)
-	if a.overflows(lim, ref.partitionKey(), ref.explicitHashKey(), ref.data(), p) {
+	if a.overflows(lim, ref.partitionKey(), ref.explicitHashKey(), ref.data(), a.newKey(&ref), p) {
 		p.drainLocked(a)
 	}
 	a.add(ref, p)
