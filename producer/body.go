@@ -29,8 +29,9 @@ import (
 // New uses PutRecordsBody when Config.Client implements BodyPutter, and
 // wraps a *kinesis.Client in one of its own, which keeps everything else
 // of the SDK: credentials, SigV4 signing, endpoint resolution, retries,
-// and errors, which come out of a CBOR response exactly as out of a JSON
-// one. Other Putters (fakes, say) get a PutRecordsInput as before.
+// and its reader of errors, which come out of a CBOR response exactly as
+// out of a JSON one; successful responses it reads itself (ownResponses).
+// Other Putters (fakes, say) get a PutRecordsInput as before.
 type BodyPutter interface {
 	Putter
 	// PutRecordsBody sends body, in format, as the PutRecords request of
@@ -53,8 +54,8 @@ func BodyPutterOf(c Putter) BodyPutter {
 
 // kinesisBodyPutter sends bodies through a *kinesis.Client: a PutRecords
 // call whose serialised input is replaced by the body (presetBody), so
-// that every other middleware of the SDK runs as for any call. A CBOR
-// body's response is read by cborResponses.
+// that every other middleware of the SDK runs as for any call. The
+// response is read by ownResponses.
 //
 // The producer reuses the body's buffer once the call returns, even when
 // net/http may still hold the request (a canceled or failed attempt): the
@@ -74,8 +75,8 @@ func (k kinesisBodyPutter) PutRecordsBody(ctx context.Context, streamName string
 	return k.PutRecords(ctx, in, func(o *kinesis.Options) {
 		if format == WireCBOR {
 			preset.contentType = cborContentType
-			o.Protocol = cborResponses{o.Protocol}
 		}
+		o.Protocol = ownResponses{o.Protocol}
 		// Options.APIOptions is a copy per call: appending is safe.
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Serialize.Insert(preset, "OperationSerializer", middleware.After)
@@ -112,24 +113,37 @@ func (b *presetBody) HandleSerialize(ctx context.Context, in middleware.Serializ
 	return next.HandleSerialize(ctx, in)
 }
 
-// cborResponses is the client's protocol (awsJson1.1) for a PutRecords
-// call sent in CBOR, with the response read here: a CBOR success straight
-// into the PutRecordsOutput, a CBOR error turned into the JSON error body
-// it stands for and handed to the SDK's own error reader, so that it
-// becomes the same typed error, with the same code, message and HTTP
-// status, that the SDK's retryer and classifyError see for a JSON one. A
-// response in JSON (a proxy's, say) is the SDK's to read as ever.
-type cborResponses struct{ smithyhttp.ClientProtocol }
+// ownResponses is the client's protocol (awsJson1.1) for a PutRecords
+// call whose body the producer wrote, with a successful response read
+// here, JSON or CBOR, straight into the PutRecordsOutput without the
+// SDK's generic reader (decodePutRecordsJSON, decodePutRecordsCBOR). A
+// CBOR error is turned into the JSON error body it stands for and handed
+// to the SDK's own error reader, so that it becomes the same typed error,
+// with the same code, message and HTTP status, that the SDK's retryer and
+// classifyError see for a JSON one. JSON errors, and responses of another
+// content type (a proxy's, say), are the SDK's to read as ever.
+type ownResponses struct{ smithyhttp.ClientProtocol }
 
-func (p cborResponses) DeserializeResponse(ctx context.Context, schema *smithy.OperationSchema, reg *smithy.TypeRegistry, resp *smithyhttp.Response, out smithy.Deserializable) error {
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != cborContentType {
+// jsonContentType is the content type of awsJson1.1.
+const jsonContentType = "application/x-amz-json-1.1"
+
+func (p ownResponses) DeserializeResponse(ctx context.Context, schema *smithy.OperationSchema, reg *smithy.TypeRegistry, resp *smithyhttp.Response, out smithy.Deserializable) error {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	success := resp.StatusCode >= 200 && resp.StatusCode < 300
+	o, isPut := out.(*kinesis.PutRecordsOutput)
+	if !isPut || (mt != cborContentType && (mt != jsonContentType || !success)) {
 		return p.ClientProtocol.DeserializeResponse(ctx, schema, reg, resp, out)
 	}
 	body, err := readResponse(resp.Body)
 	if err != nil {
 		return &smithy.DeserializationError{Err: fmt.Errorf("reading the PutRecords response: %w", err)}
 	}
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+	switch {
+	case mt == jsonContentType:
+		err = decodePutRecordsJSON(body, o)
+	case success:
+		err = decodePutRecordsCBOR(body, o)
+	default:
 		info, err := decodeErrorCBOR(body)
 		if err != nil {
 			return &smithy.DeserializationError{Err: err, Snapshot: []byte(body[:min(len(body), 1024)])}
@@ -139,18 +153,14 @@ func (p cborResponses) DeserializeResponse(ctx context.Context, schema *smithy.O
 		jsonResp.Body = io.NopCloser(bytes.NewReader(info.appendJSON(nil)))
 		return p.ClientProtocol.DeserializeResponse(ctx, schema, reg, &smithyhttp.Response{Response: &jsonResp}, out)
 	}
-	o, ok := out.(*kinesis.PutRecordsOutput)
-	if !ok {
-		return &smithy.DeserializationError{Err: fmt.Errorf("producer: a CBOR response for %T", out)}
-	}
-	if err := decodePutRecordsCBOR(body, o); err != nil {
+	if err != nil {
 		return &smithy.DeserializationError{Err: err}
 	}
 	return nil
 }
 
 // readResponse reads a response body whole into one string, which every
-// text decodePutRecordsCBOR yields is a part of. The read goes through a
+// text the response readers yield is a part of. The read goes through a
 // pooled buffer.
 func readResponse(r io.Reader) (string, error) {
 	buf := responseBuffers.Get().(*bytes.Buffer)
@@ -167,7 +177,7 @@ func readResponse(r io.Reader) (string, error) {
 }
 
 // maxPooledResponse bounds the response buffers kept: a PutRecords
-// response of 500 results in CBOR is about 50 KiB.
+// response of 500 results is about 50 KiB.
 const maxPooledResponse = 256 << 10
 
 var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

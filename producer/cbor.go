@@ -492,17 +492,8 @@ func (r *cborReader) results(out *kinesis.PutRecordsOutput, slab *stringSlab) er
 		out.Records = append(out.Records, types.PutRecordsResultEntry{})
 		res := &out.Records[len(out.Records)-1]
 		err = r.members("a result", func(key string) error {
-			var field **string
-			switch key {
-			case "SequenceNumber":
-				field = &res.SequenceNumber
-			case "ShardId":
-				field = &res.ShardId
-			case "ErrorCode":
-				field = &res.ErrorCode
-			case "ErrorMessage":
-				field = &res.ErrorMessage
-			default:
+			field := resultField(res, key)
+			if field == nil {
 				return r.skip(0)
 			}
 			if r.absent() {
@@ -518,6 +509,22 @@ func (r *cborReader) results(out *kinesis.PutRecordsOutput, slab *stringSlab) er
 			return err
 		}
 	}
+}
+
+// resultField returns the member key of a PutRecords result, nil for one
+// the readers skip.
+func resultField(res *types.PutRecordsResultEntry, key string) **string {
+	switch key {
+	case "SequenceNumber":
+		return &res.SequenceNumber
+	case "ShardId":
+		return &res.ShardId
+	case "ErrorCode":
+		return &res.ErrorCode
+	case "ErrorMessage":
+		return &res.ErrorMessage
+	}
+	return nil
 }
 
 // errorInfo is what an error response says: the members the SDK's
