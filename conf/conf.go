@@ -125,6 +125,18 @@ const (
 	OversizeTruncate Oversize = "truncate"
 )
 
+// WireFormat is how PutRecords calls are encoded.
+type WireFormat string
+
+// The wire formats.
+const (
+	// WireCBOR sends PutRecords in CBOR, as the AWS Java SDKs do: data as
+	// bytes, not base64.
+	WireCBOR WireFormat = "cbor"
+	// WireJSON sends PutRecords in JSON (awsJson1.1), data in base64.
+	WireJSON WireFormat = "json"
+)
+
 // LevelOff is the slog level of plugin_log_level off: above every level the
 // plugin logs at.
 const LevelOff = slog.LevelError + 4
@@ -208,6 +220,8 @@ type Config struct {
 	// MaxConnections is the most PutRecords requests in flight, and the
 	// HTTP connection pool's size.
 	MaxConnections int
+	// WireFormat is how PutRecords calls are encoded.
+	WireFormat WireFormat
 
 	// Endpoint overrides the Kinesis endpoint URL (emulators, VPC
 	// endpoints), with Port applied. Always a URL with a scheme.
@@ -318,6 +332,8 @@ var Options = []Option{
 		}},
 	{Name: "max_connections", Default: "24", Help: "Most PutRecords requests in flight, and the HTTP connection pool's size.",
 		set: func(l *loader, v string) { l.c.MaxConnections = l.intRange("max_connections", v, 1, MaxConnections) }},
+	{Name: "wire_format", Default: "json", Help: "How PutRecords is sent: `json` (records in base64) or `cbor`, as the AWS Java SDKs send it to Kinesis, records as bytes: a quarter fewer bytes to sign, encrypt and send, and a cheaper response to read. `json` is the default because some endpoints and proxies speak only JSON, and kinesalite cuts CBOR answers off at 16 KiB (about 150 records). Other calls (ListShards, DescribeStreamSummary) are JSON either way.",
+		set: func(l *loader, v string) { l.c.WireFormat = WireFormat(l.enum("wire_format", v, "cbor", "json")) }},
 
 	// AWS access.
 	{Name: "endpoint", Help: "Kinesis endpoint: a URL or a host name (then https). Plain `http://` needs `allow_http on`.",

@@ -25,6 +25,7 @@ func defaults() Config {
 		RateLimit:            150,
 		ShardRefreshInterval: time.Minute,
 		MaxConnections:       24,
+		WireFormat:           WireJSON,
 		HTTPRequestTimeout:   10 * time.Second,
 		AutoRetryRequests:    true,
 		FlushTimeout:         4 * time.Second,
@@ -190,6 +191,14 @@ var optionCases = map[string]struct {
 	"request_max_size": {
 		good: []good{{"10MiB", nil, func(c *Config) { c.RequestMaxSize = 10 << 20 }}},
 		bad:  []string{"11MiB", "512KiB", "ten"},
+	},
+	"wire_format": {
+		good: []good{
+			{"cbor", nil, func(c *Config) { c.WireFormat = WireCBOR }},
+			{"CBOR", nil, func(c *Config) { c.WireFormat = WireCBOR }},
+			{"json", nil, func(c *Config) {}},
+		},
+		bad: []string{"xml", "cbor1.1", "protobuf"},
 	},
 	"oversize": {
 		good: []good{{"truncate", nil, func(c *Config) { c.Oversize = OversizeTruncate }}},

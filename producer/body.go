@@ -5,31 +5,38 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"mime"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // BodyPutter is a Putter that can also send a PutRecords request whose
-// JSON body the producer wrote itself, straight from its entries into a
-// reused buffer: no PutRecordsInput, no SDK serialisation. The body is
-// the awsJson1.1 PutRecords request ({"Records":[{"Data":base64,
-// "ExplicitHashKey":..., "PartitionKey":...}], "StreamName":...}) and
-// must be sent as it is; it is valid only until PutRecordsBody returns.
+// body the producer wrote itself, straight from its entries into a reused
+// buffer: no PutRecordsInput, no SDK serialisation. The body is the
+// PutRecords request in format: WireJSON, the awsJson1.1 body
+// ({"Records":[{"Data":base64, "ExplicitHashKey":..., "PartitionKey":...}],
+// "StreamName":...}), or WireCBOR, the same members in CBOR with the data
+// as byte strings. It must be sent as it is, and is valid only until
+// PutRecordsBody returns.
 //
 // New uses PutRecordsBody when Config.Client implements BodyPutter, and
 // wraps a *kinesis.Client in one of its own, which keeps everything else
 // of the SDK: credentials, SigV4 signing, endpoint resolution, retries,
-// the response's decoding and errors. Other Putters (fakes, say) get a
-// PutRecordsInput as before.
+// and its reader of errors, which come out of a CBOR response exactly as
+// out of a JSON one; successful responses it reads itself (ownResponses).
+// Other Putters (fakes, say) get a PutRecordsInput as before.
 type BodyPutter interface {
 	Putter
-	// PutRecordsBody sends body as the PutRecords request of streamName
-	// and returns the decoded response.
-	PutRecordsBody(ctx context.Context, streamName string, body []byte) (*kinesis.PutRecordsOutput, error)
+	// PutRecordsBody sends body, in format, as the PutRecords request of
+	// streamName and returns the decoded response.
+	PutRecordsBody(ctx context.Context, streamName string, format WireFormat, body []byte) (*kinesis.PutRecordsOutput, error)
 }
 
 // BodyPutterOf returns the BodyPutter to send through for c (a
@@ -47,7 +54,8 @@ func BodyPutterOf(c Putter) BodyPutter {
 
 // kinesisBodyPutter sends bodies through a *kinesis.Client: a PutRecords
 // call whose serialised input is replaced by the body (presetBody), so
-// that every other middleware of the SDK runs as for any call.
+// that every other middleware of the SDK runs as for any call. The
+// response is read by ownResponses.
 //
 // The producer reuses the body's buffer once the call returns, even when
 // net/http may still hold the request (a canceled or failed attempt): the
@@ -61,37 +69,118 @@ type kinesisBodyPutter struct{ *kinesis.Client }
 // has next to nothing to do before presetBody replaces its output.
 var noEntries = []types.PutRecordsRequestEntry{}
 
-func (k kinesisBodyPutter) PutRecordsBody(ctx context.Context, streamName string, body []byte) (*kinesis.PutRecordsOutput, error) {
+func (k kinesisBodyPutter) PutRecordsBody(ctx context.Context, streamName string, format WireFormat, body []byte) (*kinesis.PutRecordsOutput, error) {
 	in := &kinesis.PutRecordsInput{StreamName: &streamName, Records: noEntries}
+	preset := &presetBody{body: body}
 	return k.PutRecords(ctx, in, func(o *kinesis.Options) {
+		if format == WireCBOR {
+			preset.contentType = cborContentType
+		}
+		o.Protocol = ownResponses{o.Protocol}
 		// Options.APIOptions is a copy per call: appending is safe.
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
-			return s.Serialize.Insert(presetBody(body), "OperationSerializer", middleware.After)
+			return s.Serialize.Insert(preset, "OperationSerializer", middleware.After)
 		})
 	})
 }
 
 // presetBody is a Serialize-step middleware that replaces the request
-// body the SDK serialised with the one the producer wrote. It runs right
-// after the SDK's serialiser, which sets the method, the target and the
-// content type; signing (which hashes the body), retries (which rewind
-// it) and sending see only the preset body.
-type presetBody []byte
+// body the SDK serialised with the one the producer wrote, and its
+// content type when it is not the SDK's JSON. It runs right after the
+// SDK's serialiser, which sets the method, the target and the content
+// type; signing (which hashes the body), retries (which rewind it) and
+// sending see only the preset body.
+type presetBody struct {
+	body        []byte
+	contentType string // "" keeps the SDK's
+}
 
-func (presetBody) ID() string { return "kinesis_kpl.PresetBody" }
+func (*presetBody) ID() string { return "kinesis_kpl.PresetBody" }
 
-func (b presetBody) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
+func (b *presetBody) HandleSerialize(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
 	req, ok := in.Request.(*smithyhttp.Request)
 	if !ok {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("producer: unexpected transport request %T", in.Request)
 	}
-	sreq, err := req.SetStream(bytes.NewReader(b))
+	if b.contentType != "" {
+		req.Header.Set("Content-Type", b.contentType)
+	}
+	sreq, err := req.SetStream(bytes.NewReader(b.body))
 	if err != nil {
 		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("producer: setting the request body: %w", err)
 	}
 	in.Request = sreq
 	return next.HandleSerialize(ctx, in)
 }
+
+// ownResponses is the client's protocol (awsJson1.1) for a PutRecords
+// call whose body the producer wrote, with a successful response read
+// here, JSON or CBOR, straight into the PutRecordsOutput without the
+// SDK's generic reader (decodePutRecordsJSON, decodePutRecordsCBOR). A
+// CBOR error is turned into the JSON error body it stands for and handed
+// to the SDK's own error reader, so that it becomes the same typed error,
+// with the same code, message and HTTP status, that the SDK's retryer and
+// classifyError see for a JSON one. JSON errors, and responses of another
+// content type (a proxy's, say), are the SDK's to read as ever.
+type ownResponses struct{ smithyhttp.ClientProtocol }
+
+// jsonContentType is the content type of awsJson1.1.
+const jsonContentType = "application/x-amz-json-1.1"
+
+func (p ownResponses) DeserializeResponse(ctx context.Context, schema *smithy.OperationSchema, reg *smithy.TypeRegistry, resp *smithyhttp.Response, out smithy.Deserializable) error {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	success := resp.StatusCode >= 200 && resp.StatusCode < 300
+	o, isPut := out.(*kinesis.PutRecordsOutput)
+	if !isPut || (mt != cborContentType && (mt != jsonContentType || !success)) {
+		return p.ClientProtocol.DeserializeResponse(ctx, schema, reg, resp, out)
+	}
+	body, err := readResponse(resp.Body)
+	if err != nil {
+		return &smithy.DeserializationError{Err: fmt.Errorf("reading the PutRecords response: %w", err)}
+	}
+	switch {
+	case mt == jsonContentType:
+		err = decodePutRecordsJSON(body, o)
+	case success:
+		err = decodePutRecordsCBOR(body, o)
+	default:
+		info, err := decodeErrorCBOR(body)
+		if err != nil {
+			return &smithy.DeserializationError{Err: err, Snapshot: []byte(body[:min(len(body), 1024)])}
+		}
+		// The SDK closes resp.Body, the one it was given.
+		jsonResp := *resp.Response
+		jsonResp.Body = io.NopCloser(bytes.NewReader(info.appendJSON(nil)))
+		return p.ClientProtocol.DeserializeResponse(ctx, schema, reg, &smithyhttp.Response{Response: &jsonResp}, out)
+	}
+	if err != nil {
+		return &smithy.DeserializationError{Err: err}
+	}
+	return nil
+}
+
+// readResponse reads a response body whole into one string, which every
+// text the response readers yield is a part of. The read goes through a
+// pooled buffer.
+func readResponse(r io.Reader) (string, error) {
+	buf := responseBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledResponse {
+			buf.Reset()
+			responseBuffers.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
+
+// maxPooledResponse bounds the response buffers kept: a PutRecords
+// response of 500 results is about 50 KiB.
+const maxPooledResponse = 256 << 10
+
+var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // appendPutRecordsBody appends to dst the PutRecords request body for
 // entries of streamName: the JSON the SDK writes for the same

@@ -106,8 +106,10 @@
 //     the rate limit (ratelimit.go) and the buffer cap, redistributing
 //     over a new map, and deciding aggregates stored on another shard.
 //   - sender.go: the workers that build a PutRecords request (body.go
-//     writes its JSON body straight from the entries when the client is
-//     a *kinesis.Client or another BodyPutter) and read its response (only the failed entries are retried, classify.go says
+//     writes its JSON body, cbor.go its CBOR body (Config.WireFormat),
+//     straight from the entries when the client is a *kinesis.Client or
+//     another BodyPutter; cbor.go also reads a CBOR response) and read
+//     its response (only the failed entries are retried, classify.go says
 //     how), the send loop and the shard map refresh (shards.go).
 //   - panics.go: recovering panics in all of the above.
 //

@@ -83,9 +83,13 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
 	defer cancel()
 	if p.bodies != nil {
-		req.body = appendPutRecordsBody(req.body[:0], p.cfg.StreamName, req.entries)
+		if p.cfg.WireFormat == WireCBOR {
+			req.body = appendPutRecordsCBOR(req.body[:0], p.cfg.StreamName, req.entries)
+		} else {
+			req.body = appendPutRecordsBody(req.body[:0], p.cfg.StreamName, req.entries)
+		}
 		return safePut(func() (*kinesis.PutRecordsOutput, error) {
-			return p.bodies.PutRecordsBody(ctx, p.cfg.StreamName, req.body)
+			return p.bodies.PutRecordsBody(ctx, p.cfg.StreamName, p.cfg.WireFormat, req.body)
 		})
 	}
 	for _, e := range req.entries {

@@ -192,6 +192,9 @@ func producerConfig(ctx context.Context, cfg conf.Config, client *kinesis.Client
 	if cfg.RateLimit == 0 {
 		pc.RateLimit = producer.NoRateLimit
 	}
+	if cfg.WireFormat == conf.WireCBOR {
+		pc.WireFormat = producer.WireCBOR
+	}
 	if cfg.Aggregation == conf.AggregationSimple {
 		pc.AggregationFormat = producer.AggregationNewline
 	}

@@ -362,8 +362,10 @@ func TestProducerConfigMapping(t *testing.T) {
 	}{
 		{"defaults", nil, func(p *producer.Config) bool {
 			return p.GetShards != nil && p.AggregateBatchCount == 0 && p.RateLimit == 150 && p.MaxConnections == 24 &&
-				p.MaxRecordSize == 1<<20 && p.AggregateBatchSize == 50<<10 && p.BatchSize == 5<<20 && p.RequestTimeout == 10*time.Second
+				p.MaxRecordSize == 1<<20 && p.AggregateBatchSize == 50<<10 && p.BatchSize == 5<<20 && p.RequestTimeout == 10*time.Second &&
+				p.WireFormat == producer.WireJSON
 		}},
+		{"wire_format cbor", conf.MapGetter{"wire_format": "cbor"}, func(p *producer.Config) bool { return p.WireFormat == producer.WireCBOR }},
 		{"aggregation off", conf.MapGetter{"aggregation": "off"}, func(p *producer.Config) bool { return p.AggregateBatchCount == 1 }},
 		{"simple aggregation", conf.MapGetter{"simple_aggregation": "on", "aggregation": "off"}, func(p *producer.Config) bool {
 			return p.AggregationFormat == producer.AggregationNewline && p.AggregateBatchCount == 0
@@ -443,5 +445,30 @@ func TestOpenRoutesStreamTemplates(t *testing.T) {
 		if err != nil || len(recs) != want {
 			t.Errorf("%s holds %d user records (%v), want %d", stream, len(recs), err, want)
 		}
+	}
+}
+
+// wire_format reaches the wire: cbor sends every PutRecords in CBOR, json
+// (the default) none, and both deliver every record.
+func TestWireFormatReachesTheWire(t *testing.T) {
+	isolateAWS(t)
+	for _, format := range []string{"", "cbor", "json"} {
+		t.Run("wire_format="+format, func(t *testing.T) {
+			srv, _ := startKinesis(t)
+			opts := conf.MapGetter{"stream": "s", "endpoint": srv.URL(), "allow_http": "on"}
+			if format != "" {
+				opts["wire_format"] = format
+			}
+			openAndFlush(t, load(t, opts), 2, 50)
+			st := srv.Stats()
+			puts := st.Operations["PutRecords"]
+			want := 0
+			if format == "cbor" {
+				want = puts
+			}
+			if puts == 0 || st.CBORRequests != want {
+				t.Errorf("%d of %d PutRecords in CBOR, want %d", st.CBORRequests, puts, want)
+			}
+		})
 	}
 }

@@ -132,9 +132,9 @@ func watch(next producer.Putter, h *health) producer.Putter {
 	return w
 }
 
-func (w watchedBodyPutter) PutRecordsBody(ctx context.Context, stream string, body []byte) (*kinesis.PutRecordsOutput, error) {
+func (w watchedBodyPutter) PutRecordsBody(ctx context.Context, stream string, format producer.WireFormat, body []byte) (*kinesis.PutRecordsOutput, error) {
 	id := w.health.begin()
-	out, err := w.body.PutRecordsBody(ctx, stream, body)
+	out, err := w.body.PutRecordsBody(ctx, stream, format, body)
 	w.health.end(id, err)
 	return out, err
 }

@@ -16,8 +16,8 @@ type Fake struct {
 
 // StartFake starts a fake with one stream of shards shards, served over
 // TLS with cert on addr.
-func StartFake(addr string, cert *Certificate, stream string, shards int) (*Fake, error) {
-	srv, err := fakekinesis.New()
+func StartFake(addr string, cert *Certificate, stream string, shards int, opts ...fakekinesis.Option) (*Fake, error) {
+	srv, err := fakekinesis.New(opts...)
 	if err != nil {
 		return nil, err
 	}

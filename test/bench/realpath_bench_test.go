@@ -157,25 +157,14 @@ func BenchmarkRealPath(b *testing.B) {
 	url := fakeURL(b)
 	chunk := bench.Chunk(0, chunkRecords, bench.MediumRecord)
 	for _, agg := range []string{"on", "off"} {
-		b.Run("plugin/aggregation="+agg, func(b *testing.B) {
-			cfg, err := conf.Load(conf.MapGetter{
-				"stream": streamName, "region": "us-east-1", "endpoint": url,
-				"rate_limit": "off", "aggregation": agg,
+		for _, wire := range []string{"json", "cbor"} {
+			b.Run("plugin/aggregation="+agg+"/wire="+wire, func(b *testing.B) {
+				realPathPlugin(b, chunk, conf.MapGetter{
+					"stream": streamName, "region": "us-east-1", "endpoint": url,
+					"rate_limit": "off", "aggregation": agg, "wire_format": wire,
+				})
 			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			in, err := instance.Open(context.Background(), "bench", cfg, instance.NewLogger(io.Discard, "bench", slog.LevelError))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer in.Close(context.Background())
-			measure(b, func() {
-				if st := in.Flush("kube.app", chunk); st != instance.OK {
-					b.Fatalf("Flush = %s", st)
-				}
-			})
-		})
+		}
 	}
 	b.Run("baseline/decoder+encoding-json+PutRecords", func(b *testing.B) {
 		cfg, err := conf.Load(conf.MapGetter{"stream": streamName, "region": "us-east-1", "endpoint": url})
@@ -188,6 +177,24 @@ func BenchmarkRealPath(b *testing.B) {
 		}
 		client := kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(url) })
 		measure(b, func() { baselineFlush(b, client, chunk) })
+	})
+}
+
+// realPathPlugin measures the plugin's flush with options opts.
+func realPathPlugin(b *testing.B, chunk []byte, opts conf.MapGetter) {
+	cfg, err := conf.Load(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := instance.Open(context.Background(), "bench", cfg, instance.NewLogger(io.Discard, "bench", slog.LevelError))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close(context.Background())
+	measure(b, func() {
+		if st := in.Flush("kube.app", chunk); st != instance.OK {
+			b.Fatalf("Flush = %s", st)
+		}
 	})
 }
 

@@ -2,7 +2,6 @@ package fakekinesis
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -15,30 +14,30 @@ const (
 
 func (s *Server) createStream(q *request) {
 	var in createStreamInput
-	if err := json.Unmarshal(q.body, &in); err != nil {
-		s.reject(q.w, malformedBody)
+	if err := q.wire.decode(q.body, &in); err != nil {
+		s.reject(q.w, q.wire, malformedBody)
 		return
 	}
 	if in.StreamName == nil || !validStreamName(*in.StreamName) {
-		s.reject(q.w, validationError("1 validation error detected: Value at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"))
+		s.reject(q.w, q.wire, validationError("1 validation error detected: Value at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 1 and 128"))
 		return
 	}
 	shards := onDemandShards
 	if in.ShardCount != nil {
 		shards = *in.ShardCount
 	} else if in.StreamModeDetails == nil || in.StreamModeDetails.StreamMode != "ON_DEMAND" {
-		s.reject(q.w, invalidArgument("ShardCount is required for a stream in PROVISIONED mode."))
+		s.reject(q.w, q.wire, invalidArgument("ShardCount is required for a stream in PROVISIONED mode."))
 		return
 	}
 	if shards < 1 || shards > MaxShards {
-		s.reject(q.w, validationError("1 validation error detected: Value at 'shardCount' failed to satisfy constraint: Member must have value between 1 and 10000"))
+		s.reject(q.w, q.wire, validationError("1 validation error detected: Value at 'shardCount' failed to satisfy constraint: Member must have value between 1 and 10000"))
 		return
 	}
 	maxRecordBytes := s.maxRecordBytes
 	if in.MaxRecordSizeInKiB != nil {
 		kib := *in.MaxRecordSizeInKiB
 		if kib < minRecordSizeKiB || kib > maxRecordSizeKiB {
-			s.reject(q.w, validationError("1 validation error detected: Value at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1024 and 10240"))
+			s.reject(q.w, q.wire, validationError("1 validation error detected: Value at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value between 1024 and 10240"))
 			return
 		}
 		maxRecordBytes = kib << 10
@@ -47,17 +46,17 @@ func (s *Server) createStream(q *request) {
 	err := s.createStreamLocked(*in.StreamName, shards, maxRecordBytes)
 	s.mu.Unlock()
 	if err != nil {
-		s.reject(q.w, &apiError{http.StatusBadRequest, codeResourceInUse,
+		s.reject(q.w, q.wire, &apiError{http.StatusBadRequest, codeResourceInUse,
 			"Stream " + *in.StreamName + " under account " + accountID + " already exists."})
 		return
 	}
-	writeBody(q.w, http.StatusOK, nil)
+	q.wire.writeBody(q.w, http.StatusOK, nil)
 }
 
 func (s *Server) describeStreamSummary(q *request) {
 	var in describeStreamSummaryInput
-	if err := json.Unmarshal(q.body, &in); err != nil {
-		s.reject(q.w, malformedBody)
+	if err := q.wire.decode(q.body, &in); err != nil {
+		s.reject(q.w, q.wire, malformedBody)
 		return
 	}
 	s.mu.Lock()
@@ -73,7 +72,7 @@ func (s *Server) describeStreamSummary(q *request) {
 			StreamStatus:            "ACTIVE",
 			StreamModeDetails:       streamModeDetails{StreamMode: "PROVISIONED"},
 			RetentionPeriodHours:    24,
-			StreamCreationTimestamp: float64(st.created.UnixMilli()) / 1000,
+			StreamCreationTimestamp: epochSeconds(st.created.UnixMilli()) / 1000,
 			EnhancedMonitoring:      []enhancedMetrics{{ShardLevelMetrics: []string{}}},
 			EncryptionType:          "NONE",
 			OpenShardCount:          len(st.open),
@@ -82,22 +81,22 @@ func (s *Server) describeStreamSummary(q *request) {
 	}
 	s.mu.Unlock()
 	if bad != nil {
-		s.reject(q.w, bad)
+		s.reject(q.w, q.wire, bad)
 		return
 	}
-	writeJSON(q.w, out)
+	q.wire.writeResult(q.w, out)
 }
 
 func (s *Server) listShards(q *request) {
 	var in listShardsInput
-	if err := json.Unmarshal(q.body, &in); err != nil {
-		s.reject(q.w, malformedBody)
+	if err := q.wire.decode(q.body, &in); err != nil {
+		s.reject(q.w, q.wire, malformedBody)
 		return
 	}
 	page := defaultListShardsPage
 	if in.MaxResults != nil {
 		if *in.MaxResults < 1 || *in.MaxResults > maxListShardsResults {
-			s.reject(q.w, validationError("1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000"))
+			s.reject(q.w, q.wire, validationError("1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 10000"))
 			return
 		}
 		page = min(*in.MaxResults, defaultListShardsPage)
@@ -108,13 +107,13 @@ func (s *Server) listShards(q *request) {
 	// filter); Kinesis refuses a mix.
 	ref, after := in.streamRef, ""
 	if in.NextToken != nil {
-		if in.StreamName != nil || in.StreamARN != nil || in.ExclusiveStartShardId != nil || len(in.StreamCreationTimestamp) > 0 {
-			s.reject(q.w, invalidArgument("NextToken cannot be provided together with StreamName, StreamARN, ExclusiveStartShardId or StreamCreationTimestamp."))
+		if in.StreamName != nil || in.StreamARN != nil || in.ExclusiveStartShardId != nil || in.StreamCreationTimestamp != nil {
+			s.reject(q.w, q.wire, invalidArgument("NextToken cannot be provided together with StreamName, StreamARN, ExclusiveStartShardId or StreamCreationTimestamp."))
 			return
 		}
 		name, last, ok := decodeNextToken(*in.NextToken)
 		if !ok {
-			s.reject(q.w, invalidArgument("Invalid NextToken."))
+			s.reject(q.w, q.wire, invalidArgument("Invalid NextToken."))
 			return
 		}
 		ref, after = streamRef{StreamName: &name}, last
@@ -124,7 +123,7 @@ func (s *Server) listShards(q *request) {
 		}
 		if f := in.ShardFilter; f != nil && f.Type == "AFTER_SHARD_ID" {
 			if f.ShardId == nil {
-				s.reject(q.w, invalidArgument("ShardId is required for the AFTER_SHARD_ID filter."))
+				s.reject(q.w, q.wire, invalidArgument("ShardId is required for the AFTER_SHARD_ID filter."))
 				return
 			}
 			after = max(after, *f.ShardId)
@@ -158,10 +157,10 @@ func (s *Server) listShards(q *request) {
 	}
 	s.mu.Unlock()
 	if bad != nil {
-		s.reject(q.w, bad)
+		s.reject(q.w, q.wire, bad)
 		return
 	}
-	writeJSON(q.w, out)
+	q.wire.writeResult(q.w, out)
 }
 
 // deniedLocked answers AccessDeniedException for op when denied and the
@@ -176,7 +175,7 @@ func (s *Server) deniedLocked(q *request, op string, denied bool, ref streamRef)
 	s.stats.RequestsFailed++
 	s.notifyLocked()
 	s.mu.Unlock()
-	writeError(q.w, accessDenied(op, name))
+	q.wire.writeError(q.w, accessDenied(op, name))
 	return true
 }
 

@@ -1,6 +1,9 @@
 // Package fakekinesis is an in-process fake of Amazon Kinesis Data Streams
 // for tests: an HTTP server on 127.0.0.1 that speaks the Kinesis JSON 1.1
-// protocol to unmodified aws-sdk-go-v2 clients, injects scripted faults
+// protocol to unmodified aws-sdk-go-v2 clients, and the same operations in
+// CBOR (application/x-amz-cbor-1.1, as the AWS Java SDKs send them),
+// answering each request in its own format, CBOR with definite or
+// (WithIndefiniteLengths) indefinite lengths; it injects scripted faults
 // (throttling, partial failures, Kinesis' per-shard write limits, periodic
 // outages as 503s or connection resets, slow or lost responses, dropped
 // connections, a PutRecords-only IAM policy, reshards on demand or after N

@@ -1,7 +1,6 @@
 package fakekinesis
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,8 +20,8 @@ var malformedBody = &apiError{http.StatusBadRequest, codeSerialization, "Request
 func (s *Server) putRecords(q *request) {
 	start := time.Now() // Delay runs on the real clock
 	var in putRecordsInput
-	if err := json.Unmarshal(q.body, &in); err != nil {
-		s.reject(q.w, malformedBody)
+	if err := q.wire.decode(q.body, &in); err != nil {
+		s.reject(q.w, q.wire, malformedBody)
 		return
 	}
 	st := s.admitPut(q, start, in.streamRef, in.Records, true)
@@ -64,14 +63,14 @@ func (s *Server) putRecords(q *request) {
 		dropConnection(q.w)
 		return
 	}
-	writeJSON(q.w, out)
+	q.wire.writeResult(q.w, out)
 }
 
 func (s *Server) putRecord(q *request) {
 	start := time.Now() // Delay runs on the real clock
 	var in putRecordInput
-	if err := json.Unmarshal(q.body, &in); err != nil {
-		s.reject(q.w, malformedBody)
+	if err := q.wire.decode(q.body, &in); err != nil {
+		s.reject(q.w, q.wire, malformedBody)
 		return
 	}
 	st := s.admitPut(q, start, in.streamRef, []putRecordsEntry{in.putRecordsEntry}, false)
@@ -105,9 +104,9 @@ func (s *Server) putRecord(q *request) {
 	case fault == faultLose:
 		dropConnection(q.w)
 	case entryErr != nil:
-		writeError(q.w, entryErr)
+		q.wire.writeError(q.w, entryErr)
 	default:
-		writeJSON(q.w, out)
+		q.wire.writeResult(q.w, out)
 	}
 }
 
@@ -118,7 +117,7 @@ func (s *Server) admitPut(q *request, start time.Time, ref streamRef, entries []
 	s.countEntriesSeen(len(entries))
 	st, bad := s.validatePut(ref, entries, batch)
 	if bad != nil {
-		s.reject(q.w, bad)
+		s.reject(q.w, q.wire, bad)
 		return nil
 	}
 	if !s.holdPut(q, start) {
@@ -180,7 +179,7 @@ func (s *Server) answerRequestFaultLocked(q *request, fault requestFault, st *st
 	s.stats.RequestsFailed++
 	s.notifyLocked()
 	s.mu.Unlock()
-	writeError(q.w, e)
+	q.wire.writeError(q.w, e)
 	return true
 }
 

@@ -28,6 +28,7 @@ type Server struct {
 	maxRequestBytes int
 	maxRecordBytes  int
 	clock           func() time.Time
+	indefinite      bool // CBOR answers with indefinite lengths
 
 	takeMu    sync.Mutex // serialises TakeUserRecords
 	mu        sync.Mutex
@@ -170,6 +171,7 @@ type request struct {
 	w    http.ResponseWriter
 	r    *http.Request
 	body []byte
+	wire wire // the request's format, and its answer's
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,8 +199,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_, known = operations[target]
 		op = target
 	}
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	f, spoken := s.wireOf(mediaType)
 	s.mu.Lock()
 	s.stats.Requests++
+	if f.cbor {
+		s.stats.CBORRequests++
+	}
 	s.stats.SignedBy[AccessKeyID(r.Header.Get("Authorization"))]++
 	if known {
 		s.stats.Operations[op]++
@@ -217,25 +224,24 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		resetConnection(w)
 		return
 	case down:
-		writeError(w, serviceUnavailable)
+		f.writeError(w, serviceUnavailable)
 		return
 	}
 
 	var bad *apiError
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case r.Method != http.MethodPost || !known:
 		bad = &apiError{http.StatusBadRequest, codeUnknownOperation, ""}
-	case mediaType != contentType:
-		bad = &apiError{http.StatusBadRequest, codeSerialization, "Content-Type must be " + contentType + "."}
+	case !spoken:
+		bad = &apiError{http.StatusBadRequest, codeSerialization, "Content-Type must be " + contentType + " or " + contentTypeCBOR + "."}
 	case readErr != nil:
 		bad = &apiError{http.StatusBadRequest, codeSerialization, "Request body could not be read in full."}
 	}
 	if bad != nil {
-		s.reject(w, bad)
+		s.reject(w, f, bad)
 		return
 	}
-	operations[op](s, &request{w: w, r: r, body: body})
+	operations[op](s, &request{w: w, r: r, body: body, wire: f})
 }
 
 // unknownOperation is the Stats.Operations key for requests whose target is
@@ -273,12 +279,12 @@ func resetConnection(w http.ResponseWriter) {
 
 // reject answers with an error that the request itself caused (not an
 // injected fault) and counts it in Stats.RequestsRejected.
-func (s *Server) reject(w http.ResponseWriter, e *apiError) {
+func (s *Server) reject(w http.ResponseWriter, f wire, e *apiError) {
 	s.mu.Lock()
 	s.stats.RequestsRejected++
 	s.notifyLocked()
 	s.mu.Unlock()
-	writeError(w, e)
+	f.writeError(w, e)
 }
 
 // AccessKeyID returns the access key id of a SigV4 Authorization header,

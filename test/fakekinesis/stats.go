@@ -11,6 +11,9 @@ import (
 type Stats struct {
 	// Requests counts every HTTP request received.
 	Requests int
+	// CBORRequests counts the requests of Requests sent in CBOR
+	// (application/x-amz-cbor-1.1).
+	CBORRequests int
 	// Operations counts requests per operation ("PutRecords",
 	// "ListShards", ...); requests with a missing or unimplemented
 	// X-Amz-Target count under "Unknown".

@@ -1,14 +1,12 @@
 package fakekinesis
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 )
 
 // The Kinesis JSON 1.1 protocol: every call is a POST to "/" naming its
 // operation in X-Amz-Target; bodies are JSON, blobs base64, timestamps
-// epoch seconds as numbers.
+// epoch seconds as numbers (or the same in CBOR: cbor.go).
 const (
 	targetPrefix = "Kinesis_20131202."
 	contentType  = "application/x-amz-json-1.1"
@@ -80,28 +78,6 @@ type errorBody struct {
 	Message string `json:"message,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, e *apiError) {
-	body, _ := json.Marshal(errorBody{Type: e.code, Message: e.message})
-	h := w.Header()
-	h.Set("X-Amzn-ErrorType", e.code)
-	writeBody(w, e.status, body)
-}
-
-// writeJSON answers 200 with v encoded; v is always one of the response
-// types below, which cannot fail to encode.
-func writeJSON(w http.ResponseWriter, v any) {
-	body, _ := json.Marshal(v)
-	writeBody(w, http.StatusOK, body)
-}
-
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
 // Requests. Pointers tell an absent member from an empty one, as Kinesis
 // validation does.
 
@@ -126,7 +102,7 @@ type listShardsInput struct {
 	NextToken               *string
 	ExclusiveStartShardId   *string
 	MaxResults              *int
-	StreamCreationTimestamp json.RawMessage
+	StreamCreationTimestamp any
 	ShardFilter             *struct {
 		Type    string
 		ShardId *string
@@ -187,7 +163,7 @@ type streamDescriptionSummary struct {
 	StreamStatus            string
 	StreamModeDetails       streamModeDetails
 	RetentionPeriodHours    int
-	StreamCreationTimestamp float64
+	StreamCreationTimestamp epochSeconds
 	EnhancedMonitoring      []enhancedMetrics
 	EncryptionType          string
 	OpenShardCount          int

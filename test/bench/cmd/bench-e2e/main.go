@@ -200,6 +200,13 @@ func rows() []row {
 				needs:  "aggregation",
 			})
 		}
+		r = append(r, row{
+			id:     "go-w2-agg-" + agg + "-cbor",
+			name:   "this plugin, random keys, `workers 2`, aggregation " + agg + ", `wire_format cbor`",
+			kind:   "go",
+			output: []string{"workers 2", "aggregation " + agg, "wire_format cbor"},
+			needs:  "wire_format",
+		})
 	}
 	return r
 }

@@ -3,7 +3,7 @@
 // benchmark). It prints the https URL, then the CA file to trust, one per
 // line, and serves until SIGTERM or SIGINT.
 //
-//	tlsfake -dir /tmp/x -stream bench -shards 64
+//	tlsfake -dir /tmp/x -stream bench -shards 64 [-indefinite]
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/bench"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/test/fakekinesis"
 )
 
 func main() {
@@ -34,6 +35,7 @@ func run(ctx context.Context, args []string) error {
 	stream := fs.String("stream", "bench", "stream to create")
 	shards := fs.Int("shards", 64, "its shards")
 	addr := fs.String("listen", "127.0.0.1:0", "TLS `address`")
+	indefinite := fs.Bool("indefinite", false, "write CBOR answers with indefinite lengths, as Jackson does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,13 +46,17 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fake, err := bench.StartFake(*addr, cert, *stream, *shards)
+	var opts []fakekinesis.Option
+	if *indefinite {
+		opts = append(opts, fakekinesis.WithIndefiniteLengths())
+	}
+	fake, err := bench.StartFake(*addr, cert, *stream, *shards, opts...)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%s\n%s\n", fake.URL(), cert.CAFile)
 	<-ctx.Done()
 	st := fake.Stats()
-	fmt.Fprintf(os.Stderr, "tlsfake: %d requests, %d entries accepted\n", st.Requests, st.EntriesAccepted)
+	fmt.Fprintf(os.Stderr, "tlsfake: %d requests (%d in CBOR), %d entries accepted\n", st.Requests, st.CBORRequests, st.EntriesAccepted)
 	return fake.Close()
 }

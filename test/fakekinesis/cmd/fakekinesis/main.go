@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	portFile := fs.String("port-file", "", "write the listening port to this `file` (removed on exit)")
 	maxRequest := fs.Int("max-request-bytes", fakekinesis.DefaultMaxRequestBytes, "PutRecords request limit (data + partition keys)")
 	maxRecord := fs.Int("max-record-bytes", fakekinesis.DefaultMaxRecordBytes, "record limit (data + partition key)")
+	indefinite := fs.Bool("indefinite", false, "write CBOR answers with indefinite lengths, as Jackson does")
 	var faults fakekinesis.Faults
 	fs.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "throttle every `N`th entry (0: never)")
 	fs.IntVar(&faults.InternalErrorEvery, "internal-error-every", 0, "fail every `N`th entry with InternalFailure (0: never)")
@@ -106,7 +107,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	srv, err := fakekinesis.New(fakekinesis.WithMaxRequestBytes(*maxRequest), fakekinesis.WithMaxRecordBytes(*maxRecord))
+	opts := []fakekinesis.Option{fakekinesis.WithMaxRequestBytes(*maxRequest), fakekinesis.WithMaxRecordBytes(*maxRecord)}
+	if *indefinite {
+		opts = append(opts, fakekinesis.WithIndefiniteLengths())
+	}
+	srv, err := fakekinesis.New(opts...)
 	if err != nil {
 		return err
 	}
