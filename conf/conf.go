@@ -332,8 +332,8 @@ var Options = []Option{
 		}},
 	{Name: "max_connections", Default: "24", Help: "Most PutRecords requests in flight, and the HTTP connection pool's size.",
 		set: func(l *loader, v string) { l.c.MaxConnections = l.intRange("max_connections", v, 1, MaxConnections) }},
-	{Name: "wire_format", Default: "json", Help: "How PutRecords is sent: `json` (records in base64) or `cbor`, as the AWS Java SDKs send it to Kinesis, records as bytes: a quarter fewer bytes to sign, encrypt and send, and a cheaper response to read. `json` is the default because some endpoints and proxies speak only JSON, and kinesalite cuts CBOR answers off at 16 KiB (about 150 records). Other calls (ListShards, DescribeStreamSummary) are JSON either way.",
-		set: func(l *loader, v string) { l.c.WireFormat = WireFormat(l.enum("wire_format", v, "cbor", "json")) }},
+	{Name: "wire_format", Default: "auto", Help: "How PutRecords is sent: `cbor`, as the AWS Java SDKs send it to Kinesis, records as bytes (a quarter fewer bytes to sign, encrypt and send than base64, and a cheaper response to read), or `json`, records in base64. `auto` is `cbor` for AWS's own endpoints (no `endpoint`, or a host under amazonaws.com, amazonaws.com.cn, amazonaws.eu or api.aws) and `json` for any other `endpoint`: emulators and proxies may speak only JSON (kinesalite cuts CBOR answers off at 16 KiB). Other calls (ListShards, DescribeStreamSummary) are JSON either way.",
+		set: func(l *loader, v string) { l.wire = l.enum("wire_format", v, "auto", "cbor", "json") }},
 
 	// AWS access.
 	{Name: "endpoint", Help: "Kinesis endpoint: a URL or a host name (then https). Plain `http://` needs `allow_http on`.",
@@ -391,6 +391,7 @@ var ErrInvalid = errors.New("invalid configuration")
 // loader holds the state of one Load: the options as given, the Config
 // being filled, and every problem found.
 type loader struct {
+	wire      string // wire_format as given; crossCheck resolves "auto"
 	g         Getter
 	c         Config
 	problems  []string
@@ -441,6 +442,13 @@ func (l *loader) apply(o Option) {
 // crossCheck finds the problems between options.
 func (l *loader) crossCheck() {
 	c := &l.c
+	c.WireFormat = WireFormat(l.wire)
+	if l.wire == "auto" {
+		c.WireFormat = WireJSON
+		if c.Endpoint == "" || awsEndpoint(c.Endpoint) {
+			c.WireFormat = WireCBOR
+		}
+	}
 	if c.ExternalID != "" && c.RoleARN == "" {
 		l.bad("external_id", "is set without role_arn; it is only used to assume role_arn")
 	}

@@ -25,7 +25,7 @@ func defaults() Config {
 		RateLimit:            150,
 		ShardRefreshInterval: time.Minute,
 		MaxConnections:       24,
-		WireFormat:           WireJSON,
+		WireFormat:           WireCBOR, // auto, without an endpoint: AWS's own
 		HTTPRequestTimeout:   10 * time.Second,
 		AutoRetryRequests:    true,
 		FlushTimeout:         4 * time.Second,
@@ -194,9 +194,22 @@ var optionCases = map[string]struct {
 	},
 	"wire_format": {
 		good: []good{
-			{"cbor", nil, func(c *Config) { c.WireFormat = WireCBOR }},
-			{"CBOR", nil, func(c *Config) { c.WireFormat = WireCBOR }},
-			{"json", nil, func(c *Config) {}},
+			{"cbor", nil, func(c *Config) {}},
+			{"CBOR", MapGetter{"endpoint": "https://127.0.0.1:4567"}, func(c *Config) { c.Endpoint = "https://127.0.0.1:4567" }},
+			{"json", nil, func(c *Config) { c.WireFormat = WireJSON }},
+			{"auto", nil, func(c *Config) {}},
+			{"auto", MapGetter{"endpoint": "vpce-1.kinesis.eu-west-1.vpce.amazonaws.com"}, func(c *Config) {
+				c.Endpoint = "https://vpce-1.kinesis.eu-west-1.vpce.amazonaws.com"
+			}},
+			{"auto", MapGetter{"endpoint": "https://kinesis.cn-north-1.amazonaws.com.cn"}, func(c *Config) {
+				c.Endpoint = "https://kinesis.cn-north-1.amazonaws.com.cn"
+			}},
+			{"auto", MapGetter{"endpoint": "https://127.0.0.1:4567"}, func(c *Config) {
+				c.Endpoint, c.WireFormat = "https://127.0.0.1:4567", WireJSON
+			}},
+			{"auto", MapGetter{"endpoint": "https://amazonaws.com.evil.example"}, func(c *Config) {
+				c.Endpoint, c.WireFormat = "https://amazonaws.com.evil.example", WireJSON
+			}},
 		},
 		bad: []string{"xml", "cbor1.1", "protobuf"},
 	},
@@ -227,12 +240,14 @@ var optionCases = map[string]struct {
 		good: []good{
 			{"https://kinesis.eu-west-1.amazonaws.com", nil, func(c *Config) { c.Endpoint = "https://kinesis.eu-west-1.amazonaws.com" }},
 			{"vpce-1.kinesis.eu-west-1.vpce.amazonaws.com", nil, func(c *Config) { c.Endpoint = "https://vpce-1.kinesis.eu-west-1.vpce.amazonaws.com" }},
-			{"http://127.0.0.1:4567", MapGetter{"allow_http": "on"}, func(c *Config) { c.Endpoint, c.Insecure = "http://127.0.0.1:4567", true }},
+			{"http://127.0.0.1:4567", MapGetter{"allow_http": "on"}, func(c *Config) {
+				c.Endpoint, c.Insecure, c.WireFormat = "http://127.0.0.1:4567", true, WireJSON // not AWS's: JSON
+			}},
 		},
 		bad: []string{"http://127.0.0.1:4567", "ftp://h:1", "https://", "https://h/path", "https://h:99999", "https://u@h"},
 	},
 	"port": {
-		good: []good{{"8443", MapGetter{"endpoint": "https://h:443"}, func(c *Config) { c.Endpoint = "https://h:8443" }}},
+		good: []good{{"8443", MapGetter{"endpoint": "https://h:443"}, func(c *Config) { c.Endpoint, c.WireFormat = "https://h:8443", WireJSON }}},
 		bad:  []string{"0", "65536", "https"},
 		with: MapGetter{"endpoint": "https://h"},
 	},

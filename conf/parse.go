@@ -161,3 +161,23 @@ func validRegion(s string) bool {
 	}
 	return s[0] != '-' && s[len(s)-1] != '-'
 }
+
+// awsHostSuffixes are the domains of AWS's own endpoints, which take
+// PutRecords in CBOR.
+var awsHostSuffixes = []string{".amazonaws.com", ".amazonaws.com.cn", ".amazonaws.eu", ".api.aws"}
+
+// awsEndpoint reports whether endpoint (a URL as the loader writes it) is
+// one of AWS's own.
+func awsEndpoint(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, suffix := range awsHostSuffixes {
+		if strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	return false
+}

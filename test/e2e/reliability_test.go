@@ -313,14 +313,17 @@ func TestReliability(t *testing.T) {
 		// reshard: aggregates built for the old map may land where KCL
 		// drops them, and must then be put again.
 		reshard bool
+		// cbor: PutRecords in CBOR, as the plugin sends it to AWS's own
+		// endpoints (wire_format auto); JSON otherwise, as to this one.
+		cbor bool
 	}{
 		{name: "shard limits", faults: fakekinesis.Faults{ShardLimit: fakekinesis.KinesisShardLimit},
-			records: 200000, keys: 50, within: 3 * time.Minute,
+			records: 200000, keys: 50, within: 3 * time.Minute, cbor: true,
 			met: func(s fakekinesis.Stats) bool { return s.EntriesOverLimit > 0 }},
 		{name: "outages of 2 s in 5 s, 503", faults: outage(false), records: 30000, keys: 50,
 			pace: 12 * time.Second, within: 2 * time.Minute, met: inOutage},
 		{name: "outages of 2 s in 5 s, connection resets", faults: outage(true), records: 30000, keys: 50,
-			pace: 12 * time.Second, within: 2 * time.Minute, met: inOutage},
+			pace: 12 * time.Second, within: 2 * time.Minute, met: inOutage, cbor: true},
 		{name: "ListShards denied, random keys", faults: denied, records: 100000, keys: 1, randomKeys: true,
 			within: 2 * time.Minute, met: listDenied},
 		{name: "ListShards denied, pod keys", faults: denied, records: 100000, keys: 300,
@@ -328,7 +331,7 @@ func TestReliability(t *testing.T) {
 		// Every shard split once in the middle of the run (issue: 100,000
 		// records with 50 keys, read back with KCL's rule).
 		{name: "split in flight", faults: fakekinesis.Faults{ReshardAfter: 150, ReshardTo: 8}, records: 100000, keys: 50,
-			pace: 8 * time.Second, within: time.Minute, reshard: true,
+			pace: 8 * time.Second, within: time.Minute, reshard: true, cbor: true,
 			met: func(s fakekinesis.Stats) bool { return s.Reshards == 1 }},
 	}
 	for _, tt := range tests {
@@ -336,9 +339,13 @@ func TestReliability(t *testing.T) {
 			e := setup(t)
 			srv := fakeKinesis(t, "logs", 4)
 			srv.SetFaults(tt.faults)
-			outputs := faultOutput(srv.URL())
+			wire := "wire_format json"
+			if tt.cbor {
+				wire = "wire_format cbor"
+			}
+			outputs := faultOutput(srv.URL(), wire)
 			if tt.randomKeys {
-				outputs = output("*", "logs", srv.URL(), "Retry_Limit False")
+				outputs = output("*", "logs", srv.URL(), "Retry_Limit False", wire)
 			}
 			f := run{
 				outputs: outputs,
@@ -348,8 +355,12 @@ func TestReliability(t *testing.T) {
 				within:  tt.within,
 			}.do(t, e, srv)
 			f.exactlyOnce(t, tt.reshard)
-			if !tt.met(fakeStats(t, srv)) {
+			stats := fakeStats(t, srv)
+			if !tt.met(stats) {
 				t.Errorf("the fault never met a record: the run did not test it")
+			}
+			if cbor := stats.CBORRequests > 0; cbor != tt.cbor {
+				t.Errorf("%d requests came in CBOR; want CBOR %v", stats.CBORRequests, tt.cbor)
 			}
 		})
 	}
