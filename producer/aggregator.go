@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -67,16 +68,20 @@ type aggregator struct {
 	joined  int    // newline format: the records' bytes as joined
 	shard   int    // index in the table, -1 for a key aggregator
 	mid     string // the shard's middle hash key (a table string); "" for a key aggregator
-	pk      string // the aggregate's random partition key, made on first use
+	pk      string // the aggregate's random partition key, made on first use; views pkBuf
+	pkBuf   [RandomKeyLen]byte
 	key     aggKey
 	newline bool // AggregationNewline rather than the KPL format
 	listed  bool // in Producer.nonEmpty
 }
 
 // anyPK returns the aggregate's own partition key, making it on first use.
+// The key views a's buffer, which is written again only for the next
+// aggregate (takeRefs), once this one is built and its encoder reset.
 func (a *aggregator) anyPK() string {
 	if a.pk == "" {
-		a.pk = randomKey()
+		AppendRandomKey(a.pkBuf[:0])
+		a.pk = unsafe.String(&a.pkBuf[0], RandomKeyLen)
 	}
 	return a.pk
 }

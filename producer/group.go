@@ -168,12 +168,6 @@ func AppendRandomKey(dst []byte) []byte {
 	return append(dst, digits[:]...)
 }
 
-// randomKey returns a new random partition key.
-func randomKey() string {
-	var buf [RandomKeyLen]byte
-	return string(AppendRandomKey(buf[:0]))
-}
-
 // AddAnyKey adds a record that has no partition key of its own, such as a
 // log line without the configured key field: any key will do. Its shard is
 // chosen at random (128 random bits, no hashing), so records spread over
