@@ -130,6 +130,12 @@ func checkOneOutcome(t *testing.T, format AggregationFormat, seed uint64) {
 	if err := p.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
+	p.mu.Lock()
+	if p.bufferedBytes != 0 {
+		// Bytes are counted in and out by the same rule (recRef.size).
+		t.Errorf("%d bytes still counted as buffered", p.bufferedBytes)
+	}
+	p.mu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	total := 0
