@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -34,7 +35,7 @@ type aggKey struct {
 // aggKeyOf is the key a record without a predicted shard shares an
 // aggregate by: its hash key (partition key hash, or explicit hash key),
 // or for records without a key of their own, one key for all of them (any
-// key will do: they share the first record's).
+// key will do: they share the aggregate's).
 func aggKeyOf(hash aggregation.HashKey, explicit, anyKey bool) aggKey {
 	if anyKey {
 		return aggKey{anyKey: true}
@@ -51,17 +52,58 @@ func aggKeyOf(hash aggregation.HashKey, explicit, anyKey bool) aggKey {
 // while it is held, which is until the aggregate is built and the encoder
 // reset, so each record is copied once, into the aggregate.
 //
+// Records without a key of their own (Group.AddAnyKey) are encoded with
+// the aggregate's partition key, pk, made for each aggregate, and in a
+// shard's aggregate with the shard's middle hash key, mid, as explicit hash
+// key: the key tables hold one entry each, and a KCL consumer, which checks
+// a sub-record's explicit hash key when it has one, keeps them on the
+// predicted shard.
+//
 // In the newline format (newline true) nothing is encoded while records
 // are added: joined counts the bytes they will take, newlines included,
 // and the entry is written from the records when the aggregate is drained.
 type aggregator struct {
 	enc     *aggregation.Encoder // holds the records once there are two; may be nil
 	refs    []recRef
-	joined  int // newline format: the records' bytes as joined
-	shard   int // index in the table, -1 for a key aggregator
+	joined  int    // newline format: the records' bytes as joined
+	shard   int    // index in the table, -1 for a key aggregator
+	mid     string // the shard's middle hash key (a table string); "" for a key aggregator
+	pk      string // the aggregate's random partition key, made on first use; views pkBuf
+	pkBuf   [RandomKeyLen]byte
 	key     aggKey
 	newline bool // AggregationNewline rather than the KPL format
 	listed  bool // in Producer.nonEmpty
+}
+
+// anyPK returns the aggregate's own partition key, making it on first use.
+// The key views a's buffer, which is written again only for the next
+// aggregate (takeRefs), once this one is built and its encoder reset.
+func (a *aggregator) anyPK() string {
+	if a.pk == "" {
+		AppendRandomKey(a.pkBuf[:0])
+		a.pk = unsafe.String(&a.pkBuf[0], RandomKeyLen)
+	}
+	return a.pk
+}
+
+// keysOf returns the keys ref is encoded with in a's aggregate: its own,
+// or for a record without one, the aggregate's key and the shard's middle
+// hash key ("" without a shard).
+func (a *aggregator) keysOf(ref *recRef) (pk, ehk string) {
+	if ref.anyKey {
+		return a.anyPK(), a.mid
+	}
+	return ref.partitionKey(), ref.explicitHashKey()
+}
+
+// outerPK is the partition key the aggregate's entry carries: its first
+// record's, or the aggregate's own when the first has none. a holds at
+// least one record.
+func (a *aggregator) outerPK() string {
+	if a.refs[0].anyKey {
+		return a.anyPK()
+	}
+	return a.refs[0].partitionKey()
 }
 
 // joinedLen is the bytes data takes in a newline aggregate: a newline
@@ -91,10 +133,10 @@ func appendJoined(dst []byte, refs []recRef) []byte {
 }
 
 // takeRefs empties a, giving its references to the caller; spare becomes
-// a's (empty) list.
+// a's (empty) list. The next aggregate gets a key of its own.
 func (a *aggregator) takeRefs(spare []recRef) []recRef {
 	refs := a.refs
-	a.refs, a.joined = spare[:0], 0
+	a.refs, a.joined, a.pk = spare[:0], 0, ""
 	return refs
 }
 
@@ -110,27 +152,16 @@ func (a *aggregator) encodeFirst(src encoderSource) {
 	}
 	if a.enc.Count() == 0 {
 		first := &a.refs[0]
-		if a.newKey(first) {
-			a.enc.AddSharedNewKey(first.partitionKey(), first.explicitHashKey(), first.data())
-		} else {
-			a.enc.AddShared(first.partitionKey(), first.explicitHashKey(), first.data())
-		}
+		pk, ehk := a.keysOf(first)
+		a.enc.AddShared(pk, ehk, first.data())
 	}
 }
 
-// newKey reports whether ref's partition key is new to a's aggregate: a
-// random key made for a record without one (Group.AddAnyKey), kept as the
-// record's own in a shard's aggregate. Such keys skip the key table's
-// lookups (Encoder.AddSharedNewKey).
-func (a *aggregator) newKey(ref *recRef) bool {
-	return ref.anyKey && !a.key.anyKey
-}
-
-// overflows reports whether a record (partition key pk, explicit hash key
-// ehk, data; newKey as aggregator.newKey says) would break l if added to
-// a: then a must be drained first. Sizes are counted exactly as encoded,
-// the outer partition key included.
-func (a *aggregator) overflows(l aggLimits, pk, ehk string, data []byte, newKey bool, src encoderSource) bool {
+// overflows reports whether a record with data, encoded with keys pk and
+// ehk (aggregator.keysOf), would break l if added to a: then a must be
+// drained first. Sizes are counted exactly as encoded, the outer partition
+// key included.
+func (a *aggregator) overflows(l aggLimits, pk, ehk string, data []byte, src encoderSource) bool {
 	n := len(a.refs)
 	if n == 0 {
 		return false
@@ -138,18 +169,12 @@ func (a *aggregator) overflows(l aggLimits, pk, ehk string, data []byte, newKey 
 	if n >= l.count {
 		return true
 	}
-	outer := a.refs[0].partitionKey()
+	outer := len(a.outerPK())
 	if a.newline {
-		return a.joined+joinedLen(data)+len(outer) > l.size
+		return a.joined+joinedLen(data)+outer > l.size
 	}
 	a.encodeFirst(src)
-	if a.key.anyKey {
-		pk = outer
-	}
-	if newKey {
-		return a.enc.SizeWithNewKey(pk, ehk, len(data))+len(outer) > l.size
-	}
-	return a.enc.SizeWith(pk, ehk, len(data))+len(outer) > l.size
+	return a.enc.SizeWith(pk, ehk, len(data))+outer > l.size
 }
 
 // add appends ref to a; the caller checked overflows.
@@ -158,16 +183,8 @@ func (a *aggregator) add(ref recRef, src encoderSource) {
 		a.joined += joinedLen(ref.data())
 	} else if len(a.refs) > 0 {
 		a.encodeFirst(src)
-		pk := ref.partitionKey()
-		switch {
-		case a.key.anyKey:
-			// Any key will do: the key table holds the aggregate's.
-			a.enc.AddShared(a.refs[0].partitionKey(), ref.explicitHashKey(), ref.data())
-		case a.newKey(&ref):
-			a.enc.AddSharedNewKey(pk, ref.explicitHashKey(), ref.data())
-		default:
-			a.enc.AddShared(pk, ref.explicitHashKey(), ref.data())
-		}
+		pk, ehk := a.keysOf(&ref)
+		a.enc.AddShared(pk, ehk, ref.data())
 	}
 	a.refs = append(a.refs, ref)
 }
@@ -182,10 +199,10 @@ func (a *aggregator) entrySize() int {
 		return a.refs[0].size()
 	}
 	if a.newline {
-		return a.joined + len(a.refs[0].partitionKey())
+		return a.joined + len(a.outerPK())
 	}
 	// add encoded them all: a holds two or more.
-	return a.enc.Size() + len(a.refs[0].partitionKey())
+	return a.enc.Size() + len(a.outerPK())
 }
 
 // AggregatedRecordRequest is a PutRecords entry and the user records it
@@ -271,7 +288,7 @@ func (a *Aggregator) Size() int { return a.agg.entrySize() }
 // WillOverflow reports whether adding userRecord would make the aggregate
 // exceed its record count or size limit; if so, Drain first.
 func (a *Aggregator) WillOverflow(userRecord UserRecord) bool {
-	return a.agg.overflows(a.lim, userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Data(), false, a)
+	return a.agg.overflows(a.lim, userRecord.PartitionKey(), userRecordEHK(userRecord), userRecord.Data(), a)
 }
 
 // Drain returns the aggregate as a PutRecords entry with the records in
@@ -290,7 +307,7 @@ func (a *Aggregator) Drain() (*AggregatedRecordRequest, error) {
 	if len(e.refs) > 1 {
 		a.agg.encodeFirst(a)
 	}
-	e.build(a.agg.enc, false, ehk, false)
+	e.build(a.agg.enc, false, a.agg.outerPK(), ehk, false)
 	sumEntries(nil, []*entry{&e}, nil)
 	data := e.data
 	if len(e.refs) == 1 {

@@ -38,12 +38,9 @@ func BenchmarkProducer(b *testing.B) {
 	const groupSize = 4096
 	var nsGroup80 float64 // shards=80/keys=random, the baseline's reference
 	for _, shards := range []int{1, 80, 500} {
-		for _, explicit := range []bool{false, true} {
-			name := fmt.Sprintf("shards=%d/keys=random", shards)
-			if explicit {
-				name = fmt.Sprintf("shards=%d/keys=explicit", shards)
-			}
-			b.Run(name, func(b *testing.B) {
+		// keys=any: records without a key of their own (AddAnyKey).
+		for _, keyMode := range []string{"random", "explicit", "any"} {
+			b.Run(fmt.Sprintf("shards=%d/keys=%s", shards, keyMode), func(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, 2))
 				keys := make([]string, groupSize)
 				hashes := make([]aggregation.HashKey, groupSize)
@@ -74,9 +71,12 @@ func BenchmarkProducer(b *testing.B) {
 					n := min(groupSize, b.N-done)
 					g := p.NewGroup()
 					for i := range n {
-						if explicit {
+						switch keyMode {
+						case "explicit":
 							g.AddWithHashKey(data, keys[i], hashes[i])
-						} else {
+						case "any":
+							g.AddAnyKey(data)
+						default:
 							g.Add(data, keys[i])
 						}
 					}
@@ -95,7 +95,7 @@ func BenchmarkProducer(b *testing.B) {
 				// record: records per CPU-second is the per-core rate.
 				b.ReportMetric(float64(b.N)/cpu.Seconds(), "records/cpu-s")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-				if shards == 80 && !explicit {
+				if shards == 80 && keyMode == "random" {
 					nsGroup80 = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 				}
 				if err := p.Stop(ctx); err != nil {

@@ -29,7 +29,7 @@ type entry struct {
 	// that shard holds all its records.
 	storedOn string
 	sent     bool // in a request whose outcome is not recorded yet
-	anyKey   bool // records without a key of their own, sharing the first's
+	anyKey   bool // from the aggregator of records without a key of their own (no shard)
 	// unsummed: a KPL aggregate whose MD5 is not written yet. It is
 	// written with the rest of its request's just before the request is
 	// sent (sumEntries), so that they share SIMD lanes; an entry sent
@@ -75,7 +75,8 @@ func (p *Producer) addLocked(ref recRef) {
 		return
 	}
 	a := p.aggregatorLocked(ref, shard)
-	if a.overflows(lim, ref.partitionKey(), ref.explicitHashKey(), ref.data(), a.newKey(&ref), p) {
+	pk, ehk := a.keysOf(&ref)
+	if a.overflows(lim, pk, ehk, ref.data(), p) {
 		p.drainLocked(a)
 	}
 	a.add(ref, p)
@@ -108,7 +109,7 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 		a := p.shardAggs[shard]
 		if a == nil {
 			a = p.newAggregatorLocked()
-			a.shard = shard
+			a.shard, a.mid = shard, p.table.mids[shard]
 			p.shardAggs[shard] = a
 		}
 		return a
@@ -187,9 +188,10 @@ func (p *Producer) drainLocked(a *aggregator) {
 		return
 	}
 	e := p.newEntryLocked(a.shard)
+	pk := a.outerPK()
 	e.refs = a.takeRefs(e.refs)
 	e.anyKey = a.key.anyKey
-	p.buildLocked(e, a.enc)
+	p.buildLocked(e, a.enc, pk)
 	if a.enc != nil {
 		if a.shard >= 0 {
 			a.enc.Reset() // a shard's encoder serves its next aggregate
@@ -256,26 +258,27 @@ func (p *Producer) freeEntryLocked(e *entry) {
 
 // buildLocked fills e's request fields from e.refs, whose records enc holds
 // encoded in the same order when there are several (KPL format; nil in the
-// newline format).
-func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder) {
+// newline format), under the aggregate's partition key pk
+// (aggregator.outerPK).
+func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder, pk string) {
 	newline := p.cfg.AggregationFormat == AggregationNewline
 	if e.shard >= 0 {
 		// The middle of the predicted shard's range: the aggregate
 		// lands inside the shard every sub-record was predicted for.
 		// The table's strings outlive the entry.
-		e.build(enc, newline, e.table.mids[e.shard], true)
+		e.build(enc, newline, pk, e.table.mids[e.shard], true)
 		return
 	}
-	e.build(enc, newline, e.refs[0].explicitHashKey(), false)
+	e.build(enc, newline, pk, e.refs[0].explicitHashKey(), false)
 }
 
 // build fills e's request fields from e.refs: one record goes plain, as it
-// is; several go as one aggregate under the first record's partition key
-// and ehk ("" for none): joined by newlines, or in the KPL format, which
-// enc holds encoded in the same order. ehk is copied into e's buffer
-// unless shared (immutable and outliving e). This is the one place an
-// entry's bytes are decided.
-func (e *entry) build(enc *aggregation.Encoder, newline bool, ehk string, shared bool) {
+// is; several go as one aggregate under partition key pk and ehk ("" for
+// none): joined by newlines, or in the KPL format, which enc holds encoded
+// in the same order. pk is copied into e's buffer, and so is ehk unless
+// shared (immutable and outliving e). This is the one place an entry's
+// bytes are decided.
+func (e *entry) build(enc *aggregation.Encoder, newline bool, pk, ehk string, shared bool) {
 	if len(e.refs) == 1 {
 		e.buildPlain()
 		return
@@ -288,7 +291,6 @@ func (e *entry) build(enc *aggregation.Encoder, newline bool, ehk string, shared
 	}
 	e.unsummed = !newline
 	dataLen := len(buf)
-	pk := e.refs[0].partitionKey()
 	buf = append(buf, pk...)
 	e.buf = buf
 	e.data = buf[:dataLen:dataLen]
@@ -307,7 +309,9 @@ func (e *entry) build(enc *aggregation.Encoder, newline bool, ehk string, shared
 }
 
 // buildPlain fills e from its single record, sent as it is with its own
-// keys: a record going out alone is never copied.
+// keys: a record going out alone is never copied. A record without a key
+// of its own gets a random one, and its random hash as explicit hash key,
+// so it lands on the shard predicted for it.
 func (e *entry) buildPlain() {
 	r := &e.refs[0]
 	// The record's own bytes are stable while referenced: no copy.
@@ -315,6 +319,12 @@ func (e *entry) buildPlain() {
 	e.data = data
 	e.pk = r.partitionKey()
 	e.ehk = r.explicitHashKey()
+	if r.anyKey {
+		buf := r.hash.AppendDecimal(AppendRandomKey(e.buf[:0]))
+		e.buf = buf
+		e.pk = unsafe.String(&buf[0], RandomKeyLen)
+		e.ehk = unsafe.String(&buf[RandomKeyLen], len(buf)-RandomKeyLen)
+	}
 	e.size = len(data) + len(e.pk)
 	e.unsummed = false
 }
@@ -456,23 +466,21 @@ func (p *Producer) claimLocked(e *entry, now int64) bool {
 	return true
 }
 
-// rebuildLocked re-encodes e from its remaining references.
+// rebuildLocked re-encodes e from its remaining references, by the rules
+// of the aggregator it came from (records without a key of their own get
+// a new aggregate key).
 func (p *Producer) rebuildLocked(e *entry) {
-	if len(e.refs) == 1 || p.cfg.AggregationFormat == AggregationNewline {
-		p.buildLocked(e, nil)
-		return
+	a := aggregator{shard: e.shard, key: aggKey{anyKey: e.anyKey}, newline: p.cfg.AggregationFormat == AggregationNewline}
+	if e.shard >= 0 {
+		a.mid = e.table.mids[e.shard]
 	}
-	enc := p.newEncoder()
-	for i := range e.refs {
-		r := &e.refs[i]
-		pk := r.partitionKey()
-		if e.anyKey {
-			pk = e.refs[0].partitionKey()
-		}
-		enc.AddShared(pk, r.explicitHashKey(), r.data()) // e holds r until after the build
+	for _, ref := range e.refs {
+		a.add(ref, p) // e holds ref until after the build
 	}
-	p.buildLocked(e, enc)
-	p.freeEncoderLocked(enc)
+	p.buildLocked(e, a.enc, a.outerPK())
+	if a.enc != nil {
+		p.freeEncoderLocked(a.enc)
+	}
 }
 
 // forEachGroupRun calls fn for each run of consecutive references to one
@@ -682,7 +690,7 @@ func (p *Producer) resolveMisplacedLocked() {
 			p.bufferedBytes -= freed
 			p.notifyEntryLocked(e, &fails)
 			p.freeEntryLocked(e)
-		case p.table.holdsAll(e.storedOn, e.refs):
+		case p.table.holdsAll(e.storedOn, e):
 			freed, _ := p.finishRefs(e, outcomeDelivered, nil, false, e.storedOn)
 			p.bufferedBytes -= freed
 			p.freeEntryLocked(e)

@@ -131,6 +131,15 @@
 // own, such as log lines without a key field) all share aggregates, one
 // random key per aggregate, since any key will do for them.
 //
+// Such a record has no key at all until it is sent: its shard is chosen
+// from 128 random bits (its hash), and in an aggregate it is encoded with
+// the aggregate's random key and, with a shard map, the predicted shard's
+// middle hash key, the one the entry carries: the key tables hold one
+// entry each however many records share them, and KCL, which checks a
+// sub-record's explicit hash key, keeps them on that shard. Sent alone it
+// gets a random key and its hash as explicit hash key, so it lands on the
+// shard predicted for it.
+//
 // Config.AggregationFormat AggregationNewline joins an aggregate's
 // records with newlines instead (Fluent Bit's simple_aggregation), by the
 // same rules: the same shard-awareness, the same explicit hash key, sizes
@@ -152,7 +161,10 @@
 // against the new map, and the aggregate is delivered if the new map
 // shows that the shard that stored it holds all its records (a merge);
 // otherwise its records are put again and counted in
-// Stats.RecordsReputWrongShard. A KCL consumer then reads every record
+// Stats.RecordsReputWrongShard. (Records without a key of their own are
+// checked by the explicit hash key they carry, which also decided the
+// shard that stored the aggregate: an aggregate of only such records is
+// delivered once the map knows that shard.) A KCL consumer then reads every record
 // exactly once. The cost: a consumer that does not apply KCL's rule (a
 // Lambda with the AWS deaggregation libraries, say) reads those records
 // twice. If the refresh fails, or the shard that stored the aggregate is

@@ -200,7 +200,8 @@ func (f *fakeKinesis) acceptLocked(e types.PutRecordsRequestEntry) (string, stri
 		}
 	}
 	f.entries++
-	f.sent = append(f.sent, sentEntry{data: string(e.Data), pk: pk, ehk: ehk, shardIdx: s})
+	// The keys view the producer's buffers, which it reuses once the call returns.
+	f.sent = append(f.sent, sentEntry{data: string(e.Data), pk: strings.Clone(pk), ehk: strings.Clone(ehk), shardIdx: s})
 	f.perShard[f.table.ids[s]]++
 	return f.table.ids[s], strconv.Itoa(f.entries)
 }

@@ -56,7 +56,8 @@ type Outcome struct {
 
 // groupRecord is one record of a Group. Its bytes live in the group's
 // arena at off: partition key, then explicit hash key in decimal (only
-// for records added with one), then data.
+// for records added with one), then data. A record added with AddAnyKey
+// has no key in the arena: hash is random.
 type groupRecord struct {
 	hash      aggregation.HashKey
 	err       error
@@ -67,13 +68,23 @@ type groupRecord struct {
 	pkLen     uint16
 	ehkLen    uint8
 	explicit  bool
-	anyKey    bool // no key of its own: the producer chose one
+	anyKey    bool // no key of its own: hash is random, keys are made when sent
 	state     State
 	queued    bool // handed over and buffered, not in a request
 	retryable bool
 }
 
-func (r *groupRecord) size() int { return int(r.pkLen) + int(r.dataLen) }
+// size is the bytes Kinesis counts for the record: data and partition key.
+func (r *groupRecord) size() int { return sentSize(int(r.pkLen), int(r.dataLen), r.anyKey) }
+
+// sentSize is the size Kinesis counts for a record sent alone: data plus
+// partition key, a random one (RandomKeyLen) for a record without its own.
+func sentSize(pkLen, dataLen int, anyKey bool) int {
+	if anyKey {
+		pkLen = RandomKeyLen
+	}
+	return pkLen + dataLen
+}
 
 // sendable reports whether PutGroup should hand the record over: it is
 // pending and not in the producer, or it failed in a way a new attempt
@@ -158,16 +169,18 @@ func AppendRandomKey(dst []byte) []byte {
 }
 
 // AddAnyKey adds a record that has no partition key of its own, such as a
-// log line without the configured key field: any key will do. The producer
-// gives it a random key, so records spread over the shards. Without a shard
-// map such records still share aggregates, all under one random key per
-// aggregate, where records added with distinct keys of their own (Add)
-// would each go out alone.
+// log line without the configured key field: any key will do. Its shard is
+// chosen at random (128 random bits, no hashing), so records spread over
+// the shards, and no key is made for it: in an aggregate it carries the
+// aggregate's random key (and, in a shard's aggregate, the shard's middle
+// hash key), so the key tables hold one entry whatever the number of
+// records; sent alone it gets a random key and its random hash as explicit
+// hash key, made when its entry is built. Without a shard map such records
+// share aggregates, all under one random key per aggregate, where records
+// added with distinct keys of their own (Add) would each go out alone.
 func (g *Group) AddAnyKey(data []byte) int {
-	var buf [RandomKeyLen]byte
-	key := AppendRandomKey(buf[:0])
-	pk := unsafe.String(&key[0], len(key))
-	return g.add(data, pk, aggregation.PartitionKeyHash(pk), false, true)
+	hash := aggregation.HashKey{Hi: rand.Uint64(), Lo: rand.Uint64()}
+	return g.add(data, "", hash, false, true)
 }
 
 // add is Add, AddWithHashKey (explicit) and AddAnyKey (anyKey), under one
@@ -177,9 +190,9 @@ func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, 
 	defer g.mu.Unlock()
 	var invalid error
 	switch {
-	case !validPartitionKey(partitionKey):
+	case !anyKey && !validPartitionKey(partitionKey):
 		invalid = errOutcomeIllegalKey
-	case len(partitionKey)+len(data) > g.p.cfg.MaxRecordSize:
+	case sentSize(len(partitionKey), len(data), anyKey) > g.p.cfg.MaxRecordSize:
 		invalid = errOutcomeTooLarge
 	}
 	i := len(g.recs)
@@ -402,7 +415,8 @@ type recRef struct {
 }
 
 // partitionKey views the key in place; the arena is not reused while the
-// reference is held.
+// reference is held. It is "" for a record without a key of its own
+// (anyKey): aggregator.keysOf and entry.buildPlain give it one.
 func (r *recRef) partitionKey() string {
 	return unsafe.String(unsafe.SliceData(r.rec), int(r.pkLen))
 }
@@ -417,4 +431,7 @@ func (r *recRef) explicitHashKey() string {
 
 func (r *recRef) data() []byte { return r.rec[int(r.pkLen)+int(r.ehkLen):] }
 
-func (r *recRef) size() int { return len(r.rec) - int(r.ehkLen) }
+// size is the bytes Kinesis counts for the record sent alone.
+func (r *recRef) size() int {
+	return sentSize(int(r.pkLen), len(r.rec)-int(r.pkLen)-int(r.ehkLen), r.anyKey)
+}

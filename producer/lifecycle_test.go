@@ -329,6 +329,15 @@ func TestPutUserRecordValidation(t *testing.T) {
 	if !validPartitionKey(wide) || validPartitionKey(wide+"€") {
 		t.Errorf("multi-byte keys are counted in bytes, not characters")
 	}
+	// A record without a key of its own is sent with a random key of
+	// RandomKeyLen bytes, counted against MaxRecordSize.
+	k := g.AddAnyKey(make([]byte, 100-RandomKeyLen+1))
+	if o := g.Outcome(k); o.State != Failed || o.Retryable || !errors.As(o.Err, &tooLarge) {
+		t.Errorf("too large with a random key: %+v", o)
+	}
+	if o := g.Outcome(g.AddAnyKey(make([]byte, 100-RandomKeyLen))); o.State != Pending {
+		t.Errorf("largest record with a random key: %+v", o)
+	}
 	g.Release()
 }
 

@@ -32,6 +32,19 @@ func TestReshardMidRun(t *testing.T) {
 			reshardAt: 3, wantReput: false, wantShards: 2},
 		{name: "stale map predicts one shard for a stream of two", before: renamed(mustShards(2), "child"),
 			stale: renamed(mustShards(1), "parent"), wantReput: true, wantShards: 2},
+		// Records without a key of their own carry the predicted shard's
+		// middle as explicit hash key: the child that stores their
+		// aggregate holds them all, so nothing is put again.
+		{name: "split, any key", before: renamed(mustShards(2), "parent"), after: renamed(mustShards(4), "child"),
+			reshardAt: 3, keys: anyKeys, wantReput: false, wantShards: 4},
+		{name: "stale map, any key", before: renamed(mustShards(2), "child"),
+			stale: renamed(mustShards(1), "parent"), keys: anyKeys, wantReput: false, wantShards: 2},
+		// Records of both kinds in one aggregate: those with keys of
+		// their own decide.
+		{name: "split, mixed keys", before: renamed(mustShards(2), "parent"), after: renamed(mustShards(4), "child"),
+			reshardAt: 3, keys: mixedKeys, wantReput: true, wantShards: 4},
+		{name: "merge, mixed keys", before: renamed(mustShards(4), "parent"), after: renamed(mustShards(2), "merged"),
+			reshardAt: 3, keys: mixedKeys, wantReput: false, wantShards: 2},
 	}
 	for _, format := range formats {
 		for _, tc := range tests {
@@ -51,8 +64,27 @@ type reshardCase struct {
 	before, after []types.Shard
 	stale         []types.Shard
 	reshardAt     int
+	keys          recordKeys
 	wantReput     bool // in the KPL format; the newline format never puts again
 	wantShards    int
+}
+
+// recordKeys says how a test adds its records.
+type recordKeys int
+
+const (
+	ownKeys   recordKeys = iota // Add, 40 distinct keys
+	anyKeys                     // AddAnyKey
+	mixedKeys                   // both, alternating
+)
+
+// add adds record data, i-th of its group, to g as k says.
+func (k recordKeys) add(g *Group, data string, i int) {
+	if k == anyKeys || (k == mixedKeys && i%2 == 1) {
+		g.AddAnyKey([]byte(data))
+		return
+	}
+	g.Add([]byte(data), fmt.Sprintf("key-%d", i%40))
 }
 
 // checkReshardMidRun runs one case of TestReshardMidRun. A newline
@@ -90,7 +122,7 @@ func checkReshardMidRun(t *testing.T, format AggregationFormat, tc reshardCase) 
 		for gi := range groups {
 			g := p.NewGroup()
 			for i := range perGroup {
-				g.Add([]byte(recordData(gi*perGroup+i)), fmt.Sprintf("key-%d", i%40))
+				tc.keys.add(g, recordData(gi*perGroup+i), i)
 			}
 			if err := p.PutGroup(ctx, g); err != nil {
 				t.Fatal(err)

@@ -242,5 +242,108 @@ func checkAnyKeyRecords(t *testing.T, format AggregationFormat, shards, maxEntri
 		if len(f.kclSeen) != n {
 			t.Errorf("%d distinct records read", len(f.kclSeen))
 		}
+		if format == AggregationKPL {
+			checkAnyKeyTables(t, f, shards > 0)
+		}
 	})
+}
+
+// checkAnyKeyTables decodes every aggregate f accepted as a KCL consumer
+// does and checks that its records are all kept on the shard that stored
+// it, and that they share one partition key (the entry's) and, with a
+// shard map, one explicit hash key (the entry's, the shard's middle).
+// Caller holds f.mu.
+func checkAnyKeyTables(t *testing.T, f *fakeKinesis, withMap bool) {
+	t.Helper()
+	aggregates := 0
+	for i, e := range f.sent {
+		if !aggregation.IsAggregated([]byte(e.data)) {
+			continue
+		}
+		aggregates++
+		recs, err := aggregation.DeaggregateKCL([]byte(e.data), e.pk, e.ehk)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if err := aggregation.CheckShardRange(recs, f.table.starts[e.shardIdx], f.table.ends[e.shardIdx]); err != nil {
+			t.Errorf("entry %d: %v", i, err)
+		}
+		wantEHK := ""
+		if withMap {
+			wantEHK = f.table.mids[e.shardIdx]
+			if e.ehk != wantEHK {
+				t.Errorf("entry %d: explicit hash key %s, want the shard's middle %s", i, e.ehk, wantEHK)
+			}
+		}
+		for _, r := range recs {
+			if r.PartitionKey != e.pk || r.ExplicitHashKey != wantEHK {
+				t.Fatalf("entry %d: a record has keys %q, %q; want the aggregate's %q, %q",
+					i, r.PartitionKey, r.ExplicitHashKey, e.pk, wantEHK)
+			}
+		}
+	}
+	if aggregates == 0 {
+		t.Error("no aggregate sent")
+	}
+}
+
+// TestAnyKeyRecordAlone: a record without a key of its own that goes out
+// alone carries a random partition key and its random hash as explicit
+// hash key, and lands on the shard predicted for it.
+func TestAnyKeyRecordAlone(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		size int
+	}{
+		{name: "aggregation off", mod: oneRecordPerEntry, size: 50},
+		{name: "too big to aggregate", mod: func(c *Config) { c.AggregateBatchSize = 1000 }, size: 2000},
+		{name: "newline format, too big", mod: func(c *Config) {
+			c.AggregationFormat = AggregationNewline
+			c.AggregateBatchSize = 1000
+		}, size: 2000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const n = 40
+				f := newFake(4)
+				p := newTestProducer(t, f, tc.mod)
+				p.Start()
+				g := p.NewGroup()
+				for i := range n {
+					g.AddAnyKey([]byte(fmt.Sprintf("%-*s", tc.size, recordData(i))))
+				}
+				putWait(t, p, g)
+				f.mu.Lock()
+				tab := f.table // the stream's map, which the producer reads
+				f.mu.Unlock()
+				g.mu.Lock()
+				for i := range n {
+					r := &g.recs[i]
+					if want := tab.ids[tab.lookup(r.hash)]; r.state != Delivered || r.shardID != want {
+						t.Errorf("record %d: %v on %s, predicted %s", i, r.state, r.shardID, want)
+					}
+				}
+				g.mu.Unlock()
+				g.Release()
+				if err := p.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				keys := map[string]bool{}
+				for i, e := range f.sent {
+					if len(e.pk) != RandomKeyLen || e.ehk == "" {
+						t.Fatalf("entry %d: partition key of %d bytes, explicit hash key %q", i, len(e.pk), e.ehk)
+					}
+					keys[e.pk] = true
+				}
+				if len(f.sent) != n || len(keys) != n || f.outOfShard != 0 {
+					t.Errorf("%d entries, %d distinct keys, %d outside their shard; want %d, %d, 0",
+						len(f.sent), len(keys), f.outOfShard, n, n)
+				}
+			})
+		})
+	}
 }

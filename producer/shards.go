@@ -246,10 +246,12 @@ func (t *shardTable) lastStartAtOrBelow(h aggregation.HashKey, lo, hi int) int {
 	return lo
 }
 
-// holdsAll reports whether the shard with ID id holds the hash key of
-// every record of refs: whether a KCL consumer keeps all of them when an
-// aggregate of refs is stored on that shard.
-func (t *shardTable) holdsAll(id string, refs []recRef) bool {
+// holdsAll reports whether the shard with ID id holds the hash key that
+// a KCL consumer checks for every record of aggregate e: whether it keeps
+// all of them when e is stored on that shard. That is a sub-record's
+// explicit hash key when it has one, its partition key's hash otherwise
+// (checkedHash).
+func (t *shardTable) holdsAll(id string, e *entry) bool {
 	if t == nil {
 		return false
 	}
@@ -257,12 +259,28 @@ func (t *shardTable) holdsAll(id string, refs []recRef) bool {
 	if !ok {
 		return false
 	}
-	for i := range refs {
-		if !refs[i].hash.InRange(t.starts[s], t.ends[s]) {
+	for i := range e.refs {
+		if !e.checkedHash(&e.refs[i]).InRange(t.starts[s], t.ends[s]) {
 			return false
 		}
 	}
 	return true
+}
+
+// checkedHash is the hash key a KCL consumer checks for ref as a
+// sub-record of aggregate e. A record with a key of its own carries it
+// (hash). One without was encoded with the explicit hash key of the shard
+// e was predicted for (aggregator.keysOf), or without a shard with the
+// aggregate's partition key, which is e's.
+func (e *entry) checkedHash(ref *recRef) aggregation.HashKey {
+	switch {
+	case !ref.anyKey:
+		return ref.hash
+	case e.shard >= 0:
+		return aggregation.Midpoint(e.table.starts[e.shard], e.table.ends[e.shard])
+	default:
+		return aggregation.PartitionKeyHash(e.pk)
+	}
 }
 
 // lookup returns the index of the shard holding h, or -1 when h falls in a

@@ -333,6 +333,9 @@ func TestReliability(t *testing.T) {
 		{name: "split in flight", faults: fakekinesis.Faults{ReshardAfter: 150, ReshardTo: 8}, records: 100000, keys: 50,
 			pace: 8 * time.Second, within: time.Minute, reshard: true, cbor: true,
 			met: func(s fakekinesis.Stats) bool { return s.Reshards == 1 }},
+		{name: "split in flight, random keys", faults: fakekinesis.Faults{ReshardAfter: 150, ReshardTo: 8}, records: 100000,
+			keys: 1, randomKeys: true, pace: 8 * time.Second, within: time.Minute, reshard: true, cbor: true,
+			met: func(s fakekinesis.Stats) bool { return s.Reshards == 1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
