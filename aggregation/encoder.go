@@ -53,7 +53,7 @@ type sharedData struct {
 // caller's policy) and does not allocate once the Encoder's buffers and
 // tables have grown to their steady-state size.
 func (e *Encoder) Add(partitionKey, explicitHashKey string, data []byte) {
-	e.records = append(e.appendHeader(partitionKey, explicitHashKey, len(data), len(data), false), data...)
+	e.records = append(e.appendHeader(partitionKey, explicitHashKey, len(data), len(data)), data...)
 }
 
 // AddShared is Add without the copy: the Encoder keeps data itself, which
@@ -61,34 +61,15 @@ func (e *Encoder) Add(partitionKey, explicitHashKey string, data []byte) {
 // aggregate. A producer whose records stay put while they are buffered
 // saves a copy of every record this way.
 func (e *Encoder) AddShared(partitionKey, explicitHashKey string, data []byte) {
-	e.addShared(partitionKey, explicitHashKey, data, false)
-}
-
-// AddSharedNewKey is AddShared for a record whose partition key is new to
-// the aggregate, such as a random key made for it: the key joins the table
-// without being looked up or indexed, which is most of the cost of adding
-// a record with a key of its own. A key passed here twice is kept twice.
-func (e *Encoder) AddSharedNewKey(partitionKey, explicitHashKey string, data []byte) {
-	e.addShared(partitionKey, explicitHashKey, data, true)
-}
-
-func (e *Encoder) addShared(partitionKey, explicitHashKey string, data []byte, newKey bool) {
-	e.records = e.appendHeader(partitionKey, explicitHashKey, len(data), 0, newKey)
+	e.records = e.appendHeader(partitionKey, explicitHashKey, len(data), 0)
 	e.shared = append(e.shared, sharedData{at: len(e.records), data: data})
 	e.sharedLen += len(data)
 }
 
-// appendHeader adds a record's keys to the tables (the partition key
-// unindexed when newKey) and returns records with its field appended up to
-// its data, room made for extra more bytes.
-func (e *Encoder) appendHeader(partitionKey, explicitHashKey string, dataLen, extra int, newKey bool) []byte {
-	var pkIdx uint64
-	added := true
-	if newKey {
-		pkIdx = e.pks.appendNew(partitionKey)
-	} else {
-		pkIdx, added = e.pks.indexOf(partitionKey)
-	}
+// appendHeader adds a record's keys to the tables and returns records with
+// its field appended up to its data, room made for extra more bytes.
+func (e *Encoder) appendHeader(partitionKey, explicitHashKey string, dataLen, extra int) []byte {
+	pkIdx, added := e.pks.indexOf(partitionKey)
 	if added {
 		e.tablesLen += fieldLen(len(partitionKey))
 	}
@@ -119,20 +100,8 @@ func (e *Encoder) appendHeader(partitionKey, explicitHashKey string, dataLen, ex
 // aggregate would have if Add(partitionKey, explicitHashKey, data) were
 // called with len(data) == dataLen. It is O(1) and does not allocate.
 func (e *Encoder) SizeWith(partitionKey, explicitHashKey string, dataLen int) int {
-	return e.sizeWith(partitionKey, explicitHashKey, dataLen, false)
-}
-
-// SizeWithNewKey is SizeWith for AddSharedNewKey.
-func (e *Encoder) SizeWithNewKey(partitionKey, explicitHashKey string, dataLen int) int {
-	return e.sizeWith(partitionKey, explicitHashKey, dataLen, true)
-}
-
-func (e *Encoder) sizeWith(partitionKey, explicitHashKey string, dataLen int, newKey bool) int {
 	size := e.Size()
-	pkIdx, ok := uint64(len(e.pks.keys)), false
-	if !newKey {
-		pkIdx, ok = e.pks.lookup(partitionKey)
-	}
+	pkIdx, ok := e.pks.lookup(partitionKey)
 	if !ok {
 		size += fieldLen(len(partitionKey))
 	}

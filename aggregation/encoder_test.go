@@ -127,42 +127,6 @@ func TestEncoderMatchesProtoMarshalAndPredictsSize(t *testing.T) {
 	}
 }
 
-// TestEncoderNewKeyMatchesLookup: a record whose key no other record of the
-// aggregate has, added with AddSharedNewKey, gives the bytes and sizes
-// AddShared gives, mixed with records whose keys repeat. (A key added as new
-// and then again is kept twice: FuzzRoundTrip decodes that.)
-func TestEncoderNewKeyMatchesLookup(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 10))
-	var looked, fresh Encoder
-	for round := range 200 {
-		looked.Reset()
-		fresh.Reset()
-		recs := randomRecords(r, r.IntN(60))
-		uses := map[string]int{}
-		for _, rec := range recs {
-			uses[rec.pk]++
-		}
-		for i, rec := range recs {
-			if uses[rec.pk] > 1 {
-				fresh.AddShared(rec.pk, rec.ehk, rec.data)
-			} else {
-				predicted := fresh.SizeWithNewKey(rec.pk, rec.ehk, len(rec.data))
-				fresh.AddSharedNewKey(rec.pk, rec.ehk, rec.data)
-				if fresh.Size() != predicted {
-					t.Fatalf("round %d record %d: SizeWithNewKey predicted %d, Size is %d", round, i, predicted, fresh.Size())
-				}
-			}
-			looked.AddShared(rec.pk, rec.ehk, rec.data)
-			if looked.Size() != fresh.Size() {
-				t.Fatalf("round %d record %d: sizes differ, %d with lookups, %d with new keys", round, i, looked.Size(), fresh.Size())
-			}
-		}
-		if !bytes.Equal(looked.AppendTo(nil), fresh.AppendTo(nil)) {
-			t.Fatalf("round %d: new keys added unindexed give other bytes than with lookups", round)
-		}
-	}
-}
-
 // TestEncoderResetDropsShared: data shared before a Reset is neither
 // written nor counted after it.
 func TestEncoderResetDropsShared(t *testing.T) {

@@ -75,18 +75,6 @@ func (t *keyTable) indexOf(key string) (idx uint64, added bool) {
 	return idx, true
 }
 
-// appendNew adds key at the end of the table without indexing it, for a
-// key the caller knows to be new (a random key made for one record), whose
-// lookup could only miss. Should the same key be added again, a lookup
-// misses and the table holds it twice: each record still refers to an
-// entry with its own key, so this costs bytes, never correctness.
-func (t *keyTable) appendNew(key string) uint64 {
-	idx := uint64(len(t.keys))
-	t.keys = append(t.keys, key)
-	t.last = cachedKey{} // a remembered miss would give a stale index
-	return idx
-}
-
 // reset empties the table, keeping its memory but dropping every key string
 // so that a reused Encoder does not pin them.
 func (t *keyTable) reset() {
