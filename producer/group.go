@@ -178,6 +178,9 @@ func AppendRandomKey(dst []byte) []byte {
 // hash key, made when its entry is built. Without a shard map such records
 // share aggregates, all under one random key per aggregate, where records
 // added with distinct keys of their own (Add) would each go out alone.
+// With aggregation off (AggregateBatchCount 1) every record goes alone, so
+// it gets a random key of its own at once, which Kinesis routes by: an
+// explicit hash key would add 39 bytes to every entry.
 func (g *Group) AddAnyKey(data []byte) int {
 	hash := aggregation.HashKey{Hi: rand.Uint64(), Lo: rand.Uint64()}
 	return g.add(data, "", hash, false, true)
@@ -188,6 +191,12 @@ func (g *Group) AddAnyKey(data []byte) int {
 func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit, anyKey bool) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var keyBuf [RandomKeyLen]byte
+	if anyKey && g.p.cfg.AggregateBatchCount == 1 {
+		key := AppendRandomKey(keyBuf[:0])
+		partitionKey = unsafe.String(&key[0], len(key)) // copied into the arena below
+		hash, anyKey = aggregation.PartitionKeyHash(partitionKey), false
+	}
 	var invalid error
 	switch {
 	case !anyKey && !validPartitionKey(partitionKey):

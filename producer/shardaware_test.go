@@ -295,13 +295,16 @@ func TestAnyKeyRecordAlone(t *testing.T) {
 		name string
 		mod  func(*Config)
 		size int
+		// ehk: sent with an explicit hash key; with aggregation off a
+		// record gets a random key of its own, routed by its MD5.
+		ehk bool
 	}{
 		{name: "aggregation off", mod: oneRecordPerEntry, size: 50},
-		{name: "too big to aggregate", mod: func(c *Config) { c.AggregateBatchSize = 1000 }, size: 2000},
+		{name: "too big to aggregate", mod: func(c *Config) { c.AggregateBatchSize = 1000 }, size: 2000, ehk: true},
 		{name: "newline format, too big", mod: func(c *Config) {
 			c.AggregationFormat = AggregationNewline
 			c.AggregateBatchSize = 1000
-		}, size: 2000},
+		}, size: 2000, ehk: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,7 +337,7 @@ func TestAnyKeyRecordAlone(t *testing.T) {
 				defer f.mu.Unlock()
 				keys := map[string]bool{}
 				for i, e := range f.sent {
-					if len(e.pk) != RandomKeyLen || e.ehk == "" {
+					if len(e.pk) != RandomKeyLen || (e.ehk != "") != tc.ehk {
 						t.Fatalf("entry %d: partition key of %d bytes, explicit hash key %q", i, len(e.pk), e.ehk)
 					}
 					keys[e.pk] = true
