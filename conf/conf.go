@@ -220,7 +220,8 @@ type Config struct {
 	// MaxConnections is the most PutRecords requests in flight, and the
 	// HTTP connection pool's size.
 	MaxConnections int
-	// WireFormat is how PutRecords calls are encoded.
+	// WireFormat is how PutRecords calls are encoded; Load resolves
+	// wire_format auto from Endpoint (CBOR for AWS's own hosts).
 	WireFormat WireFormat
 
 	// Endpoint overrides the Kinesis endpoint URL (emulators, VPC

@@ -105,12 +105,15 @@
 //     and retry queues, assembling requests within BatchCount, BatchSize,
 //     the rate limit (ratelimit.go) and the buffer cap, redistributing
 //     over a new map, and deciding aggregates stored on another shard.
-//   - sender.go: the workers that build a PutRecords request (body.go
-//     writes its JSON body, cbor.go its CBOR body (Config.WireFormat),
-//     straight from the entries when the client is a *kinesis.Client or
-//     another BodyPutter; cbor.go also reads a CBOR response) and read
-//     its response (only the failed entries are retried, classify.go says
-//     how), the send loop and the shard map refresh (shards.go).
+//   - sender.go: the workers that build a PutRecords request (the MD5s of
+//     its aggregates first, all at once on SIMD lanes: sumEntries over
+//     aggregation.Lanes; then body.go writes its JSON body, cbor.go its
+//     CBOR body (Config.WireFormat), straight from the entries when the
+//     client is a *kinesis.Client or another BodyPutter) and read its
+//     response (cbor.go and jsonresponse.go read a successful one without
+//     the SDK's generic decoder; errors go to the SDK's own reader; only
+//     the failed entries are retried, classify.go says how), the send
+//     loop and the shard map refresh (shards.go).
 //   - panics.go: recovering panics in all of the above.
 //
 // The seed's types are thin adapters over it: Aggregator is the engine's
