@@ -283,14 +283,47 @@ var errRefUnsupported = errors.New("reference: no JSON form")
 // string, NaN and Inf as nil, EventTime as float seconds, other ext as nil.
 func decodeReference(value []byte) (any, error) {
 	r := bytes.NewReader(value)
-	v, err := refDecode(msgpack.NewDecoder(r), 1)
+	v, err := refDecode(refDecoder{msgpack.NewDecoder(r), r}, 1)
 	if err == nil && r.Len() != 0 {
 		err = errors.New("reference: trailing bytes")
 	}
 	return v, err
 }
 
-func refDecode(d *msgpack.Decoder, depth int) (any, error) {
+// refDecoder is the reference decoder with the reader under it, which it
+// reads without buffering, so that a string's declared length can be checked
+// against what is left before the library allocates that much.
+type refDecoder struct {
+	*msgpack.Decoder
+	r *bytes.Reader
+}
+
+// longerThanInput reports whether the str or bin value that starts with code
+// c declares more bytes than the input has left.
+func (d refDecoder) longerThanInput(c byte) bool {
+	var width int
+	switch c {
+	case msgpcode.Str8, msgpcode.Bin8:
+		width = 1
+	case msgpcode.Str16, msgpcode.Bin16:
+		width = 2
+	case msgpcode.Str32, msgpcode.Bin32:
+		width = 4
+	default:
+		return false
+	}
+	head := make([]byte, 1+width)
+	if n, _ := d.r.ReadAt(head, d.r.Size()-int64(d.r.Len())); n < len(head) {
+		return false // the library reports the short header
+	}
+	var n int64
+	for _, b := range head[1:] {
+		n = n<<8 | int64(b)
+	}
+	return n > int64(d.r.Len()-len(head))
+}
+
+func refDecode(d refDecoder, depth int) (any, error) {
 	c, err := d.PeekCode()
 	if err != nil {
 		return nil, err
@@ -353,6 +386,9 @@ func refDecode(d *msgpack.Decoder, depth int) (any, error) {
 		}
 		return nil, nil
 	}
+	if d.longerThanInput(c) {
+		return nil, errors.New("reference: string longer than the input")
+	}
 	v, err := d.DecodeInterface()
 	if err != nil {
 		return nil, err
@@ -374,7 +410,7 @@ func refDecode(d *msgpack.Decoder, depth int) (any, error) {
 
 // refKey decodes a map key: strings and bin as themselves, any other
 // scalar as the JSON text encoding/json writes for its decoded value.
-func refKey(d *msgpack.Decoder) (string, error) {
+func refKey(d refDecoder) (string, error) {
 	c, err := d.PeekCode()
 	if err != nil {
 		return "", err
