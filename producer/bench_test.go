@@ -37,72 +37,79 @@ func (n *nopPutter) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _
 func BenchmarkProducer(b *testing.B) {
 	const groupSize = 4096
 	var nsGroup80 float64 // shards=80/keys=random, the baseline's reference
+	type benchCase struct {
+		shards  int
+		keyMode string // keys=any: records without a key of their own (AddAnyKey)
+		aggOff  bool   // AggregateBatchCount 1: every record its own entry
+	}
+	var cases []benchCase
 	for _, shards := range []int{1, 80, 500} {
-		// keys=any: records without a key of their own (AddAnyKey).
 		for _, keyMode := range []string{"random", "explicit", "any"} {
-			b.Run(fmt.Sprintf("shards=%d/keys=%s", shards, keyMode), func(b *testing.B) {
-				rng := rand.New(rand.NewPCG(1, 2))
-				keys := make([]string, groupSize)
-				hashes := make([]aggregation.HashKey, groupSize)
-				for i := range keys {
-					keys[i] = fmt.Sprintf("%016x", rng.Uint64())
-					hashes[i] = aggregation.HashKey{Hi: rng.Uint64(), Lo: rng.Uint64()}
-				}
-				data := make([]byte, 100)
-				for i := range data {
-					data[i] = byte('a' + i%26)
-				}
-				p, err := New(&Config{
-					StreamName: "bench",
-					Client:     newNopPutter(),
-					GetShards:  StaticGetShardsFunc(shards),
-					RateLimit:  NoRateLimit,
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				p.Start()
-				ctx := context.Background()
-				b.SetBytes(int64(len(data)))
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu0 := cpuTime()
-				for done := 0; done < b.N; {
-					n := min(groupSize, b.N-done)
-					g := p.NewGroup()
-					for i := range n {
-						switch keyMode {
-						case "explicit":
-							g.AddWithHashKey(data, keys[i], hashes[i])
-						case "any":
-							g.AddAnyKey(data)
-						default:
-							g.Add(data, keys[i])
-						}
-					}
-					if err := p.PutGroup(ctx, g); err != nil {
-						b.Fatal(err)
-					}
-					if err := g.Wait(ctx); err != nil {
-						b.Fatal(err)
-					}
-					g.Release()
-					done += n
-				}
-				b.StopTimer()
-				cpu := cpuTime() - cpu0
-				// Every goroutine's CPU time (caller, workers, GC) per
-				// record: records per CPU-second is the per-core rate.
-				b.ReportMetric(float64(b.N)/cpu.Seconds(), "records/cpu-s")
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-				if shards == 80 && keyMode == "random" {
-					nsGroup80 = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-				}
-				if err := p.Stop(ctx); err != nil {
-					b.Fatal(err)
-				}
-			})
+			cases = append(cases, benchCase{shards: shards, keyMode: keyMode})
 		}
+	}
+	for _, keyMode := range []string{"random", "any"} {
+		cases = append(cases, benchCase{shards: 80, keyMode: keyMode, aggOff: true})
+	}
+	for _, c := range cases {
+		shards, keyMode := c.shards, c.keyMode
+		name := fmt.Sprintf("shards=%d/keys=%s", shards, keyMode)
+		if c.aggOff {
+			name = "aggregation=off/" + name
+		}
+		b.Run(name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			keys := make([]string, groupSize)
+			hashes := make([]aggregation.HashKey, groupSize)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("%016x", rng.Uint64())
+				hashes[i] = aggregation.HashKey{Hi: rng.Uint64(), Lo: rng.Uint64()}
+			}
+			data := make([]byte, 100)
+			for i := range data {
+				data[i] = byte('a' + i%26)
+			}
+			p := startBenchProducer(b, newNopPutter(), shards, c.aggOff)
+			ctx := context.Background()
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for done := 0; done < b.N; {
+				n := min(groupSize, b.N-done)
+				g := p.NewGroup()
+				for i := range n {
+					switch keyMode {
+					case "explicit":
+						g.AddWithHashKey(data, keys[i], hashes[i])
+					case "any":
+						g.AddAnyKey(data)
+					default:
+						g.Add(data, keys[i])
+					}
+				}
+				if err := p.PutGroup(ctx, g); err != nil {
+					b.Fatal(err)
+				}
+				if err := g.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+				g.Release()
+				done += n
+			}
+			b.StopTimer()
+			cpu := cpuTime() - cpu0
+			// Every goroutine's CPU time (caller, workers, GC) per
+			// record: records per CPU-second is the per-core rate.
+			b.ReportMetric(float64(b.N)/cpu.Seconds(), "records/cpu-s")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			if shards == 80 && keyMode == "random" && !c.aggOff {
+				nsGroup80 = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			}
+			if err := p.Stop(ctx); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 	// Baseline, same run: the ShardMap building blocks (a DataRecord per
 	// record, ShardMap.Put and Drain, no sending at all) at 80 shards.
@@ -131,6 +138,26 @@ func BenchmarkProducer(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nsGroup80, "x-group-path")
 		}
 	})
+}
+
+// startBenchProducer starts a producer for benchmarks: shards static
+// shards, no rate limit, aggregation off (AggregateBatchCount 1) if asked.
+func startBenchProducer(b *testing.B, client Putter, shards int, aggOff bool) *Producer {
+	cfg := &Config{
+		StreamName: "bench",
+		Client:     client,
+		GetShards:  StaticGetShardsFunc(shards),
+		RateLimit:  NoRateLimit,
+	}
+	if aggOff {
+		cfg.AggregateBatchCount = 1
+	}
+	p, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Start()
+	return p
 }
 
 // cpuTime is the process's user plus system CPU time.

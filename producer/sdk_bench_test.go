@@ -197,19 +197,26 @@ func BenchmarkRealClient(b *testing.B) {
 	for _, agg := range []string{"kpl", "off"} {
 		var sdkCPU float64
 		b.Run("agg="+agg+"/path=sdk", func(b *testing.B) {
-			sdkCPU = runRealClient(b, groupSize, shards, agg, func(c *kinesis.Client) Putter { return sdkOnly{c} })
+			sdkCPU = runRealClient(b, groupSize, shards, agg, true, func(c *kinesis.Client) Putter { return sdkOnly{c} })
 		})
 		b.Run("agg="+agg+"/path=body", func(b *testing.B) {
-			cpu := runRealClient(b, groupSize, shards, agg, func(c *kinesis.Client) Putter { return c })
+			cpu := runRealClient(b, groupSize, shards, agg, true, func(c *kinesis.Client) Putter { return c })
 			if sdkCPU > 0 {
 				b.ReportMetric(cpu/sdkCPU, "x-sdk-cpu")
 			}
+		})
+		// Records without a key of their own (Group.AddAnyKey), as log
+		// lines without a key field are.
+		b.Run("agg="+agg+"/path=body/keys=none", func(b *testing.B) {
+			runRealClient(b, groupSize, shards, agg, false, func(c *kinesis.Client) Putter { return c })
 		})
 	}
 }
 
 // runRealClient runs one case and returns the CPU time per record, in µs.
-func runRealClient(b *testing.B, groupSize, shards int, agg string, putter func(*kinesis.Client) Putter) float64 {
+// Records are added with keys of their own when keyed, with AddAnyKey
+// otherwise.
+func runRealClient(b *testing.B, groupSize, shards int, agg string, keyed bool, putter func(*kinesis.Client) Putter) float64 {
 	k := newTLSKinesis(b, shards)
 	defer k.srv.Close()
 	client, closeIdle := k.client(b)
@@ -221,20 +228,7 @@ func runRealClient(b *testing.B, groupSize, shards int, agg string, putter func(
 		keys[i] = fmt.Sprintf("%016x", rng.Uint64())
 		data[i] = benchRecord(i)
 	}
-	cfg := &Config{
-		StreamName: "bench",
-		Client:     putter(client),
-		GetShards:  StaticGetShardsFunc(shards),
-		RateLimit:  NoRateLimit,
-	}
-	if agg == "off" {
-		cfg.AggregateBatchCount = 1
-	}
-	p, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p.Start()
+	p := startBenchProducer(b, putter(client), shards, agg == "off")
 	ctx := context.Background()
 	b.SetBytes(int64(len(data[0])))
 	b.ReportAllocs()
@@ -244,7 +238,11 @@ func runRealClient(b *testing.B, groupSize, shards int, agg string, putter func(
 		n := min(groupSize, b.N-done)
 		g := p.NewGroup()
 		for i := range n {
-			g.Add(data[i], keys[i])
+			if keyed {
+				g.Add(data[i], keys[i])
+			} else {
+				g.AddAnyKey(data[i])
+			}
 		}
 		if err := p.PutGroup(ctx, g); err != nil {
 			b.Fatal(err)
