@@ -117,6 +117,13 @@ type Group struct {
 	releasing bool
 	signal    chan struct{} // capacity 1: outstanding reached zero
 	flushed   bool
+
+	// From the producer's Config, for Add, which reads them without the
+	// lock: they are set by NewGroup, before the group's owner adds.
+	maxRecordSize int
+	// keyEach: every record is sent alone (AggregateBatchCount 1), so a
+	// record without a key of its own gets one at once (AddAnyKey).
+	keyEach bool
 }
 
 // NewGroup returns an empty group from the producer's pool.
@@ -124,6 +131,8 @@ func (p *Producer) NewGroup() *Group {
 	g := p.groupPool.Get().(*Group)
 	g.mu.Lock()
 	g.p = p
+	g.maxRecordSize = p.cfg.MaxRecordSize
+	g.keyEach = p.cfg.AggregateBatchCount == 1
 	g.mu.Unlock()
 	return g
 }
@@ -182,31 +191,32 @@ func AppendRandomKey(dst []byte) []byte {
 // it gets a random key of its own at once, which Kinesis routes by: an
 // explicit hash key would add 39 bytes to every entry.
 func (g *Group) AddAnyKey(data []byte) int {
+	if g.keyEach {
+		var keyBuf [RandomKeyLen]byte
+		key := AppendRandomKey(keyBuf[:0])
+		pk := unsafe.String(&key[0], len(key)) // copied into the arena by add
+		return g.add(data, pk, aggregation.PartitionKeyHash(pk), false, false)
+	}
 	hash := aggregation.HashKey{Hi: rand.Uint64(), Lo: rand.Uint64()}
 	return g.add(data, "", hash, false, true)
 }
 
 // add is Add, AddWithHashKey (explicit) and AddAnyKey (anyKey), under one
-// lock per record.
+// lock per record. Nothing it does under the lock can panic (it reads no
+// producer), so it unlocks without a defer.
 func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, explicit, anyKey bool) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var keyBuf [RandomKeyLen]byte
-	if anyKey && g.p.cfg.AggregateBatchCount == 1 {
-		key := AppendRandomKey(keyBuf[:0])
-		partitionKey = unsafe.String(&key[0], len(key)) // copied into the arena below
-		hash, anyKey = aggregation.PartitionKeyHash(partitionKey), false
-	}
 	var invalid error
 	switch {
 	case !anyKey && !validPartitionKey(partitionKey):
 		invalid = errOutcomeIllegalKey
-	case sentSize(len(partitionKey), len(data), anyKey) > g.p.cfg.MaxRecordSize:
+	case sentSize(len(partitionKey), len(data), anyKey) > g.maxRecordSize:
 		invalid = errOutcomeTooLarge
 	}
+	g.mu.Lock()
 	i := len(g.recs)
 	if invalid != nil {
 		g.recs = append(g.recs, groupRecord{state: Failed, err: invalid})
+		g.mu.Unlock()
 		return i
 	}
 	rec := groupRecord{
@@ -225,6 +235,7 @@ func (g *Group) add(data []byte, partitionKey string, hash aggregation.HashKey, 
 	}
 	g.arena = append(g.arena, data...)
 	g.recs = append(g.recs, rec)
+	g.mu.Unlock()
 	return i
 }
 
