@@ -2,6 +2,7 @@ package producer
 
 import (
 	"math/rand/v2"
+	"time"
 	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -45,16 +46,32 @@ const (
 	maxFreeEncoders = 16
 	// maxFreeAggregators bounds the (small) aggregators kept for reuse.
 	maxFreeAggregators = 512
-	// maxFreeEntries bounds the entries kept for reuse; their buffers
-	// together stay under Config.BatchSize (freeEntryLocked).
-	maxFreeEntries = 1024
+	// idleFreeEntries is how many entries stay kept for reuse once the
+	// producer is quiet; while busy it keeps as many as its requests and
+	// backlog hold (freeEntriesMax), so that a burst with an entry per
+	// record (aggregation off) does not allocate them anew each time.
+	// Their buffers together stay under Config.BatchSize
+	// (freeEntryLocked).
+	idleFreeEntries = 1024
+	// freeTrimInterval is how often entries that were not needed during
+	// the whole interval are left to the garbage collector, down to
+	// idleFreeEntries.
+	freeTrimInterval = 10 * time.Second
 )
+
+// freeEntriesMax bounds the entries kept for reuse: as many as the
+// backlog and every request in flight hold at once.
+func freeEntriesMax(c *Config) int {
+	return max(idleFreeEntries, c.BacklogCount+c.MaxConnections*c.BatchCount)
+}
 
 // addLocked puts a handed-over record in the aggregator of its predicted
 // shard, draining the aggregator first when the record would overflow it.
 // An aggregator's first record is not encoded: it is copied into an
 // encoder only when a second one comes to share the aggregate, so a record
-// that goes out alone is never copied.
+// that goes out alone is never copied. With aggregation off
+// (AggregateBatchCount 1) every record goes out alone, at once: an
+// aggregator would only hold it until the next record of its shard came.
 func (p *Producer) addLocked(ref recRef) {
 	if p.asleep {
 		// The first record after a quiet time waits a whole FlushInterval
@@ -67,7 +84,7 @@ func (p *Producer) addLocked(ref recRef) {
 	}
 	shard := p.shardLocked(ref)
 	lim := aggLimits{count: p.cfg.AggregateBatchCount, size: p.cfg.AggregateBatchSize}
-	if lim.alone(ref.size()) {
+	if lim.count == 1 || lim.alone(ref.size()) {
 		e := p.newEntryLocked(shard)
 		e.refs = append(e.refs, ref)
 		e.buildPlain()
@@ -134,18 +151,36 @@ func (p *Producer) aggregatorLocked(ref recRef, shard int) *aggregator {
 type freeList[T any] struct {
 	items []*T
 	max   int
+	// low is the fewest values kept since the last trim: that many were
+	// not needed all that time.
+	low int
 }
 
 // get returns a kept value, or a new zero one.
 func (f *freeList[T]) get() *T {
 	n := len(f.items)
 	if n == 0 {
+		f.low = 0
 		return new(T)
 	}
 	x := f.items[n-1]
 	f.items[n-1] = nil
 	f.items = f.items[:n-1]
+	f.low = min(f.low, n-1)
 	return x
+}
+
+// trim leaves to the garbage collector the values that were not needed
+// since the last trim, keeping at least floor; dropped sees each first.
+func (f *freeList[T]) trim(floor int, dropped func(*T)) {
+	drop := max(min(f.low, len(f.items)-floor), 0)
+	for _, x := range f.items[:drop] { // the bottom of the stack: the least used
+		dropped(x)
+	}
+	kept := copy(f.items, f.items[drop:])
+	clear(f.items[kept:])
+	f.items = f.items[:kept]
+	f.low = kept
 }
 
 // put keeps x unless max are kept already; it reports whether it did.
@@ -240,6 +275,12 @@ func (p *Producer) newEntryLocked(shard int) *entry {
 	p.freeEntryBytes -= cap(e.buf)
 	e.table, e.shard = p.table, shard
 	return e
+}
+
+// trimFreeEntriesLocked leaves the entries kept but not needed since the
+// last trim to the garbage collector, down to idleFreeEntries.
+func (p *Producer) trimFreeEntriesLocked() {
+	p.freeEntries.trim(idleFreeEntries, func(e *entry) { p.freeEntryBytes -= cap(e.buf) })
 }
 
 // freeEntryLocked recycles an entry whose references were all dropped.

@@ -72,11 +72,15 @@
 // the producer itself holds stays under about
 //
 //	2*BufferMaxBytes                      aggregate copies, with growth slack
-//	+ 100 B * R                           per record held (R records)
+//	+ 300 B * R                           per record held (R records): an entry
+//	                                      each when they go out alone
 //	+ S * (2*AggregateBatchSize + 8 KiB)  one reusable encoder per shard (S shards)
 //	+ BatchCount * 8 KiB                  open per-key aggregates, at most BatchCount
 //	+ 16 * (2*AggregateBatchSize + 8 KiB) encoders kept for reuse
 //	+ BatchSize                           entry buffers kept for reuse
+//	+ (BacklogCount + MaxConnections * BatchCount) * 300 B
+//	                                      entries kept for reuse while busy
+//	                                      (1024 once quiet for 20 s)
 //	+ MaxConnections * BatchCount * 200 B requests being sent
 //	+ (MaxConnections + 2) * 4/3*BatchSize  request bodies being sent and
 //	                                      kept for reuse (BodyPutter only)
@@ -89,7 +93,7 @@
 // more distinct keys drain them into a request; free lists are capped.
 // (A Putter that is not a BodyPutter holds the serialised bodies itself:
 // the SDK needs as much for them.)
-// With the defaults and no shard map that is about 140 MiB plus 100 B per
+// With the defaults and no shard map that is about 140 MiB plus 300 B per
 // record held, reached only when the buffer is full of aggregates.
 //
 // How the parts fit. One engine does the work, each rule in one place:

@@ -12,11 +12,11 @@ import (
 // memoryCeiling is the bound doc.go gives for the heap the producer holds
 // beyond the callers' groups, with shards shards and held records in it.
 func memoryCeiling(c Config, shards, held int) int {
-	const perRecord, perEncoder, perRequestEntry = 100, 8 << 10, 200
+	const perRecord, perEncoder, perRequestEntry, perFreeEntry = 300, 8 << 10, 200, 300
 	return 2*c.BufferMaxBytes + perRecord*held +
 		shards*(2*c.AggregateBatchSize+perEncoder) + c.BatchCount*perEncoder +
 		maxFreeEncoders*(2*c.AggregateBatchSize+perEncoder) +
-		c.BatchSize +
+		c.BatchSize + freeEntriesMax(&c)*perFreeEntry +
 		c.MaxConnections*c.BatchCount*perRequestEntry
 }
 

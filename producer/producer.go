@@ -52,6 +52,7 @@ type Producer struct {
 	flushing      bool     // send partial requests until ready is empty
 	inLoop        bool     // the loop holds mu: no need to kick it
 	nextFlush     int64
+	nextTrim      int64 // when the free entries are trimmed next
 	// asleep: nothing was buffered when the loop last ran, and it sleeps
 	// until a record comes (addLocked) or a request ends, instead of
 	// waking every FlushInterval for nothing.
@@ -112,7 +113,7 @@ func New(cfg *Config) (*Producer, error) {
 	}
 	p.bodies = BodyPutterOf(c.Client)
 	p.log = safeLogger{l: c.Logger, panics: &p.panics}
-	p.freeAggs.max, p.freeEntries.max = maxFreeAggregators, maxFreeEntries
+	p.freeAggs.max, p.freeEntries.max = maxFreeAggregators, freeEntriesMax(&c)
 	p.freeEncoders.max, p.freeRequests.max = maxFreeEncoders, c.MaxConnections
 	p.groupPool.New = newGroupForPool
 	p.lastRefresh = -int64(minShardRefreshGap) // the first mismatch may refresh at once
@@ -333,7 +334,7 @@ func (p *Producer) handOver(ctx context.Context, g *Group, from, to int) error {
 			return errOutcomeStopped
 		}
 		deadline := p.now() + int64(p.cfg.RecordTTL)
-		blocked := false
+		full := false
 		g.mu.Lock()
 		for n := 0; i < to && n < handOverBatch; i++ {
 			r := &g.recs[i]
@@ -342,7 +343,7 @@ func (p *Producer) handOver(ctx context.Context, g *Group, from, to int) error {
 			}
 			size := r.size()
 			if !p.roomLocked(size) {
-				blocked = true
+				full = true
 				break
 			}
 			r.state, r.err, r.retryable, r.queued, r.shardID = Pending, nil, false, true, ""
@@ -354,7 +355,16 @@ func (p *Producer) handOver(ctx context.Context, g *Group, from, to int) error {
 			n++
 		}
 		g.mu.Unlock()
-		if blocked {
+		if full {
+			// Ready entries fill requests that idle workers take at once
+			// (the backlog is a request's worth): that is room without
+			// waiting for a response.
+			ready := len(p.ready)
+			p.dispatchLocked()
+			if len(p.ready) < ready {
+				p.mu.Unlock()
+				continue
+			}
 			// Make room: send partial requests rather than wait for the
 			// flush interval.
 			p.flushLocked()

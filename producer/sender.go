@@ -468,10 +468,18 @@ func (p *Producer) loopStep() (sleep time.Duration) {
 		next = r
 	}
 	p.dispatchLocked()
+	if now >= p.nextTrim {
+		p.trimFreeEntriesLocked()
+		p.nextTrim = now + int64(freeTrimInterval)
+	}
 	if len(p.nonEmpty) == 0 && len(p.ready) == 0 && len(p.retry) == 0 {
-		// Idle: a record to buffer or a request ending wakes the loop.
+		// Idle: a record to buffer or a request ending wakes the loop;
+		// before that, trims give back what a burst left kept.
 		p.asleep = true
 		p.inLoop = false
+		if len(p.freeEntries.items) > idleFreeEntries {
+			return time.Duration(max(p.nextTrim-now, int64(time.Millisecond)))
+		}
 		return idleSleep
 	}
 	if w := p.rateWaitLocked(now); w > 0 && w < next {
