@@ -411,6 +411,8 @@ func (p *Producer) dispatchLocked() {
 // within BatchCount, BatchSize and the shards' rate limits, claiming their
 // records (InFlight). It returns nil when no entry can go now.
 func (p *Producer) assembleLocked() *request {
+	var locks groupLocks
+	defer locks.abandon()
 	now := p.now()
 	p.assembly++
 	req := p.newRequestLocked()
@@ -435,7 +437,7 @@ func (p *Producer) assembleLocked() *request {
 			continue
 		}
 		p.readyBytes -= e.size
-		if !p.claimLocked(e, now) {
+		if !p.claimLocked(e, now, &locks) {
 			p.freeEntryLocked(e)
 			continue
 		}
@@ -446,6 +448,7 @@ func (p *Producer) assembleLocked() *request {
 		req.entries = append(req.entries, e)
 		bytes += e.size
 	}
+	locks.unlock()
 	clear(p.ready) // becomes the spare: hold no entries
 	p.readySpare, p.ready = p.ready[:0], kept
 	if len(req.entries) == 0 {
@@ -458,39 +461,30 @@ func (p *Producer) assembleLocked() *request {
 // claimLocked marks e's records InFlight. References that went stale
 // (the record was canceled, re-put or stopped) are dropped and records
 // past their deadline expire; if any were, the entry is rebuilt from the
-// rest. It reports whether anything is left to send.
-func (p *Producer) claimLocked(e *entry, now int64) bool {
+// rest. It reports whether anything is left to send. The group locks it
+// takes stay with locks, for the next entry's records.
+func (p *Producer) claimLocked(e *entry, now int64, locks *groupLocks) bool {
 	dropped := false
 	live := e.refs[:0]
 	var fails failureBatch
-	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
-		recycle := false
-		func() {
-			g.mu.Lock()
-			defer g.mu.Unlock() // a panic must not leave the group locked
-			for _, ref := range run {
-				r := &g.recs[ref.idx]
-				if r.epoch == ref.epoch && r.state == Pending && r.queued {
-					if ref.deadline > now {
-						r.state, r.queued = InFlight, false
-						live = append(live, ref)
-						continue
-					}
-					r.state, r.queued, r.retryable = Failed, false, true
-					r.err = &expiredError{last: e.lastErr}
-					g.outstanding--
-					fails.add(g, ref, r.err)
-				}
-				dropped = true
-				p.bufferedBytes -= ref.size()
-				recycle = g.dropRefLocked() || recycle
+	for _, ref := range e.refs {
+		g := locks.lock(ref.g)
+		r := &g.recs[ref.idx]
+		if r.epoch == ref.epoch && r.state == Pending && r.queued {
+			if ref.deadline > now {
+				r.state, r.queued = InFlight, false
+				live = append(live, ref)
+				continue
 			}
-			g.signalIfDoneLocked()
-		}()
-		if recycle {
-			g.recycle()
+			r.state, r.queued, r.retryable = Failed, false, true
+			r.err = &expiredError{last: e.lastErr}
+			g.outstanding--
+			fails.add(g, ref, r.err)
 		}
-	})
+		dropped = true
+		p.bufferedBytes -= ref.size()
+		locks.dropRef()
+	}
 	p.notifyEntryLocked(e, &fails)
 	clear(e.refs[len(live):])
 	e.refs = live
@@ -524,16 +518,53 @@ func (p *Producer) rebuildLocked(e *entry) {
 	}
 }
 
-// forEachGroupRun calls fn for each run of consecutive references to one
-// group, so a group's lock is taken once per run rather than per record.
-func forEachGroupRun(refs []recRef, fn func(g *Group, run []recRef)) {
-	for i := 0; i < len(refs); {
-		j := i + 1
-		for j < len(refs) && refs[j].g == refs[i].g {
-			j++
-		}
-		fn(refs[i].g, refs[i:j])
-		i = j
+// groupLocks holds the lock of one group at a time while references are
+// handled in order, so that consecutive references to one group, within
+// an entry or across the entries of a request, take its lock once rather
+// than once per record or per entry. Whoever uses one defers abandon: a
+// panic must not leave a group locked.
+type groupLocks struct {
+	g *Group
+	// recycle: the group's last reference was dropped after it was
+	// released; it is recycled once unlocked.
+	recycle bool
+}
+
+// lock makes g the locked group, unlocking the one before, and returns g.
+func (l *groupLocks) lock(g *Group) *Group {
+	if l.g != g {
+		l.unlock()
+		g.mu.Lock()
+		l.g = g
+	}
+	return g
+}
+
+// dropRef forgets one reference into the locked group.
+func (l *groupLocks) dropRef() {
+	l.recycle = l.g.dropRefLocked() || l.recycle
+}
+
+// unlock wakes the locked group's Wait if nothing of it is outstanding,
+// unlocks it and recycles it if its last reference was dropped.
+func (l *groupLocks) unlock() {
+	g, recycle := l.g, l.recycle
+	if g == nil {
+		return
+	}
+	l.g, l.recycle = nil, false
+	g.signalIfDoneLocked()
+	g.mu.Unlock()
+	if recycle {
+		g.recycle()
+	}
+}
+
+// abandon unlocks the locked group, if any, after a panic.
+func (l *groupLocks) abandon() {
+	if l.g != nil {
+		l.g.mu.Unlock()
+		l.g = nil
 	}
 }
 
@@ -625,7 +656,7 @@ func (p *Producer) failAllQueuedLocked(err error) {
 	all := append(append(p.ready, p.retry...), p.unverified...)
 	p.ready, p.retry, p.unverified, p.readyBytes = p.ready[:0], nil, nil, 0
 	for _, e := range all {
-		freed, fails := p.finishRefs(e, outcomeFailed, err, true, "")
+		freed, fails := p.finishEntry(e, outcomeFailed, err, true, "")
 		p.bufferedBytes -= freed
 		p.notifyEntryLocked(e, &fails)
 		p.freeEntryLocked(e)
@@ -727,16 +758,16 @@ func (p *Producer) resolveMisplacedLocked() {
 	for _, e := range p.unverified {
 		switch {
 		case p.state == stateStopped:
-			freed, fails := p.finishRefs(e, outcomeFailed, errOutcomeStopped, true, "")
+			freed, fails := p.finishEntry(e, outcomeFailed, errOutcomeStopped, true, "")
 			p.bufferedBytes -= freed
 			p.notifyEntryLocked(e, &fails)
 			p.freeEntryLocked(e)
 		case p.table.holdsAll(e.storedOn, e):
-			freed, _ := p.finishRefs(e, outcomeDelivered, nil, false, e.storedOn)
+			freed, _ := p.finishEntry(e, outcomeDelivered, nil, false, e.storedOn)
 			p.bufferedBytes -= freed
 			p.freeEntryLocked(e)
 		default:
-			freed, _ := p.finishRefs(e, outcomeRetry, nil, false, "")
+			freed, _ := p.finishEntry(e, outcomeRetry, nil, false, "")
 			p.bufferedBytes -= freed
 			reput += len(e.refs)
 			p.redistributeLocked(e)

@@ -100,7 +100,7 @@ func (p *Producer) abandonLocked(req *request, pe *panicError) {
 		if !e.sent {
 			continue // placed already
 		}
-		freed, fails := p.finishRefs(e, outcomeFailed, pe, true, "")
+		freed, fails := p.finishEntry(e, outcomeFailed, pe, true, "")
 		p.bufferedBytes -= freed
 		p.notifyEntryLocked(e, &fails)
 		p.freeEntryLocked(e)
@@ -127,7 +127,7 @@ func (p *Producer) failBufferAfterPanic(pe *panicError) {
 	if len(p.moving) > 0 {
 		moving := &entry{refs: p.moving}
 		p.moving = nil
-		freed, fails := p.finishRefs(moving, outcomeFailed, pe, true, "")
+		freed, fails := p.finishEntry(moving, outcomeFailed, pe, true, "")
 		p.bufferedBytes -= freed
 		p.notifyEntryLocked(moving, &fails)
 	}

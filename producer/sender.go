@@ -138,8 +138,12 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 	freed := 0
 	var fails []failureBatch // one per failed entry with Put records
 	refresh := false
+	// The entries' records are finished in request order under one lock
+	// per run of records of one group, released before anything else.
+	var locks groupLocks
+	defer locks.abandon()
 	finish := func(e *entry, kind int, oerr error, retryable bool, shardID string) {
-		f, fb := p.finishRefs(e, kind, oerr, retryable, shardID)
+		f, fb := p.finishRefs(e, kind, oerr, retryable, shardID, &locks)
 		freed += f
 		if len(fb.records) > 0 {
 			fb.ehk = strings.Clone(e.ehk)
@@ -246,6 +250,7 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 			finish(e, outcomeRetry, nil, false, "")
 			retries = append(retries, e)
 		}
+		locks.unlock() // the Logger runs with no group locked
 		if rejected > 0 {
 			p.log.Error("Kinesis rejected records for good", rejectedErr, LogValue{"entries", rejected})
 		}
@@ -257,6 +262,7 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 		}
 	}
 
+	locks.unlock()
 	testHook("complete")
 	p.mu.Lock()
 	defer p.unlockAfterComplete(req)
@@ -315,44 +321,44 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 // finishRefs gives every current record of e the outcome kind. For
 // outcomeRetry the records become buffered again and e keeps them; for
 // the others e's references are dropped. It returns the bytes freed and
-// the failures to notify. It does not take p.mu.
-func (p *Producer) finishRefs(e *entry, kind int, err error, retryable bool, shardID string) (freed int, fails failureBatch) {
+// the failures to notify. It does not take p.mu. The group locks it takes
+// stay with locks, for the next entry's records.
+func (p *Producer) finishRefs(e *entry, kind int, err error, retryable bool, shardID string, locks *groupLocks) (freed int, fails failureBatch) {
 	live := e.refs[:0]
-	forEachGroupRun(e.refs, func(g *Group, run []recRef) {
-		recycle := false
-		func() {
-			g.mu.Lock()
-			defer g.mu.Unlock() // a panic must not leave the group locked
-			for _, ref := range run {
-				r := &g.recs[ref.idx]
-				current := r.epoch == ref.epoch && (r.state == InFlight || (r.state == Pending && r.queued))
-				if current && kind == outcomeRetry {
-					r.state, r.queued = Pending, true
-					live = append(live, ref)
-					continue
-				}
-				if current {
-					switch kind {
-					case outcomeDelivered:
-						r.state, r.shardID = Delivered, shardID
-					case outcomeFailed:
-						r.state, r.err, r.retryable = Failed, err, retryable
-						fails.add(g, ref, err)
-					}
-					r.queued = false
-					g.outstanding--
-				}
-				freed += ref.size()
-				recycle = g.dropRefLocked() || recycle
-			}
-			g.signalIfDoneLocked()
-		}()
-		if recycle {
-			g.recycle()
+	for _, ref := range e.refs {
+		g := locks.lock(ref.g)
+		r := &g.recs[ref.idx]
+		current := r.epoch == ref.epoch && (r.state == InFlight || (r.state == Pending && r.queued))
+		if current && kind == outcomeRetry {
+			r.state, r.queued = Pending, true
+			live = append(live, ref)
+			continue
 		}
-	})
+		if current {
+			switch kind {
+			case outcomeDelivered:
+				r.state, r.shardID = Delivered, shardID
+			case outcomeFailed:
+				r.state, r.err, r.retryable = Failed, err, retryable
+				fails.add(g, ref, err)
+			}
+			r.queued = false
+			g.outstanding--
+		}
+		freed += ref.size()
+		locks.dropRef()
+	}
 	clear(e.refs[len(live):])
 	e.refs = live
+	return freed, fails
+}
+
+// finishEntry is finishRefs for one entry on its own.
+func (p *Producer) finishEntry(e *entry, kind int, err error, retryable bool, shardID string) (freed int, fails failureBatch) {
+	var locks groupLocks
+	defer locks.abandon()
+	freed, fails = p.finishRefs(e, kind, err, retryable, shardID, &locks)
+	locks.unlock()
 	return freed, fails
 }
 
