@@ -1,10 +1,16 @@
 package producer
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // With aggregation off a backlog of ready entries is a request's worth:
@@ -167,6 +173,12 @@ func TestFreeEntriesAreGivenBackWhenQuiet(t *testing.T) {
 			t.Fatalf("quiet for %v: %d entries kept (%d buffer bytes), want at most %d", 2*freeTrimInterval, k, bytes, idleFreeEntries)
 		}
 		p.mu.Lock()
+		requests := len(p.freeRequests.items)
+		p.mu.Unlock()
+		if requests > idleKeptBodies {
+			t.Fatalf("quiet for %v: %d requests kept, want at most %d", 2*freeTrimInterval, requests, idleKeptBodies)
+		}
+		p.mu.Lock()
 		before := steps
 		p.mu.Unlock()
 		time.Sleep(time.Minute)
@@ -176,6 +188,76 @@ func TestFreeEntriesAreGivenBackWhenQuiet(t *testing.T) {
 		p.mu.Unlock()
 		if after != before {
 			t.Fatalf("the quiet loop ran %d times in a minute after the trims", after-before)
+		}
+	})
+}
+
+// gatedBodies is a BodyPutter that holds every call until its gate opens,
+// accepts every entry of a JSON body, and notes each body buffer it was
+// given.
+type gatedBodies struct {
+	mu      sync.Mutex
+	gate    chan struct{}
+	buffers map[*byte]bool
+}
+
+func (f *gatedBodies) PutRecords(context.Context, *kinesis.PutRecordsInput, ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	return nil, errors.New("gatedBodies takes bodies only")
+}
+
+func (f *gatedBodies) PutRecordsBody(ctx context.Context, _ string, _ WireFormat, body []byte) (*kinesis.PutRecordsOutput, error) {
+	f.mu.Lock()
+	f.buffers[&body[:1][0]] = true
+	gate := f.gate
+	f.mu.Unlock()
+	select {
+	case <-gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	n := bytes.Count(body, []byte(`"PartitionKey":`))
+	return &kinesis.PutRecordsOutput{Records: make([]types.PutRecordsResultEntry, n)}, nil
+}
+
+// While busy, requests keep their body buffers for the next ones: a round
+// of requests in flight after another reuses every body of the first.
+func TestBusyRequestsReuseTheirBodies(t *testing.T) {
+	const batch, conns = 10, 4
+	synctest.Test(t, func(t *testing.T) {
+		f := &gatedBodies{buffers: map[*byte]bool{}}
+		p, err := New(&Config{
+			StreamName: "test", Client: f, Logger: &testLogger{}, RateLimit: NoRateLimit,
+			AggregateBatchCount: 1, BatchCount: batch, BacklogCount: batch, MaxConnections: conns,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Start()
+		defer p.Stop(context.Background())
+		for round := range 2 {
+			gate := make(chan struct{})
+			f.mu.Lock()
+			f.gate = gate
+			f.mu.Unlock()
+			g := p.NewGroup()
+			for i := range conns * batch {
+				g.AddAnyKey([]byte(recordData(i)))
+			}
+			if err := p.PutGroup(context.Background(), g); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait() // every connection holds a request
+			close(gate)
+			if err := g.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if d, _, _, _ := g.Counts(); d != conns*batch {
+				t.Fatalf("round %d: %d of %d delivered", round, d, conns*batch)
+			}
+			g.Release()
+		}
+		if n := len(f.buffers); n != conns {
+			t.Fatalf("%d body buffers for two rounds of %d requests in flight, want %d", n, conns, conns)
 		}
 	})
 }

@@ -63,7 +63,6 @@ type Producer struct {
 	freeEncoders   freeList[aggregation.Encoder]
 	freeEntryBytes int // buffer capacity held by freeEntries
 	freeRequests   freeList[request]
-	keptBodies     int // requests in freeRequests holding a body buffer
 	lastRefresh    int64
 	gapLogged      bool // a ShardBucketError was logged for this map
 	failures       chan *FailureRecord

@@ -27,18 +27,16 @@ type request struct {
 	sums    [][]byte      // scratch of sumEntries
 }
 
-// maxKeptBodies bounds the request body buffers kept for reuse, each up to
-// about 4/3 BatchSize: busier moments allocate more, left to the garbage
-// collector afterwards.
-const maxKeptBodies = 2
+// idleKeptBodies is how many requests, each with its body buffer (up to
+// about 4/3 BatchSize), stay kept for reuse once the producer is quiet.
+// While busy every request kept for reuse keeps its body: at most
+// MaxConnections, as many as the requests in flight hold anyway, so that
+// a request does not allocate and clear a body of its own whenever more
+// than a couple are in flight (with aggregation off, a chunk of a few
+// thousand records makes several).
+const idleKeptBodies = 2
 
-func (p *Producer) newRequestLocked() *request {
-	r := p.freeRequests.get()
-	if r.body != nil {
-		p.keptBodies--
-	}
-	return r
-}
+func (p *Producer) newRequestLocked() *request { return p.freeRequests.get() }
 
 func (p *Producer) freeRequestLocked(r *request) {
 	clear(r.entries)
@@ -47,15 +45,15 @@ func (p *Producer) freeRequestLocked(r *request) {
 	r.records = r.records[:0]
 	r.in = kinesis.PutRecordsInput{}
 	r.done = false
-	keep := r.body != nil && p.keptBodies < maxKeptBodies
-	if keep {
-		r.body = r.body[:0]
-	} else {
-		r.body = nil
-	}
-	if p.freeRequests.put(r) && keep {
-		p.keptBodies++
-	}
+	r.body = r.body[:0]
+	p.freeRequests.put(r)
+}
+
+// trimFreeRequestsLocked leaves the requests kept but not needed since the
+// last trim, and their bodies, to the garbage collector, down to
+// idleKeptBodies.
+func (p *Producer) trimFreeRequestsLocked() {
+	p.freeRequests.trim(idleKeptBodies, func(*request) {})
 }
 
 // errCountMismatch is the last error of entries whose response did not
@@ -476,14 +474,16 @@ func (p *Producer) loopStep() (sleep time.Duration) {
 	p.dispatchLocked()
 	if now >= p.nextTrim {
 		p.trimFreeEntriesLocked()
+		p.trimFreeRequestsLocked()
 		p.nextTrim = now + int64(freeTrimInterval)
 	}
 	if len(p.nonEmpty) == 0 && len(p.ready) == 0 && len(p.retry) == 0 {
 		// Idle: a record to buffer or a request ending wakes the loop;
-		// before that, trims give back what a burst left kept.
+		// before that, trims give back what a burst left kept, or will
+		// leave once its requests in flight end.
 		p.asleep = true
 		p.inLoop = false
-		if len(p.freeEntries.items) > idleFreeEntries {
+		if p.inflight > 0 || len(p.freeEntries.items) > idleFreeEntries || len(p.freeRequests.items) > idleKeptBodies {
 			return time.Duration(max(p.nextTrim-now, int64(time.Millisecond)))
 		}
 		return idleSleep
