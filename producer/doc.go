@@ -82,8 +82,9 @@
 //	                                      entries kept for reuse while busy
 //	                                      (1024 once quiet for 20 s)
 //	+ MaxConnections * BatchCount * 200 B requests being sent
-//	+ (MaxConnections + 2) * 4/3*BatchSize  request bodies being sent and
-//	                                      kept for reuse (BodyPutter only)
+//	+ MaxConnections * 4/3*BatchSize      request bodies being sent or kept
+//	                                      for reuse (2 once quiet for 20 s;
+//	                                      BodyPutter only)
 //	+ 1.6 MiB                             the SIMD MD5 server's buffers, one
 //	                                      per process (KPL format)
 //
