@@ -52,7 +52,7 @@ type Producer struct {
 	flushing      bool     // send partial requests until ready is empty
 	inLoop        bool     // the loop holds mu: no need to kick it
 	nextFlush     int64
-	nextTrim      int64 // when the free entries are trimmed next
+	nextTrim      int64 // when the free entries and requests are trimmed next
 	// asleep: nothing was buffered when the loop last ran, and it sleeps
 	// until a record comes (addLocked) or a request ends, instead of
 	// waking every FlushInterval for nothing.
