@@ -39,7 +39,11 @@ import (
 
 const (
 	chunkRecords = 1000
-	streamName   = "bench"
+	// bigChunkRecords fill a chunk of about 2 MB, the size Fluent Bit's
+	// tail input gives when it reads faster than the output sends: with
+	// aggregation off, several requests of one chunk are in flight at once.
+	bigChunkRecords = 4000
+	streamName      = "bench"
 )
 
 // child is the fake Kinesis process that benchmarks share.
@@ -130,7 +134,10 @@ func cpuNow(b *testing.B) time.Duration {
 
 // measure runs flush b.N times over chunks of chunkRecords records and
 // reports the process's CPU and allocations per record.
-func measure(b *testing.B, flush func()) {
+func measure(b *testing.B, flush func()) { measureChunks(b, chunkRecords, flush) }
+
+// measureChunks is measure over chunks of n records.
+func measureChunks(b *testing.B, n int, flush func()) {
 	flush() // connections, shard map, pools
 	runtime.GC()
 	var m0, m1 runtime.MemStats
@@ -143,7 +150,7 @@ func measure(b *testing.B, flush func()) {
 	b.StopTimer()
 	cpu := cpuNow(b) - cpu0
 	runtime.ReadMemStats(&m1)
-	records := float64(b.N * chunkRecords)
+	records := float64(b.N * n)
 	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/records, "cpu-µs/record")
 	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/records, "allocs/record")
 	b.ReportMetric(records/b.Elapsed().Seconds(), "records/s")
@@ -159,12 +166,21 @@ func BenchmarkRealPath(b *testing.B) {
 	for _, agg := range []string{"on", "off"} {
 		for _, wire := range []string{"json", "cbor"} {
 			b.Run("plugin/aggregation="+agg+"/wire="+wire, func(b *testing.B) {
-				realPathPlugin(b, chunk, conf.MapGetter{
+				realPathPlugin(b, chunk, chunkRecords, conf.MapGetter{
 					"stream": streamName, "region": "us-east-1", "endpoint": url,
 					"rate_limit": "off", "aggregation": agg, "wire_format": wire,
 				})
 			})
 		}
+	}
+	big := bench.Chunk(0, bigChunkRecords, bench.MediumRecord)
+	for _, agg := range []string{"on", "off"} {
+		b.Run("plugin/aggregation="+agg+"/wire=cbor/chunk=2MB", func(b *testing.B) {
+			realPathPlugin(b, big, bigChunkRecords, conf.MapGetter{
+				"stream": streamName, "region": "us-east-1", "endpoint": url,
+				"rate_limit": "off", "aggregation": agg, "wire_format": "cbor",
+			})
+		})
 	}
 	b.Run("baseline/decoder+encoding-json+PutRecords", func(b *testing.B) {
 		cfg, err := conf.Load(conf.MapGetter{"stream": streamName, "region": "us-east-1", "endpoint": url})
@@ -180,8 +196,9 @@ func BenchmarkRealPath(b *testing.B) {
 	})
 }
 
-// realPathPlugin measures the plugin's flush with options opts.
-func realPathPlugin(b *testing.B, chunk []byte, opts conf.MapGetter) {
+// realPathPlugin measures the plugin's flush of chunk, of records
+// records, with options opts.
+func realPathPlugin(b *testing.B, chunk []byte, records int, opts conf.MapGetter) {
 	cfg, err := conf.Load(opts)
 	if err != nil {
 		b.Fatal(err)
@@ -191,7 +208,7 @@ func realPathPlugin(b *testing.B, chunk []byte, opts conf.MapGetter) {
 		b.Fatal(err)
 	}
 	defer in.Close(context.Background())
-	measure(b, func() {
+	measureChunks(b, records, func() {
 		if st := in.Flush("kube.app", chunk); st != instance.OK {
 			b.Fatalf("Flush = %s", st)
 		}
