@@ -252,10 +252,13 @@ func (b *Builder) NeedsChunkID() bool { return b.idKey != "" }
 type Record struct {
 	// Data is the record's data.
 	Data []byte
-	// PartitionKey is the record's partition key, at most 256 characters.
+	// PartitionKey is the record's partition key, at most 256 characters;
+	// empty when RandomKey is true.
 	PartitionKey []byte
-	// RandomKey is true when PartitionKey was made up because the
-	// configured field or template had no value for the event.
+	// RandomKey is true when the record has no key of its own (no
+	// partition_key configured, or its field or template had no value for
+	// the event): any key will do, and the producer picks a random one
+	// when it sends the record.
 	RandomKey bool
 	// Stream is the stream the record goes to, or nil for the instance's.
 	Stream []byte
@@ -292,7 +295,11 @@ func (b *Builder) Build(r *Record, ev chunk.Event, src Source) error {
 	if r.Data, err = b.compressed(r, data); err != nil {
 		return err
 	}
-	if limit := b.maxSize - len(r.PartitionKey); b.maxSize > 0 && len(r.Data) > limit {
+	keyLen := len(r.PartitionKey)
+	if r.RandomKey {
+		keyLen = producer.RandomKeyLen // the key the producer will pick
+	}
+	if limit := b.maxSize - keyLen; b.maxSize > 0 && len(r.Data) > limit {
 		return b.fit(r, limit)
 	}
 	return nil
@@ -405,18 +412,15 @@ func (b *Builder) logValue(data []byte, r *Record, ev chunk.Event) ([]byte, erro
 	return chunk.AppendJSONWith(data, v, b.members)
 }
 
-// partitionKey appends the record's partition key to dst; random is true
-// when it had to be made up.
+// partitionKey appends the record's partition key to dst; random is true,
+// and the key empty, when the record has none of its own.
 func (b *Builder) partitionKey(dst []byte, tag string, body []byte) (key []byte, random bool) {
-	ok := false
-	switch {
-	case b.pkTemplate != nil:
-		dst, ok = appendTemplate(dst, b.pkTemplate, tag, body)
-	default:
-		return producer.AppendRandomKey(dst[:0]), true
+	if b.pkTemplate == nil {
+		return dst[:0], true
 	}
+	dst, ok := appendTemplate(dst, b.pkTemplate, tag, body)
 	if !ok {
-		return producer.AppendRandomKey(dst[:0]), true
+		return dst[:0], true
 	}
 	return truncateRunes(dst, maxPartitionKey), false
 }

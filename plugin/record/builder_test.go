@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/chunk"
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
 // k8sBody is a container log event as the kubernetes filter leaves it.
@@ -124,8 +125,8 @@ func TestBuild(t *testing.T) {
 				}
 				switch {
 				case tt.pk == random:
-					if !r.RandomKey && tt.o.PartitionKey != nil || len(r.PartitionKey) == 0 {
-						t.Errorf("event %d: partition key %q, random %v; want a random key", i, r.PartitionKey, r.RandomKey)
+					if !r.RandomKey || len(r.PartitionKey) != 0 {
+						t.Errorf("event %d: partition key %q, random %v; want none (the producer picks a random one)", i, r.PartitionKey, r.RandomKey)
 					}
 				case string(r.PartitionKey) != tt.pk || r.RandomKey:
 					t.Errorf("event %d: partition key %q, random %v; want %q", i, r.PartitionKey, r.RandomKey, tt.pk)
@@ -342,8 +343,8 @@ func FuzzBuild(f *testing.F) {
 				}
 				continue
 			}
-			if len(r.Data) == 0 || len(r.PartitionKey) == 0 || len([]rune(string(r.PartitionKey))) > maxPartitionKey {
-				t.Fatalf("%s: record %q under key %q", name, r.Data, r.PartitionKey)
+			if len(r.Data) == 0 || (len(r.PartitionKey) == 0) != r.RandomKey || len([]rune(string(r.PartitionKey))) > maxPartitionKey {
+				t.Fatalf("%s: record %q under key %q (random %v)", name, r.Data, r.PartitionKey, r.RandomKey)
 			}
 		}
 	})
@@ -389,14 +390,18 @@ func TestOversize(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if r.Truncated != tt.truncated || len(r.Data)+len(r.PartitionKey) > tt.o.MaxRecordSize {
-				t.Fatalf("truncated %v, %d+%d bytes; want truncated %v within %d", r.Truncated, len(r.Data), len(r.PartitionKey), tt.truncated, tt.o.MaxRecordSize)
+			key := len(r.PartitionKey)
+			if r.RandomKey {
+				key = producer.RandomKeyLen // the key the producer picks
+			}
+			if r.Truncated != tt.truncated || len(r.Data)+key > tt.o.MaxRecordSize {
+				t.Fatalf("truncated %v, %d+%d bytes; want truncated %v within %d", r.Truncated, len(r.Data), key, tt.truncated, tt.o.MaxRecordSize)
 			}
 			if tt.o.Compression == CompressionNone {
 				if !utf8.Valid(r.Data) || tt.o.AppendNewline != bytes.HasSuffix(r.Data, []byte("\n")) {
 					t.Fatalf("data is not whole characters with its newline: %q", r.Data[max(0, len(r.Data)-8):])
 				}
-				if tt.truncated && len(r.Data)+len(r.PartitionKey) < tt.o.MaxRecordSize-utf8.UTFMax {
+				if tt.truncated && len(r.Data)+key < tt.o.MaxRecordSize-utf8.UTFMax {
 					t.Fatalf("cut to %d bytes, far below the limit", len(r.Data))
 				}
 			}

@@ -37,8 +37,8 @@
 // bytes, a number or a boolean; maps, arrays and nil have none.
 //
 // A partition key whose field is missing, empty or has no text, or whose
-// template has such a part, is a random key; Record.RandomKey says so, for
-// counting. A stream template with such a part rejects the record
+// template has such a part, is left to the producer, which sends the record
+// under a random key; Record.RandomKey says so, for counting. A stream template with such a part rejects the record
 // (ErrNoStream), since sending it elsewhere would be a guess.
 //
 // # Time formats
