@@ -71,26 +71,35 @@
 // BacklogCount built entries) before PutGroup waits. Beyond them, the heap
 // the producer itself holds stays under about
 //
-//	2*BufferMaxBytes                      aggregate copies, with growth slack
-//	+ 100 B * R                           per record held (R records)
-//	+ S * (2*AggregateBatchSize + 8 KiB)  one reusable encoder per shard (S shards)
+//	BufferMaxBytes                        aggregates held: under 16 KiB as
+//	                                      their bytes, larger as their
+//	                                      encoders (at most 9 KiB each)
+//	+ 200 B * R                           per record held (R records)
+//	+ S * (2*AggregateBatchSize + 8 KiB)  one open encoder per shard (S shards)
 //	+ BatchCount * 8 KiB                  open per-key aggregates, at most BatchCount
 //	+ 16 * (2*AggregateBatchSize + 8 KiB) encoders kept for reuse
 //	+ BatchSize                           entry buffers kept for reuse
 //	+ MaxConnections * BatchCount * 200 B requests being sent
+//	+ (MaxConnections + 1) * BatchSize    aggregates written for requests
+//	                                      being sent, one buffer kept (a
+//	                                      BodyPutter's only while its body
+//	                                      is written)
 //	+ (MaxConnections + 2) * 4/3*BatchSize  request bodies being sent and
 //	                                      kept for reuse (BodyPutter only)
 //	+ 1.6 MiB                             the SIMD MD5 server's buffers, one
 //	                                      per process (KPL format)
 //
 // whatever the keys: a record that goes out alone (a key of its own, no
-// shard map) is never copied, only records that share an aggregate are;
+// shard map) is never copied, and an aggregate of 16 KiB or more is
+// written only into the requests that send it;
 // without a shard map at most BatchCount per-key aggregates are open, and
 // more distinct keys drain them into a request; free lists are capped.
 // (A Putter that is not a BodyPutter holds the serialised bodies itself:
 // the SDK needs as much for them.)
-// With the defaults and no shard map that is about 140 MiB plus 100 B per
-// record held, reached only when the buffer is full of aggregates.
+// With the defaults and no shard map that is about 380 MiB plus 200 B per
+// record held, most of it requests of 5 MiB written and sent on all 24
+// connections at once; reached only when the buffer is full of
+// aggregates and every connection busy.
 //
 // How the parts fit. One engine does the work, each rule in one place:
 //

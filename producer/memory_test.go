@@ -12,12 +12,13 @@ import (
 // memoryCeiling is the bound doc.go gives for the heap the producer holds
 // beyond the callers' groups, with shards shards and held records in it.
 func memoryCeiling(c Config, shards, held int) int {
-	const perRecord, perEncoder, perRequestEntry = 100, 8 << 10, 200
-	return 2*c.BufferMaxBytes + perRecord*held +
+	const perRecord, perEncoder, perRequestEntry = 200, 8 << 10, 200
+	return c.BufferMaxBytes + perRecord*held +
 		shards*(2*c.AggregateBatchSize+perEncoder) + c.BatchCount*perEncoder +
 		maxFreeEncoders*(2*c.AggregateBatchSize+perEncoder) +
 		c.BatchSize +
-		c.MaxConnections*c.BatchCount*perRequestEntry
+		c.MaxConnections*c.BatchCount*perRequestEntry +
+		(c.MaxConnections+1)*c.BatchSize
 }
 
 func heapInUse() int {
