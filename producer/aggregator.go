@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -68,20 +67,19 @@ type aggregator struct {
 	joined  int    // newline format: the records' bytes as joined
 	shard   int    // index in the table, -1 for a key aggregator
 	mid     string // the shard's middle hash key (a table string); "" for a key aggregator
-	pk      string // the aggregate's random partition key, made on first use; views pkBuf
-	pkBuf   [RandomKeyLen]byte
+	pk      string // the aggregate's random partition key, made on first use
 	key     aggKey
 	newline bool // AggregationNewline rather than the KPL format
 	listed  bool // in Producer.nonEmpty
 }
 
 // anyPK returns the aggregate's own partition key, making it on first use.
-// The key views a's buffer, which is written again only for the next
-// aggregate (takeRefs), once this one is built and its encoder reset.
+// Each aggregate's key is a string of its own: the encoder that holds it
+// goes with the aggregate's entry until its request is done.
 func (a *aggregator) anyPK() string {
 	if a.pk == "" {
-		AppendRandomKey(a.pkBuf[:0])
-		a.pk = unsafe.String(&a.pkBuf[0], RandomKeyLen)
+		var b [RandomKeyLen]byte
+		a.pk = string(AppendRandomKey(b[:0]))
 	}
 	return a.pk
 }
@@ -308,6 +306,10 @@ func (a *Aggregator) Drain() (*AggregatedRecordRequest, error) {
 		a.agg.encodeFirst(a)
 	}
 	e.build(a.agg.enc, false, a.agg.outerPK(), ehk, false)
+	if e.aggregate() {
+		e.writeData(nil) // a buffer of its own
+		e.enc = nil      // a's, reset by takeRecords
+	}
 	sumEntries(nil, []*entry{&e}, nil)
 	data := e.data
 	if len(e.refs) == 1 {

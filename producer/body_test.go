@@ -247,49 +247,56 @@ func TestPutRecordsBodySigned(t *testing.T) {
 }
 
 // TestProducerSendsBodies: a producer given a *kinesis.Client sends
-// written bodies, and every record arrives once with its key.
+// written bodies, and every record arrives once with its key: aggregates
+// written at once (small) and when sent (minLazyAggregate or more).
 func TestProducerSendsBodies(t *testing.T) {
+	sizes := []struct{ aggSize, n int }{{300, 200}, {minLazyAggregate + 4<<10, 6000}}
 	for _, format := range formats {
-		t.Run(format.String(), func(t *testing.T) {
-			h := &captureHTTP{}
-			p, err := New(&Config{StreamName: "logs", Client: captureClient(h), AggregationFormat: format, AggregateBatchSize: 300})
+		for _, sz := range sizes {
+			t.Run(fmt.Sprintf("%s/aggregates of %d bytes", format, sz.aggSize), func(t *testing.T) {
+				testProducerSendsBodies(t, format, sz.aggSize, sz.n)
+			})
+		}
+	}
+}
+
+func testProducerSendsBodies(t *testing.T, format AggregationFormat, aggSize, n int) {
+	h := &captureHTTP{}
+	p, err := New(&Config{StreamName: "logs", Client: captureClient(h), AggregationFormat: format, AggregateBatchSize: aggSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.bodies == nil {
+		t.Fatal("a *kinesis.Client is not sent written bodies")
+	}
+	p.Start()
+	g := p.NewGroup()
+	for i := range n {
+		g.Add([]byte(recordData(i)), fmt.Sprint("key-", i%3))
+	}
+	putAllAndStop(t, p, g, n)
+	seen := map[string]int{}
+	for _, r := range h.reqs {
+		for _, rec := range decodeBody(t, r.body).Records {
+			if format == AggregationNewline {
+				for l := range strings.Lines(string(rec.Data)) {
+					seen[strings.TrimSuffix(l, "\n")]++
+				}
+				continue
+			}
+			recs, err := aggregation.Deaggregate(rec.Data, rec.PartitionKey, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.bodies == nil {
-				t.Fatal("a *kinesis.Client is not sent written bodies")
+			for _, r := range recs {
+				seen[string(r.Data)]++
 			}
-			p.Start()
-			g := p.NewGroup()
-			const n = 200
-			for i := range n {
-				g.Add([]byte(recordData(i)), fmt.Sprint("key-", i%3))
-			}
-			putAllAndStop(t, p, g, n)
-			seen := map[string]int{}
-			for _, r := range h.reqs {
-				for _, rec := range decodeBody(t, r.body).Records {
-					if format == AggregationNewline {
-						for l := range strings.Lines(string(rec.Data)) {
-							seen[strings.TrimSuffix(l, "\n")]++
-						}
-						continue
-					}
-					recs, err := aggregation.Deaggregate(rec.Data, rec.PartitionKey, "")
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, r := range recs {
-						seen[string(r.Data)]++
-					}
-				}
-			}
-			for i := range n {
-				if seen[recordData(i)] != 1 {
-					t.Errorf("record %d sent %d times", i, seen[recordData(i)])
-				}
-			}
-		})
+		}
+	}
+	for i := range n {
+		if seen[recordData(i)] != 1 {
+			t.Errorf("record %d sent %d times", i, seen[recordData(i)])
+		}
 	}
 }
 

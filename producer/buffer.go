@@ -12,11 +12,23 @@ import (
 
 // entry is one PutRecords request entry: an aggregate of records
 // predicted for one shard, or a single record sent plain.
+//
+// An aggregate's bytes are not kept while it waits: the entry holds its
+// encoder (KPL format), whose records are references to the groups' bytes,
+// or only its references (newline format), and the bytes are written out
+// when a request is (writeAggregates), into a buffer the request gives
+// back before its call goes out. So each record's bytes are held once
+// while buffered, in its group, and copied only into the request body.
 type entry struct {
-	buf     []byte // data, then partition key, then explicit hash key
+	buf []byte // partition key, then explicit hash key (aggregates, records without a key)
+	// data is a plain record's own bytes; for an aggregate it is set only
+	// while its request is written (writeAggregates).
 	data    []byte
-	pk      string // views buf
-	ehk     string // "" for none; views buf or a shard table string
+	enc     *aggregation.Encoder // a KPL aggregate's records; owned by the entry
+	newline bool                 // a newline aggregate of refs' records
+	dataLen int                  // len(data) once written
+	pk      string               // views buf or a record's bytes
+	ehk     string               // "" for none; views buf, a record's bytes or a shard table string
 	refs    []recRef
 	table   *shardTable // the map shard refers to
 	shard   int         // predicted shard in table, -1 for none
@@ -31,10 +43,9 @@ type entry struct {
 	storedOn string
 	sent     bool // in a request whose outcome is not recorded yet
 	anyKey   bool // from the aggregator of records without a key of their own (no shard)
-	// unsummed: a KPL aggregate whose MD5 is not written yet. It is
+	// unsummed: a KPL aggregate written without its MD5 yet. The MD5 is
 	// written with the rest of its request's just before the request is
-	// sent (sumEntries), so that they share SIMD lanes; an entry sent
-	// again keeps its MD5.
+	// sent (sumEntries), so that they share SIMD lanes.
 	unsummed bool
 }
 
@@ -227,6 +238,9 @@ func (p *Producer) drainLocked(a *aggregator) {
 	e.refs = a.takeRefs(e.refs)
 	e.anyKey = a.key.anyKey
 	p.buildLocked(e, a.enc, pk)
+	if e.enc != nil {
+		a.enc = nil // the entry's now; the next aggregate gets another
+	}
 	if a.enc != nil {
 		if a.shard >= 0 {
 			a.enc.Reset() // a shard's encoder serves its next aggregate
@@ -286,9 +300,12 @@ func (p *Producer) trimFreeEntriesLocked() {
 // freeEntryLocked recycles an entry whose references were all dropped.
 // The buffers kept total at most BatchSize bytes.
 func (p *Producer) freeEntryLocked(e *entry) {
+	if e.enc != nil {
+		p.freeEncoderLocked(e.enc)
+	}
 	clear(e.refs)
 	buf := e.buf[:0]
-	if cap(buf) > 2*p.cfg.AggregateBatchSize+1024 || p.freeEntryBytes+cap(buf) > p.cfg.BatchSize {
+	if cap(buf) > minLazyAggregate+1024 || p.freeEntryBytes+cap(buf) > p.cfg.BatchSize {
 		buf = nil
 	}
 	*e = entry{buf: buf, refs: e.refs[:0]}
@@ -300,53 +317,92 @@ func (p *Producer) freeEntryLocked(e *entry) {
 // buildLocked fills e's request fields from e.refs, whose records enc holds
 // encoded in the same order when there are several (KPL format; nil in the
 // newline format), under the aggregate's partition key pk
-// (aggregator.outerPK).
+// (aggregator.outerPK). An aggregate takes enc; an encoder e held before
+// goes back to the free list.
 func (p *Producer) buildLocked(e *entry, enc *aggregation.Encoder, pk string) {
+	old := e.enc
 	newline := p.cfg.AggregationFormat == AggregationNewline
 	if e.shard >= 0 {
 		// The middle of the predicted shard's range: the aggregate
 		// lands inside the shard every sub-record was predicted for.
 		// The table's strings outlive the entry.
 		e.build(enc, newline, pk, e.table.mids[e.shard], true)
-		return
+	} else {
+		e.build(enc, newline, pk, e.refs[0].explicitHashKey(), false)
 	}
-	e.build(enc, newline, pk, e.refs[0].explicitHashKey(), false)
+	if old != nil && old != e.enc {
+		p.freeEncoderLocked(old)
+	}
 }
 
 // build fills e's request fields from e.refs: one record goes plain, as it
 // is; several go as one aggregate under partition key pk and ehk ("" for
 // none): joined by newlines, or in the KPL format, which enc holds encoded
-// in the same order. pk is copied into e's buffer, and so is ehk unless
-// shared (immutable and outliving e). This is the one place an entry's
-// bytes are decided.
+// in the same order. A KPL aggregate of at least minLazyAggregate bytes
+// keeps enc, and its bytes, like a newline aggregate's, are written when
+// it is sent (writeData); a smaller one is written into e's buffer now. pk
+// is copied into e's buffer, and so is ehk unless shared (immutable and
+// outliving e). This is the one place an entry's bytes are decided.
 func (e *entry) build(enc *aggregation.Encoder, newline bool, pk, ehk string, shared bool) {
+	e.enc, e.newline, e.data, e.unsummed = nil, false, nil, false
 	if len(e.refs) == 1 {
 		e.buildPlain()
 		return
 	}
-	var buf []byte
-	if newline {
-		buf = appendJoined(e.buf[:0], e.refs)
-	} else {
-		buf = enc.AppendUnsummed(e.buf[:0])
-	}
-	e.unsummed = !newline
-	dataLen := len(buf)
-	buf = append(buf, pk...)
-	e.buf = buf
-	e.data = buf[:dataLen:dataLen]
-	e.pk = unsafe.String(&buf[dataLen], len(pk))
-	e.ehk = ehk
-	if ehk != "" && !shared {
-		e.buf = append(e.buf, ehk...)
-		if &e.buf[0] != &buf[0] {
-			// append moved the buffer: point the views at the new one.
-			e.data = e.buf[:dataLen:dataLen]
-			e.pk = unsafe.String(&e.buf[dataLen], len(pk))
+	buf := e.buf[:0]
+	switch {
+	case newline:
+		e.newline = true
+		e.dataLen = 0
+		for i := range e.refs {
+			e.dataLen += joinedLen(e.refs[i].data())
 		}
-		e.ehk = unsafe.String(&e.buf[dataLen+len(pk)], len(ehk))
+	case enc.Size() >= minLazyAggregate:
+		e.enc = enc
+		e.dataLen = enc.Size()
+	default:
+		buf = enc.AppendUnsummed(buf)
+		e.dataLen = len(buf)
+		e.unsummed = true
 	}
-	e.size = dataLen + len(pk)
+	at := len(buf) // the data's end when written now
+	buf = append(buf, pk...)
+	if ehk != "" && !shared {
+		buf = append(buf, ehk...)
+		ehk = unsafe.String(&buf[at+len(pk)], len(ehk))
+	}
+	e.buf = buf
+	if !e.aggregate() {
+		e.data = buf[:at:at]
+	}
+	e.pk = unsafe.String(unsafe.SliceData(buf[at:]), len(pk))
+	e.ehk = ehk
+	e.size = e.dataLen + len(pk)
+}
+
+// minLazyAggregate is the smallest KPL aggregate whose entry keeps its
+// encoder rather than its bytes until it is sent. An encoder's key tables
+// take some KiB whatever the aggregate's size: below this, the bytes
+// weigh less.
+const minLazyAggregate = 16 << 10
+
+// aggregate reports whether e's bytes are written only when it is sent
+// (writeData).
+func (e *entry) aggregate() bool { return e.enc != nil || e.newline }
+
+// writeData appends e's aggregate to dst and points e.data at it: the KPL
+// aggregate without its MD5 (unsummed, for sumEntries), or the newline
+// one. The bytes of its records stay put while e holds their references.
+func (e *entry) writeData(dst []byte) []byte {
+	start := len(dst)
+	if e.newline {
+		dst = appendJoined(dst, e.refs)
+	} else {
+		dst = e.enc.AppendUnsummed(dst)
+		e.unsummed = true
+	}
+	e.data = dst[start:len(dst):len(dst)]
+	return dst
 }
 
 // buildPlain fills e from its single record, sent as it is with its own
@@ -367,6 +423,7 @@ func (e *entry) buildPlain() {
 		e.ehk = unsafe.String(&buf[RandomKeyLen], len(buf)-RandomKeyLen)
 	}
 	e.size = len(data) + len(e.pk)
+	e.dataLen = len(data)
 	e.unsummed = false
 }
 
@@ -513,7 +570,7 @@ func (p *Producer) rebuildLocked(e *entry) {
 		a.add(ref, p) // e holds ref until after the build
 	}
 	p.buildLocked(e, a.enc, a.outerPK())
-	if a.enc != nil {
+	if a.enc != nil && a.enc != e.enc {
 		p.freeEncoderLocked(a.enc)
 	}
 }

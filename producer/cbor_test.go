@@ -495,66 +495,74 @@ func TestCBORResponseInJSON(t *testing.T) {
 // with definite and with indefinite lengths, delivers every record once,
 // and the fake saw CBOR bodies only.
 func TestProducerCBOR(t *testing.T) {
+	// Small KPL aggregates are written at once, larger ones when sent,
+	// again for each retry of a throttled request.
+	sizes := []struct{ aggSize, n int }{{300, 300}, {minLazyAggregate + 4<<10, 6000}}
 	for _, indefinite := range []bool{false, true} {
 		for _, format := range formats {
-			t.Run(fmt.Sprintf("indefinite=%v/%v", indefinite, format), func(t *testing.T) {
-				var opts []fakekinesis.Option
-				if indefinite {
-					opts = append(opts, fakekinesis.WithIndefiniteLengths())
+			for _, sz := range sizes {
+				if format == AggregationNewline && sz.aggSize > 300 {
+					continue // every newline aggregate is written when sent
 				}
-				srv, err := fakekinesis.New(opts...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer srv.Close()
-				if err := srv.CreateStream("logs", 4); err != nil {
-					t.Fatal(err)
-				}
-				srv.SetFaults(fakekinesis.Faults{ThrottleEvery: 5})
-				c := kinesis.New(kinesis.Options{
-					Region:       "eu-west-1",
-					Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-					BaseEndpoint: aws.String(srv.URL()),
-				})
-				p, err := New(&Config{StreamName: "logs", Client: c, AggregationFormat: format, AggregateBatchSize: 300,
-					WireFormat: WireCBOR, GetShards: GetKinesisShardsFunc(c, "logs")})
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.Start()
-				g := p.NewGroup()
-				const n = 300
-				for i := range n {
-					g.Add([]byte(recordData(i)), fmt.Sprint("key-", i))
-				}
-				putAllAndStop(t, p, g, n)
-				recs, err := srv.UserRecords("logs")
-				if err != nil {
-					t.Fatal(err)
-				}
-				seen := map[string]int{}
-				for _, r := range recs {
-					if format == AggregationNewline {
-						for l := range strings.Lines(string(r.Data)) {
-							seen[strings.TrimSuffix(l, "\n")]++
+				t.Run(fmt.Sprintf("indefinite=%v/%v/aggregates of %d bytes", indefinite, format, sz.aggSize), func(t *testing.T) {
+					var opts []fakekinesis.Option
+					if indefinite {
+						opts = append(opts, fakekinesis.WithIndefiniteLengths())
+					}
+					srv, err := fakekinesis.New(opts...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer srv.Close()
+					if err := srv.CreateStream("logs", 4); err != nil {
+						t.Fatal(err)
+					}
+					srv.SetFaults(fakekinesis.Faults{ThrottleEvery: 5})
+					c := kinesis.New(kinesis.Options{
+						Region:       "eu-west-1",
+						Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+						BaseEndpoint: aws.String(srv.URL()),
+					})
+					p, err := New(&Config{StreamName: "logs", Client: c, AggregationFormat: format, AggregateBatchSize: sz.aggSize,
+						WireFormat: WireCBOR, GetShards: GetKinesisShardsFunc(c, "logs")})
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.Start()
+					g := p.NewGroup()
+					n := sz.n
+					for i := range n {
+						g.Add([]byte(recordData(i)), fmt.Sprint("key-", i))
+					}
+					putAllAndStop(t, p, g, n)
+					recs, err := srv.UserRecords("logs")
+					if err != nil {
+						t.Fatal(err)
+					}
+					seen := map[string]int{}
+					for _, r := range recs {
+						if format == AggregationNewline {
+							for l := range strings.Lines(string(r.Data)) {
+								seen[strings.TrimSuffix(l, "\n")]++
+							}
+							continue
 						}
-						continue
+						seen[string(r.Data)]++
 					}
-					seen[string(r.Data)]++
-				}
-				for i := range n {
-					if seen[recordData(i)] != 1 {
-						t.Errorf("record %d arrived %d times", i, seen[recordData(i)])
+					for i := range n {
+						if seen[recordData(i)] != 1 {
+							t.Errorf("record %d arrived %d times", i, seen[recordData(i)])
+						}
 					}
-				}
-				st := srv.Stats()
-				if st.EntriesFailed == 0 {
-					t.Errorf("no entry failed: the failed entries' path was not taken (%+v)", st)
-				}
-				if puts := st.Operations["PutRecords"]; puts == 0 || st.CBORRequests != puts {
-					t.Errorf("%d of %d PutRecords requests in CBOR", st.CBORRequests, puts)
-				}
-			})
+					st := srv.Stats()
+					if st.EntriesFailed == 0 {
+						t.Errorf("no entry failed: the failed entries' path was not taken (%+v)", st)
+					}
+					if puts := st.Operations["PutRecords"]; puts == 0 || st.CBORRequests != puts {
+						t.Errorf("%d of %d PutRecords requests in CBOR", st.CBORRequests, puts)
+					}
+				})
+			}
 		}
 	}
 }

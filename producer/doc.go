@@ -71,10 +71,12 @@
 // BacklogCount built entries) before PutGroup waits. Beyond them, the heap
 // the producer itself holds stays under about
 //
-//	2*BufferMaxBytes                      aggregate copies, with growth slack
+//	BufferMaxBytes                        aggregates held: under 16 KiB as
+//	                                      their bytes, larger as their
+//	                                      encoders (at most 9 KiB each)
 //	+ 300 B * R                           per record held (R records): an entry
 //	                                      each when they go out alone
-//	+ S * (2*AggregateBatchSize + 8 KiB)  one reusable encoder per shard (S shards)
+//	+ S * (2*AggregateBatchSize + 8 KiB)  one open encoder per shard (S shards)
 //	+ BatchCount * 8 KiB                  open per-key aggregates, at most BatchCount
 //	+ 16 * (2*AggregateBatchSize + 8 KiB) encoders kept for reuse
 //	+ BatchSize                           entry buffers kept for reuse
@@ -82,6 +84,10 @@
 //	                                      entries kept for reuse while busy
 //	                                      (1024 once quiet for 20 s)
 //	+ MaxConnections * BatchCount * 200 B requests being sent
+//	+ (MaxConnections + 1) * BatchSize    aggregates written for requests
+//	                                      being sent, one buffer kept (a
+//	                                      BodyPutter's only while its body
+//	                                      is written)
 //	+ MaxConnections * 4/3*BatchSize      request bodies being sent or kept
 //	                                      for reuse (2 once quiet for 20 s;
 //	                                      BodyPutter only)
@@ -89,13 +95,16 @@
 //	                                      per process (KPL format)
 //
 // whatever the keys: a record that goes out alone (a key of its own, no
-// shard map) is never copied, only records that share an aggregate are;
+// shard map) is never copied, and an aggregate of 16 KiB or more is
+// written only into the requests that send it;
 // without a shard map at most BatchCount per-key aggregates are open, and
 // more distinct keys drain them into a request; free lists are capped.
 // (A Putter that is not a BodyPutter holds the serialised bodies itself:
 // the SDK needs as much for them.)
-// With the defaults and no shard map that is about 140 MiB plus 300 B per
-// record held, reached only when the buffer is full of aggregates.
+// With the defaults and no shard map that is about 370 MiB plus 300 B per
+// record held, most of it requests of 5 MiB written and sent on all 24
+// connections at once; reached only when the buffer is full of
+// aggregates and every connection busy.
 //
 // How the parts fit. One engine does the work, each rule in one place:
 //

@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -199,6 +200,16 @@ func (g *Group) AddAnyKey(data []byte) int {
 	}
 	hash := aggregation.HashKey{Hi: rand.Uint64(), Lo: rand.Uint64()}
 	return g.add(data, "", hash, false, true)
+}
+
+// Grow makes room for n more bytes of records (data and keys), so that a
+// caller that knows about how much it will add (a chunk's size) has the
+// group's arena allocated once, rather than copied at every growth with
+// each old copy left to the garbage collector.
+func (g *Group) Grow(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.arena = slices.Grow(g.arena, n)
 }
 
 // add is Add, AddWithHashKey (explicit) and AddAnyKey (anyKey), under one

@@ -7,17 +7,19 @@ import (
 	"runtime"
 	"testing"
 	"testing/synctest"
+	"unsafe"
 )
 
 // memoryCeiling is the bound doc.go gives for the heap the producer holds
 // beyond the callers' groups, with shards shards and held records in it.
 func memoryCeiling(c Config, shards, held int) int {
 	const perRecord, perEncoder, perRequestEntry, perFreeEntry = 300, 8 << 10, 200, 300
-	return 2*c.BufferMaxBytes + perRecord*held +
+	return c.BufferMaxBytes + perRecord*held +
 		shards*(2*c.AggregateBatchSize+perEncoder) + c.BatchCount*perEncoder +
 		maxFreeEncoders*(2*c.AggregateBatchSize+perEncoder) +
 		c.BatchSize + freeEntriesMax(&c)*perFreeEntry +
-		c.MaxConnections*c.BatchCount*perRequestEntry
+		c.MaxConnections*c.BatchCount*perRequestEntry +
+		(c.MaxConnections+1)*c.BatchSize
 }
 
 func heapInUse() int {
@@ -122,3 +124,37 @@ func TestMemoryCeiling(t *testing.T) {
 }
 
 func mib(n int) float64 { return float64(n) / (1 << 20) }
+
+// TestGroupGrow: after Grow(n), records of n bytes in all go into the
+// arena without moving it, so filling a group from a chunk of known size
+// leaves no copies of the arena to the garbage collector.
+func TestGroupGrow(t *testing.T) {
+	tests := []struct {
+		name  string
+		grow  bool
+		moves bool
+	}{
+		{name: "grown", grow: true},
+		{name: "not grown", moves: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTestProducer(t, newFake(1), nil)
+			g := p.NewGroup()
+			defer g.Release()
+			data := make([]byte, 500)
+			const n = 1000
+			if tc.grow {
+				g.Grow(n * (len(data) + len("key")))
+			}
+			g.Add(data, "key")
+			first := unsafe.SliceData(g.arena)
+			for range n - 1 {
+				g.Add(data, "key")
+			}
+			if moved := unsafe.SliceData(g.arena) != first; moved != tc.moves {
+				t.Errorf("arena moved %v, want %v", moved, tc.moves)
+			}
+		})
+	}
+}

@@ -26,8 +26,11 @@ const (
 // failed entries until each record's time to live. Its methods are safe
 // for concurrent use.
 type Producer struct {
-	cfg       Config
-	bodies    BodyPutter // cfg.Client's way to send a written body; nil for none
+	cfg    Config
+	bodies BodyPutter // cfg.Client's way to send a written body; nil for none
+	// aggBufs keeps a buffer that aggregates were written into for a
+	// request (writeAggregates): one, for the next request to reuse.
+	aggBufs   chan []byte
 	log       Logger
 	groupPool sync.Pool
 	epoch     time.Time // the producer clock counts from here
@@ -107,6 +110,7 @@ func New(cfg *Config) (*Producer, error) {
 		wake:       make(chan struct{}, 1),
 		refreshReq: make(chan struct{}, 1),
 		requests:   make(chan *request, c.MaxConnections),
+		aggBufs:    make(chan []byte, 1),
 		stop:       make(chan struct{}),
 		failures:   make(chan *FailureRecord, c.BacklogCount),
 	}

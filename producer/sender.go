@@ -77,6 +77,7 @@ func (p *Producer) worker() {
 // client is a BodyPutter, a PutRecordsInput otherwise. A panic in the
 // client is turned into an error: the producer runs inside Fluent Bit.
 func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) {
+	aggs := p.writeAggregates(req.entries)
 	req.sums = sumEntries(p.lanes, req.entries, req.sums)
 	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
 	defer cancel()
@@ -86,10 +87,14 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 		} else {
 			req.body = appendPutRecordsBody(req.body[:0], p.cfg.StreamName, req.entries)
 		}
+		// The body holds them now: the aggregates' buffer is not kept
+		// through the call.
+		p.releaseAggregates(req.entries, aggs)
 		return safePut(func() (*kinesis.PutRecordsOutput, error) {
 			return p.bodies.PutRecordsBody(ctx, p.cfg.StreamName, p.cfg.WireFormat, req.body)
 		})
 	}
+	defer p.releaseAggregates(req.entries, aggs) // the call reads them
 	for _, e := range req.entries {
 		re := types.PutRecordsRequestEntry{Data: e.data, PartitionKey: &e.pk}
 		if e.ehk != "" {
@@ -102,6 +107,58 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 	return safePut(func() (*kinesis.PutRecordsOutput, error) {
 		return p.cfg.Client.PutRecords(ctx, &req.in)
 	})
+}
+
+// writeAggregates writes the aggregates among entries, in one buffer
+// sized for them all, taken from the spares when one is large enough; it
+// returns the buffer, nil when there are none. Entries wait in the buffer
+// without their bytes (entry.aggregate): they are written only here, once
+// per try, so every byte in flight is held by its group and its request
+// body, not a third time by its entry.
+func (p *Producer) writeAggregates(entries []*entry) []byte {
+	n := 0
+	for _, e := range entries {
+		if e.aggregate() {
+			n += e.dataLen
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	var buf []byte
+	select {
+	case buf = <-p.aggBufs:
+	default:
+	}
+	if cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	buf = buf[:0]
+	for _, e := range entries {
+		if e.aggregate() {
+			buf = e.writeData(buf)
+		}
+	}
+	return buf
+}
+
+// releaseAggregates forgets the written bytes of entries' aggregates and
+// keeps buf, from writeAggregates, for the next request unless one is kept
+// already or it is larger than a request: a buffer per request in flight
+// would be a request's worth of memory per connection.
+func (p *Producer) releaseAggregates(entries []*entry, buf []byte) {
+	for _, e := range entries {
+		if e.aggregate() {
+			e.data = nil
+		}
+	}
+	if buf == nil || cap(buf) > p.cfg.BatchSize {
+		return
+	}
+	select {
+	case p.aggBufs <- buf[:0]:
+	default:
+	}
 }
 
 // sumEntries writes the MD5 of the aggregates among entries that have none

@@ -39,6 +39,7 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	tuneProcessGC(log)
 	awsCfg, err := AWSConfig(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -108,6 +108,9 @@ type chunkWork struct {
 	events    int   // records added to groups
 	bad       badEvents
 	held      int // bytes the group holds for these records (see ledger)
+	// size is the chunk's length: its records take about as much as JSON,
+	// the room a group for all of them is given at once (Group.Grow).
+	size int
 }
 
 // streamGroup is the records of a chunk bound for one stream.
@@ -436,7 +439,7 @@ func (in *Instance) logHealth(down bool) {
 func (in *Instance) read(ctx context.Context, tag string, data []byte) *chunkWork {
 	s := in.scratch.Get().(*scratch)
 	defer in.scratch.Put(s)
-	w := &chunkWork{}
+	w := &chunkWork{size: len(data)}
 	w.groups = w.first[:0]
 	src := record.Source{Tag: tag}
 	if in.records.NeedsChunkID() {
@@ -515,6 +518,10 @@ func (in *Instance) groupOf(ctx context.Context, w *chunkWork, stream []byte) (*
 		}
 	}
 	g := prod.NewGroup()
+	if !in.routed {
+		// Every record goes here. JSON takes a little more than msgpack.
+		g.Grow(w.size + w.size/8)
+	}
 	w.groups = append(w.groups, streamGroup{stream: string(stream), prod: prod, group: g})
 	return g, nil
 }

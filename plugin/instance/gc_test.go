@@ -1,0 +1,30 @@
+package instance
+
+import "testing"
+
+func TestTuneGC(t *testing.T) {
+	tests := []struct {
+		name    string
+		gogc    string
+		wantSet int // 0: not set
+	}{
+		{name: "GOGC unset: the plugin's", wantSet: gcPercent},
+		{name: "GOGC set: the user's", gogc: "200"},
+		{name: "GOGC off: the user's", gogc: "off"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "GOGC" {
+					return tc.gogc
+				}
+				return ""
+			}
+			set := 0
+			ours := tuneGC(getenv, func(p int) int { set = p; return 100 })
+			if set != tc.wantSet || ours != (tc.wantSet != 0) {
+				t.Errorf("set %d (ours %v), want %d", set, ours, tc.wantSet)
+			}
+		})
+	}
+}
