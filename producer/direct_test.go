@@ -385,3 +385,22 @@ func TestAttemptBody(t *testing.T) {
 		t.Errorf("after Close: read %d, %v", n, err)
 	}
 }
+
+// TestBodyPutterOfClient: a *kinesis.Client sends directly; one whose
+// endpoint does not resolve goes through the SDK's stack, which fails
+// each call saying why, before sending anything.
+func TestBodyPutterOfClient(t *testing.T) {
+	h := &captureHTTP{}
+	if _, ok := BodyPutterOf(captureClient(h)).(*directPutter); !ok {
+		t.Errorf("a *kinesis.Client is sent %T", BodyPutterOf(captureClient(h)))
+	}
+	bad := kinesis.New(captureClient(h).Options(), func(o *kinesis.Options) { o.BaseEndpoint, o.Region = nil, "not a region!" })
+	put := BodyPutterOf(bad)
+	if _, ok := put.(kinesisBodyPutter); !ok {
+		t.Fatalf("a client without an endpoint is sent %T", put)
+	}
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	if _, err := put.PutRecordsBody(context.Background(), "logs", WireJSON, body); err == nil || len(h.reqs) != 0 {
+		t.Errorf("error %v after %d requests, want an error and none", err, len(h.reqs))
+	}
+}
