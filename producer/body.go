@@ -27,10 +27,11 @@ import (
 // PutRecordsBody returns.
 //
 // New uses PutRecordsBody when Config.Client implements BodyPutter, and
-// wraps a *kinesis.Client in one of its own, which keeps everything else
-// of the SDK: credentials, SigV4 signing, endpoint resolution, retries,
-// and its reader of errors, which come out of a CBOR response exactly as
-// out of a JSON one; successful responses it reads itself (ownResponses).
+// wraps a *kinesis.Client in one of its own (directPutter), which keeps
+// what matters of the SDK: credentials, SigV4 signing, endpoint
+// resolution, the retryer's decisions, and its reader of errors, which
+// come out of a CBOR response exactly as out of a JSON one; successful
+// responses it reads itself (ownResponses).
 // Other Putters (fakes, say) get a PutRecordsInput as before.
 type BodyPutter interface {
 	Putter
@@ -39,12 +40,17 @@ type BodyPutter interface {
 	PutRecordsBody(ctx context.Context, streamName string, format WireFormat, body []byte) (*kinesis.PutRecordsOutput, error)
 }
 
-// BodyPutterOf returns the BodyPutter to send through for c (a
-// *kinesis.Client sends its bodies through the SDK's stack), nil for
-// none.
+// BodyPutterOf returns the BodyPutter to send through for c, nil for
+// none. A *kinesis.Client sends its bodies itself, through its endpoint,
+// credentials, signer, HTTP client and retryer (directPutter); one whose
+// endpoint does not resolve goes through the SDK's stack, which reports
+// that on every call.
 func BodyPutterOf(c Putter) BodyPutter {
 	switch c := c.(type) {
 	case *kinesis.Client:
+		if d, err := newDirectPutter(c); err == nil {
+			return d
+		}
 		return kinesisBodyPutter{c}
 	case BodyPutter:
 		return c

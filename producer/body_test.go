@@ -189,60 +189,68 @@ func TestPutRecordsBodyMatchesSDK(t *testing.T) {
 	}
 }
 
-// TestPutRecordsBodyRetried: the SDK's retry of a failed call sends the
-// written body again, whole, signed again.
+// TestPutRecordsBodyRetried: a retry of a failed call, by the SDK's stack
+// or by the direct sender, sends the written body again, whole, signed
+// again.
 func TestPutRecordsBodyRetried(t *testing.T) {
-	h := &captureHTTP{failFirst: 1}
-	c := captureClient(h)
 	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
-	out, err := kinesisBodyPutter{c}.PutRecordsBody(context.Background(), "logs", WireJSON, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Records) != 1 || len(h.reqs) != 2 {
-		t.Fatalf("%d results after %d requests, want 1 after 2", len(out.Records), len(h.reqs))
-	}
-	if !bytes.Equal(h.reqs[0].body, body) || !bytes.Equal(h.reqs[1].body, body) {
-		t.Errorf("bodies sent %q and %q, want %q twice", h.reqs[0].body, h.reqs[1].body, body)
+	for i, name := range []string{"sdk", "direct"} {
+		t.Run(name, func(t *testing.T) {
+			h := &captureHTTP{failFirst: 1}
+			out, err := bodyPutters(t, captureClient(h))[i].put.PutRecordsBody(context.Background(), "logs", WireJSON, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Records) != 1 || len(h.reqs) != 2 {
+				t.Fatalf("%d results after %d requests, want 1 after 2", len(out.Records), len(h.reqs))
+			}
+			if !bytes.Equal(h.reqs[0].body, body) || !bytes.Equal(h.reqs[1].body, body) {
+				t.Errorf("bodies sent %q and %q, want %q twice", h.reqs[0].body, h.reqs[1].body, body)
+			}
+		})
 	}
 }
 
 // TestPutRecordsBodySigned: the SigV4 signature covers the written body
 // (the service checks the payload's hash), not the SDK's own serialisation
-// it replaced.
+// it replaced; the direct sender signs it as the SDK's stack does.
 func TestPutRecordsBodySigned(t *testing.T) {
-	h := &captureHTTP{}
 	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
-	if _, err := (kinesisBodyPutter{captureClient(h)}).PutRecordsBody(context.Background(), "logs", WireJSON, body); err != nil {
-		t.Fatal(err)
-	}
-	sent := h.last()
-	if sent.contentLength != int64(len(body)) {
-		t.Errorf("Content-Length %d, body %d bytes", sent.contentLength, len(body))
-	}
-	signed := func(payload []byte) string {
-		req, err := http.NewRequest(sent.method, sent.url, bytes.NewReader(payload))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host, req.ContentLength, req.Header = sent.host, sent.contentLength, sent.header.Clone()
-		req.Header.Del("Authorization")
-		at, err := time.Parse("20060102T150405Z", sent.header.Get("X-Amz-Date"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(payload)
-		creds := aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}
-		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kinesis", "eu-west-1", at); err != nil {
-			t.Fatal(err)
-		}
-		return req.Header.Get("Authorization")
-	}
-	if got, want := sent.header.Get("Authorization"), signed(body); got != want {
-		t.Errorf("Authorization %q, signing the body gives %q", got, want)
-	}
-	if sdkOwn := signed([]byte(`{"Records":[],"StreamName":"logs"}`)); sent.header.Get("Authorization") == sdkOwn {
-		t.Error("the signature is the one of the replaced serialisation")
+	for i, name := range []string{"sdk", "direct"} {
+		t.Run(name, func(t *testing.T) {
+			h := &captureHTTP{}
+			if _, err := bodyPutters(t, captureClient(h))[i].put.PutRecordsBody(context.Background(), "logs", WireJSON, body); err != nil {
+				t.Fatal(err)
+			}
+			sent := h.last()
+			if sent.contentLength != int64(len(body)) {
+				t.Errorf("Content-Length %d, body %d bytes", sent.contentLength, len(body))
+			}
+			signed := func(payload []byte) string {
+				req, err := http.NewRequest(sent.method, sent.url, bytes.NewReader(payload))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Host, req.ContentLength, req.Header = sent.host, sent.contentLength, sent.header.Clone()
+				req.Header.Del("Authorization")
+				at, err := time.Parse("20060102T150405Z", sent.header.Get("X-Amz-Date"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(payload)
+				creds := aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}
+				if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kinesis", "eu-west-1", at); err != nil {
+					t.Fatal(err)
+				}
+				return req.Header.Get("Authorization")
+			}
+			if got, want := sent.header.Get("Authorization"), signed(body); got != want {
+				t.Errorf("Authorization %q, signing the body gives %q", got, want)
+			}
+			if sdkOwn := signed([]byte(`{"Records":[],"StreamName":"logs"}`)); sent.header.Get("Authorization") == sdkOwn {
+				t.Error("the signature is the one of the replaced serialisation")
+			}
+		})
 	}
 }
 

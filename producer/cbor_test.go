@@ -406,7 +406,8 @@ type faultOutcome struct {
 // TestCBORErrorsClassifyAsJSON: the same faults answered in JSON and in
 // CBOR (definite and indefinite) become the same errors: same type, code,
 // message and status, retried as often by the SDK's retryer, classified
-// alike by classifyError.
+// alike by classifyError, whether sent through the SDK's stack or by the
+// direct sender.
 func TestCBORErrorsClassifyAsJSON(t *testing.T) {
 	msg := "a message"
 	faults := []fault{
@@ -431,7 +432,7 @@ func TestCBORErrorsClassifyAsJSON(t *testing.T) {
 		{name: "request timeout", status: 408, body: map[string]any{"__type": "RequestTimeoutException"}},
 		{name: "a body neither reads", status: 500, raw: "<html>bad gateway</html>"},
 	}
-	run := func(t *testing.T, f fault, format WireFormat, indefinite bool) faultOutcome {
+	run := func(t *testing.T, f fault, format WireFormat, indefinite bool, path int) faultOutcome {
 		h := &faultHTTP{fault: f, indefinite: indefinite}
 		c := fakeHTTPClient(h, 3)
 		entries := []*entry{{data: []byte("payload"), pk: "k"}}
@@ -439,7 +440,7 @@ func TestCBORErrorsClassifyAsJSON(t *testing.T) {
 		if format == WireCBOR {
 			body = appendPutRecordsCBOR(nil, "logs", entries)
 		}
-		_, err := kinesisBodyPutter{c}.PutRecordsBody(context.Background(), "logs", format, body)
+		_, err := bodyPutters(t, c)[path].put.PutRecordsBody(context.Background(), "logs", format, body)
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -462,10 +463,17 @@ func TestCBORErrorsClassifyAsJSON(t *testing.T) {
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
-			want := run(t, f, WireJSON, false)
-			for _, indefinite := range []bool{false, true} {
-				if got := run(t, f, WireCBOR, indefinite); got != want {
-					t.Errorf("CBOR (indefinite %v): %+v\nJSON: %+v", indefinite, got, want)
+			// The SDK's stack reading JSON is the reference; the direct
+			// sender must give the same.
+			want := run(t, f, WireJSON, false, 0)
+			for path, name := range []string{"sdk", "direct"} {
+				if got := run(t, f, WireJSON, false, path); got != want {
+					t.Errorf("%s, JSON: %+v\nSDK, JSON: %+v", name, got, want)
+				}
+				for _, indefinite := range []bool{false, true} {
+					if got := run(t, f, WireCBOR, indefinite, path); got != want {
+						t.Errorf("%s, CBOR (indefinite %v): %+v\nSDK, JSON: %+v", name, indefinite, got, want)
+					}
 				}
 			}
 			if f.raw == "" && want.code == "" {

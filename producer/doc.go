@@ -123,7 +123,9 @@
 //     its aggregates first, all at once on SIMD lanes: sumEntries over
 //     aggregation.Lanes; then body.go writes its JSON body, cbor.go its
 //     CBOR body (Config.WireFormat), straight from the entries when the
-//     client is a *kinesis.Client or another BodyPutter) and read its
+//     client is a *kinesis.Client or another BodyPutter; direct.go sends
+//     such a body signed with the client's credentials to its endpoint,
+//     without the SDK's per-call middleware) and read its
 //     response (cbor.go and jsonresponse.go read a successful one without
 //     the SDK's generic decoder; errors go to the SDK's own reader; only
 //     the failed entries are retried, classify.go says how), the send
@@ -201,8 +203,10 @@
 // only the entry at fault fails. Logs never carry record data or
 // partition keys.
 //
-// The SDK's own retryer retries a PutRecords call only when the whole
-// call failed (a network error, a throttled or 5xx response); a 200
+// The SDK's own retryer (the client's, asked by direct.go as the SDK's
+// stack asks it, without its retry quota) retries a PutRecords call only
+// when the whole call failed (a network error, a throttled or 5xx
+// response); a 200
 // response with failed entries is returned to the producer, which retries
 // just those. A throttled or 5xx answer means the service stored none of
 // the request's entries. A connection reset or a timeout after the request
