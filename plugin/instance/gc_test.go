@@ -28,3 +28,29 @@ func TestTuneGC(t *testing.T) {
 		})
 	}
 }
+
+func TestTuneProcs(t *testing.T) {
+	tests := []struct {
+		name       string
+		gomaxprocs string
+		wantSet    int // 0: not set
+	}{
+		{name: "GOMAXPROCS unset: the plugin's", wantSet: goMaxProcs},
+		{name: "GOMAXPROCS set: the user's", gomaxprocs: "4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "GOMAXPROCS" {
+					return tc.gomaxprocs
+				}
+				return ""
+			}
+			set := 0
+			ours := tuneProcs(getenv, func(n int) int { set = n; return 2 })
+			if set != tc.wantSet || ours != (tc.wantSet != 0) {
+				t.Errorf("set %d (ours %v), want %d", set, ours, tc.wantSet)
+			}
+		})
+	}
+}
