@@ -39,7 +39,33 @@ func TestAppendBase64(t *testing.T) {
 	}
 }
 
-// FuzzAppendBase64: for any bytes, the library's encoding.
+// encodeInPlace encodes src with encodeBase64 from the end of the
+// encoding's own room, as the JSON body's writer does.
+func encodeInPlace(src []byte) []byte {
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(src)))
+	copy(out[len(out)-len(src):], src)
+	encodeBase64(out, out[len(out)-len(src):])
+	return out
+}
+
+// TestEncodeBase64InPlace: encodeBase64 of bytes at the end of its own
+// output is the library's encoding, at every length around the 6- and
+// 12-byte steps.
+func TestEncodeBase64InPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for n := 0; n <= 200; n++ {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(rng.Uint32())
+		}
+		if got, want := encodeInPlace(src), base64.StdEncoding.EncodeToString(src); string(got) != want {
+			t.Fatalf("%d bytes: got %q, want %q", n, got, want)
+		}
+	}
+}
+
+// FuzzAppendBase64: for any bytes, the library's encoding, appended or
+// encoded in place.
 func FuzzAppendBase64(f *testing.F) {
 	f.Add([]byte{}, []byte("x"))
 	f.Add([]byte("0123456789abcdef"), []byte{})
@@ -48,6 +74,9 @@ func FuzzAppendBase64(f *testing.F) {
 		want := base64.StdEncoding.AppendEncode(bytes.Clone(prefix), src)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("got %q, want %q", got, want)
+		}
+		if got := encodeInPlace(src); !bytes.Equal(got, want[len(prefix):]) {
+			t.Fatalf("in place: got %q, want %q", got, want[len(prefix):])
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 )
 
 // BodyPutter is a Putter that can also send a PutRecords request whose
@@ -188,14 +191,105 @@ const maxPooledResponse = 256 << 10
 
 var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// bodyScratch is what writing a request body (appendPutRecordsBody,
+// appendPutRecordsCBOR) reuses from one request to the next. A body
+// writer writes each entry's data at once when its bytes are at hand and
+// complete; it leaves room (reserve) for the data of an aggregate still to
+// write or to sum, writes the aggregates not written yet into the body
+// itself, sums every aggregate at once (sumEntries, so that they share
+// SIMD lanes) and only then fills in the room left (later). An aggregate
+// waiting as its encoder is thus written once per try, straight into the
+// body: no buffer of its own, no second copy.
+type bodyScratch struct {
+	lanes *aggregation.Lanes // nil sums with crypto/md5
+	sums  [][]byte           // sumEntries's scratch
+	later []dataSlot
+}
+
+// begin returns s ready for a body, emptied of what a write that panicked
+// left in it, or a scratch of its own for nil.
+func (s *bodyScratch) begin() *bodyScratch {
+	if s == nil {
+		return new(bodyScratch)
+	}
+	s.later = s.later[:0]
+	return s
+}
+
+// dataSlot is the room left in a body for the data of entries[i]: the
+// room ends at end, where the aggregate written into it (inBody) ends too.
+type dataSlot struct {
+	i, end int
+	inBody bool
+}
+
+// sentLen is the length of e's data in a request: an aggregate not
+// written yet has none, but its length is known.
+func (e *entry) sentLen() int {
+	if e.aggregate() && e.data == nil {
+		return e.dataLen
+	}
+	return len(e.data)
+}
+
+// writesNow reports whether e's data is complete and at hand: if not, the
+// body writer reserves room for it.
+func (e *entry) writesNow() bool {
+	return !e.unsummed && (e.data != nil || !e.aggregate())
+}
+
+// reserve appends room of size bytes for the data of entries[i], e, to dst
+// and writes it there when it is an aggregate not written yet, into the
+// last e.dataLen bytes of the room: all of it for CBOR, the end of the
+// base64 text it becomes for JSON.
+func (s *bodyScratch) reserve(dst []byte, i int, e *entry, size int) []byte {
+	end := len(dst) + size
+	dst = slices.Grow(dst, size)
+	inBody := e.data == nil
+	if inBody {
+		e.writeData(dst[:end-e.dataLen]) // exactly dataLen bytes, in the room grown
+	}
+	s.later = append(s.later, dataSlot{i, end, inBody})
+	return dst[:end]
+}
+
+// fill sums the aggregates of entries in body, the ones written into it
+// and the ones summed on their first try, then writes every data left for
+// later: as base64 (encoded in place for an aggregate written into the
+// body), or as it is.
+func (s *bodyScratch) fill(body []byte, entries []*entry, asBase64 bool) {
+	for _, sl := range s.later {
+		if e := entries[sl.i]; sl.inBody {
+			// The body may have grown since (keys longer escaped than
+			// counted).
+			e.data = body[sl.end-e.dataLen : sl.end : sl.end]
+		}
+	}
+	s.sums = sumEntries(s.lanes, entries, s.sums)
+	for _, sl := range s.later {
+		e := entries[sl.i]
+		switch {
+		case asBase64:
+			n := base64.StdEncoding.EncodedLen(len(e.data))
+			encodeBase64(body[sl.end-n:sl.end], e.data)
+		case !sl.inBody:
+			copy(body[sl.end-len(e.data):sl.end], e.data)
+		}
+	}
+	s.later = s.later[:0]
+}
+
 // appendPutRecordsBody appends to dst the PutRecords request body for
 // entries of streamName: the JSON the SDK writes for the same
-// PutRecordsInput, data in standard base64.
-func appendPutRecordsBody(dst []byte, streamName string, entries []*entry) []byte {
+// PutRecordsInput, data in standard base64. Aggregates not written yet
+// are written into the body, and every aggregate is summed (s, nil for a
+// scratch of its own).
+func appendPutRecordsBody(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
+	s = s.begin()
 	n := len(`{"Records":[],"StreamName":""}`) + len(streamName)
 	for _, e := range entries {
 		n += len(`{"Data":"","ExplicitHashKey":"","PartitionKey":""},`) +
-			base64.StdEncoding.EncodedLen(len(e.data)) + len(e.ehk) + len(e.pk)
+			base64.StdEncoding.EncodedLen(e.sentLen()) + len(e.ehk) + len(e.pk)
 	}
 	if cap(dst)-len(dst) < n {
 		// Escaped keys may need more; append grows it then.
@@ -209,7 +303,11 @@ func appendPutRecordsBody(dst []byte, streamName string, entries []*entry) []byt
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"Data":"`...)
-		dst = appendBase64(dst, e.data)
+		if e.writesNow() {
+			dst = appendBase64(dst, e.data)
+		} else {
+			dst = s.reserve(dst, i, e, base64.StdEncoding.EncodedLen(e.sentLen()))
+		}
 		dst = append(dst, '"')
 		if e.ehk != "" {
 			dst = append(dst, `,"ExplicitHashKey":`...)
@@ -221,7 +319,9 @@ func appendPutRecordsBody(dst []byte, streamName string, entries []*entry) []byt
 	}
 	dst = append(dst, `],"StreamName":`...)
 	dst = appendJSONString(dst, streamName)
-	return append(dst, '}')
+	dst = append(dst, '}')
+	s.fill(dst, entries, true)
+	return dst
 }
 
 // appendJSONString appends s as a JSON string, escaped as the SDK's

@@ -116,7 +116,7 @@ func sdkAndBody(t testing.TB, stream string, entries []*entry) (sdk, body []byte
 		t.Fatal(err)
 	}
 	sdkReq := h.last()
-	out, err := kinesisBodyPutter{c}.PutRecordsBody(ctx, stream, WireJSON, appendPutRecordsBody(nil, stream, entries))
+	out, err := kinesisBodyPutter{c}.PutRecordsBody(ctx, stream, WireJSON, appendPutRecordsBody(nil, stream, entries, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestPutRecordsBodyMatchesSDK(t *testing.T) {
 // or by the direct sender, sends the written body again, whole, signed
 // again.
 func TestPutRecordsBodyRetried(t *testing.T) {
-	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}}, nil)
 	for i, name := range []string{"sdk", "direct"} {
 		t.Run(name, func(t *testing.T) {
 			h := &captureHTTP{failFirst: 1}
@@ -215,7 +215,7 @@ func TestPutRecordsBodyRetried(t *testing.T) {
 // (the service checks the payload's hash), not the SDK's own serialisation
 // it replaced; the direct sender signs it as the SDK's stack does.
 func TestPutRecordsBodySigned(t *testing.T) {
-	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}}, nil)
 	for i, name := range []string{"sdk", "direct"} {
 		t.Run(name, func(t *testing.T) {
 			h := &captureHTTP{}
@@ -309,16 +309,21 @@ func testProducerSendsBodies(t *testing.T, format AggregationFormat, aggSize, n 
 }
 
 // FuzzPutRecordsBody: for any keys and data, the written body is byte for
-// byte the SDK's, and encoding/json reads it.
+// byte the SDK's, whether its aggregates were written before or are
+// written in it, and encoding/json reads it.
 func FuzzPutRecordsBody(f *testing.F) {
 	f.Add("stream", "key", "", []byte("data"))
 	f.Add("s\"\\", "k\x00\x7f\u2028", "123", []byte{0, 255})
 	f.Add("s", "\xff\xc3", "", []byte{})
+	f.Add("stream", "key", "1", bytes.Repeat([]byte{'\n', 2}, 12000))
 	f.Fuzz(func(t *testing.T, stream, pk, ehk string, data []byte) {
-		entries := []*entry{{data: data, pk: pk, ehk: ehk}, {data: data, pk: ehk + pk}}
-		sdk, body := sdkAndBody(t, stream, entries)
+		inPlace, written := fuzzBodyEntries(pk, ehk, data)
+		sdk, body := sdkAndBody(t, stream, written)
 		if !bytes.Equal(sdk, body) {
 			t.Fatalf("body differs from the SDK's:\n%q\n%q", body, sdk)
+		}
+		if direct := appendPutRecordsBody(nil, stream, inPlace, nil); !bytes.Equal(direct, body) {
+			t.Fatalf("body with the aggregates written in place differs:\n%q\n%q", direct, body)
 		}
 		decodeBody(t, body)
 	})

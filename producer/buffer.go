@@ -16,13 +16,14 @@ import (
 // An aggregate's bytes are not kept while it waits: the entry holds its
 // encoder (KPL format), whose records are references to the groups' bytes,
 // or only its references (newline format), and the bytes are written out
-// when a request is (writeAggregates), into a buffer the request gives
-// back before its call goes out. So each record's bytes are held once
-// while buffered, in its group, and copied only into the request body.
+// when a request is: straight into its body (bodyScratch), or, for a
+// Putter that is not a BodyPutter, into a buffer the request gives back
+// after its call (writeAggregates). So each record's bytes are held once
+// while buffered, in its group, and written only into the request.
 type entry struct {
 	buf []byte // partition key, then explicit hash key (aggregates, records without a key)
 	// data is a plain record's own bytes; for an aggregate it is set only
-	// while its request is written (writeAggregates).
+	// while its request is written (bodyScratch, writeAggregates).
 	data    []byte
 	enc     *aggregation.Encoder // a KPL aggregate's records; owned by the entry
 	newline bool                 // a newline aggregate of refs' records

@@ -114,11 +114,15 @@ const (
 // appendPutRecordsCBOR appends to dst the PutRecords request body for
 // entries of streamName in CBOR: {"Records": [{"Data": bytes,
 // "ExplicitHashKey": text (when set), "PartitionKey": text}],
-// "StreamName": text}, every length definite and shortest.
-func appendPutRecordsCBOR(dst []byte, streamName string, entries []*entry) []byte {
+// "StreamName": text}, every length definite and shortest. Aggregates not
+// written yet are written into the body after their heads, and every
+// aggregate is summed (s, nil for a scratch of its own).
+func appendPutRecordsCBOR(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
+	s = s.begin()
 	n := 1 + len(cborKeyRecords) + cborHeadLen(len(entries)) + len(cborKeyStreamName) + cborHeadLen(len(streamName)) + len(streamName)
 	for _, e := range entries {
-		n += 1 + len(cborKeyData) + cborHeadLen(len(e.data)) + len(e.data) +
+		dataLen := e.sentLen()
+		n += 1 + len(cborKeyData) + cborHeadLen(dataLen) + dataLen +
 			len(cborKeyPartitionKey) + cborHeadLen(len(e.pk)) + len(e.pk)
 		if e.ehk != "" {
 			n += len(cborKeyEHK) + cborHeadLen(len(e.ehk)) + len(e.ehk)
@@ -133,15 +137,20 @@ func appendPutRecordsCBOR(dst []byte, streamName string, entries []*entry) []byt
 	dst = append(dst, cborMap|2)
 	dst = append(dst, cborKeyRecords...)
 	dst = appendCBORHead(dst, cborArray, len(entries))
-	for _, e := range entries {
+	for i, e := range entries {
 		if e.ehk != "" {
 			dst = append(dst, cborMap|3)
 		} else {
 			dst = append(dst, cborMap|2)
 		}
 		dst = append(dst, cborKeyData...)
-		dst = appendCBORHead(dst, cborBytes, len(e.data))
-		dst = append(dst, e.data...)
+		dataLen := e.sentLen()
+		dst = appendCBORHead(dst, cborBytes, dataLen)
+		if e.writesNow() {
+			dst = append(dst, e.data...)
+		} else {
+			dst = s.reserve(dst, i, e, dataLen)
+		}
 		if e.ehk != "" {
 			dst = append(dst, cborKeyEHK...)
 			dst = appendCBORText(dst, e.ehk)
@@ -150,7 +159,9 @@ func appendPutRecordsCBOR(dst []byte, streamName string, entries []*entry) []byt
 		dst = appendCBORText(dst, e.pk)
 	}
 	dst = append(dst, cborKeyStreamName...)
-	return appendCBORText(dst, streamName)
+	dst = appendCBORText(dst, streamName)
+	s.fill(dst, entries, false)
+	return dst
 }
 
 // errCBORTruncated is the error of CBOR input that ends inside an item.

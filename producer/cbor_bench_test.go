@@ -28,13 +28,13 @@ func BenchmarkPutRecordsBodyWrite(b *testing.B) {
 	b.Run("format=json/impl=hand", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			buf = appendPutRecordsBody(buf[:0], "logs", entries)
+			buf = appendPutRecordsBody(buf[:0], "logs", entries, nil)
 		}
 	})
 	b.Run("format=cbor/impl=hand", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			buf = appendPutRecordsCBOR(buf[:0], "logs", entries)
+			buf = appendPutRecordsCBOR(buf[:0], "logs", entries, nil)
 		}
 	})
 	b.Run("format=cbor/impl=fxamacker", func(b *testing.B) {

@@ -134,10 +134,10 @@ func bodyCases() []struct {
 func TestPutRecordsCBORBody(t *testing.T) {
 	for _, tc := range bodyCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			body := appendPutRecordsCBOR(nil, tc.stream, tc.entries)
+			body := appendPutRecordsCBOR(nil, tc.stream, tc.entries, nil)
 			checkCBORBody(t, body, tc.stream, tc.entries)
 			// Appending to a buffer with something in it keeps that.
-			prefixed := appendPutRecordsCBOR([]byte("xyz"), tc.stream, tc.entries)
+			prefixed := appendPutRecordsCBOR([]byte("xyz"), tc.stream, tc.entries, nil)
 			if !bytes.Equal(prefixed[3:], body) || string(prefixed[:3]) != "xyz" {
 				t.Error("appending after a prefix writes another body")
 			}
@@ -152,7 +152,7 @@ func TestPutRecordsCBORBodySmaller(t *testing.T) {
 	for i := range entries {
 		entries[i] = &entry{data: bytes.Repeat([]byte{byte(i)}, 1000), pk: fmt.Sprint("key-", i)}
 	}
-	j, c := len(appendPutRecordsBody(nil, "logs", entries)), len(appendPutRecordsCBOR(nil, "logs", entries))
+	j, c := len(appendPutRecordsBody(nil, "logs", entries, nil)), len(appendPutRecordsCBOR(nil, "logs", entries, nil))
 	if float64(c) > 0.8*float64(j) {
 		t.Errorf("CBOR body %d bytes, JSON %d", c, j)
 	}
@@ -436,9 +436,9 @@ func TestCBORErrorsClassifyAsJSON(t *testing.T) {
 		h := &faultHTTP{fault: f, indefinite: indefinite}
 		c := fakeHTTPClient(h, 3)
 		entries := []*entry{{data: []byte("payload"), pk: "k"}}
-		body := appendPutRecordsBody(nil, "logs", entries)
+		body := appendPutRecordsBody(nil, "logs", entries, nil)
 		if format == WireCBOR {
-			body = appendPutRecordsCBOR(nil, "logs", entries)
+			body = appendPutRecordsCBOR(nil, "logs", entries, nil)
 		}
 		_, err := bodyPutters(t, c)[path].put.PutRecordsBody(context.Background(), "logs", format, body)
 		if err == nil {
@@ -489,7 +489,7 @@ func TestCBORResponseInJSON(t *testing.T) {
 	h := &captureHTTP{}
 	c := captureClient(h)
 	entries := []*entry{{data: []byte("a"), pk: "k"}, {data: []byte("b"), pk: "k"}}
-	out, err := kinesisBodyPutter{c}.PutRecordsBody(context.Background(), "logs", WireCBOR, appendPutRecordsCBOR(nil, "logs", entries))
+	out, err := kinesisBodyPutter{c}.PutRecordsBody(context.Background(), "logs", WireCBOR, appendPutRecordsCBOR(nil, "logs", entries, nil))
 	// captureHTTP reads the body as JSON: a CBOR body is an error there.
 	if err == nil {
 		t.Fatalf("captureHTTP took a CBOR body: %+v", out)
@@ -576,15 +576,20 @@ func TestProducerCBOR(t *testing.T) {
 }
 
 // FuzzPutRecordsCBOR: for any keys and data, fxamacker/cbor reads the body
-// as the entries and writes the same bytes for them.
+// as the entries and writes the same bytes for them, and the body is the
+// same whether its aggregates were written before or are written in it.
 func FuzzPutRecordsCBOR(f *testing.F) {
 	f.Add("stream", "key", "", []byte("data"))
 	f.Add("s\"\\", "k\x00\x7f\u2028", "123", []byte{0, 255})
 	f.Add("s", "\xff\xc3", "", []byte{})
 	f.Add(strings.Repeat("s", 300), strings.Repeat("k", 256), strings.Repeat("9", 39), bytes.Repeat([]byte{1}, 70000))
 	f.Fuzz(func(t *testing.T, stream, pk, ehk string, data []byte) {
-		entries := []*entry{{data: data, pk: pk, ehk: ehk}, {data: data, pk: ehk + pk}}
-		checkCBORBody(t, appendPutRecordsCBOR(nil, stream, entries), stream, entries)
+		inPlace, written := fuzzBodyEntries(pk, ehk, data)
+		body := appendPutRecordsCBOR(nil, stream, written, nil)
+		checkCBORBody(t, body, stream, written)
+		if direct := appendPutRecordsCBOR(nil, stream, inPlace, nil); !bytes.Equal(direct, body) {
+			t.Fatalf("body with the aggregates written in place differs:\n%q\n%q", direct, body)
+		}
 	})
 }
 

@@ -58,7 +58,7 @@ func bodyPutters(tb testing.TB, c *kinesis.Client) []struct {
 // one small record, HTTP left out: the SDK's stack against the direct
 // sender, in the same run.
 func BenchmarkPutRecordsBodyCall(b *testing.B) {
-	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}}, nil)
 	ctx := context.Background()
 	for _, p := range bodyPutters(b, fakeHTTPClient(cannedHTTP{}, 2)) {
 		b.Run("path="+p.name, func(b *testing.B) {
@@ -115,9 +115,9 @@ func TestDirectPutterEndpoint(t *testing.T) {
 		for _, format := range []WireFormat{WireJSON, WireCBOR} {
 			t.Run(tc.name+"/"+format.String(), func(t *testing.T) {
 				entries := []*entry{{data: []byte("payload"), pk: "k"}}
-				body := appendPutRecordsBody(nil, "logs", entries)
+				body := appendPutRecordsBody(nil, "logs", entries, nil)
 				if format == WireCBOR {
-					body = appendPutRecordsCBOR(nil, "logs", entries)
+					body = appendPutRecordsCBOR(nil, "logs", entries, nil)
 				}
 				var sent [2]capturedRequest
 				for i := range sent {
@@ -201,7 +201,7 @@ func TestDirectPutterRetries(t *testing.T) {
 		{"500, no retries", 0, 0, 1},
 		{"no fault", 0, 0, 0},
 	}
-	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}}, nil)
 	type outcome struct {
 		reqs          int
 		failed        bool
@@ -263,7 +263,7 @@ func TestDirectPutterDeadlines(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(hang) // before Close: a handler never outlives the test
-	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}}, nil)
 	cases := []struct {
 		name          string
 		ctx           func() (context.Context, context.CancelFunc)
@@ -328,7 +328,7 @@ func (e *expiringCredentials) Retrieve(context.Context) (aws.Credentials, error)
 // again), and a provider that fails fails the call, before anything is
 // sent, as through the SDK's stack.
 func TestDirectPutterCredentials(t *testing.T) {
-	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}}, nil)
 	t.Run("refreshed", func(t *testing.T) {
 		for i, name := range []string{"sdk", "direct"} {
 			h := &captureHTTP{}
@@ -399,7 +399,7 @@ func TestBodyPutterOfClient(t *testing.T) {
 	if _, ok := put.(kinesisBodyPutter); !ok {
 		t.Fatalf("a client without an endpoint is sent %T", put)
 	}
-	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}})
+	body := appendPutRecordsBody(nil, "logs", []*entry{{data: []byte("payload"), pk: "k"}}, nil)
 	if _, err := put.PutRecordsBody(context.Background(), "logs", WireJSON, body); err == nil || len(h.reqs) != 0 {
 		t.Errorf("error %v after %d requests, want an error and none", err, len(h.reqs))
 	}

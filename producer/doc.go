@@ -86,8 +86,9 @@
 //	+ MaxConnections * BatchCount * 200 B requests being sent
 //	+ (MaxConnections + 1) * BatchSize    aggregates written for requests
 //	                                      being sent, one buffer kept (a
-//	                                      BodyPutter's only while its body
-//	                                      is written)
+//	                                      Putter that is not a BodyPutter
+//	                                      only: a BodyPutter's are written
+//	                                      straight into its bodies)
 //	+ MaxConnections * 4/3*BatchSize      request bodies being sent or kept
 //	                                      for reuse (2 once quiet for 20 s;
 //	                                      BodyPutter only)
@@ -119,17 +120,20 @@
 //     and retry queues, assembling requests within BatchCount, BatchSize,
 //     the rate limit (ratelimit.go) and the buffer cap, redistributing
 //     over a new map, and deciding aggregates stored on another shard.
-//   - sender.go: the workers that build a PutRecords request (the MD5s of
-//     its aggregates first, all at once on SIMD lanes: sumEntries over
-//     aggregation.Lanes; then body.go writes its JSON body, cbor.go its
-//     CBOR body (Config.WireFormat), straight from the entries when the
-//     client is a *kinesis.Client or another BodyPutter; direct.go sends
-//     such a body signed with the client's credentials to its endpoint,
-//     without the SDK's per-call middleware) and read its
-//     response (cbor.go and jsonresponse.go read a successful one without
-//     the SDK's generic decoder; errors go to the SDK's own reader; only
-//     the failed entries are retried, classify.go says how), the send
-//     loop and the shard map refresh (shards.go).
+//   - sender.go: the workers that build a PutRecords request (body.go
+//     writes its JSON body, cbor.go its CBOR body, Config.WireFormat,
+//     straight from the entries when the client is a *kinesis.Client or
+//     another BodyPutter: an aggregate that waits as its encoder or its
+//     references is written once, into the body itself, and the MD5s of
+//     all its aggregates are summed at once on SIMD lanes, sumEntries over
+//     aggregation.Lanes, there, before JSON's base64 is encoded over them
+//     in place, bodyScratch; direct.go sends such a body signed with the
+//     client's credentials to its endpoint, without the SDK's per-call
+//     middleware) and read its response (cbor.go and jsonresponse.go
+//     read a successful one without the SDK's generic decoder; errors go
+//     to the SDK's own reader; only the failed entries are retried,
+//     classify.go says how), the send loop and the shard map refresh
+//     (shards.go).
 //   - panics.go: recovering panics in all of the above.
 //
 // The seed's types are thin adapters over it: Aggregator is the engine's

@@ -29,7 +29,8 @@ type Producer struct {
 	cfg    Config
 	bodies BodyPutter // cfg.Client's way to send a written body; nil for none
 	// aggBufs keeps a buffer that aggregates were written into for a
-	// request (writeAggregates): one, for the next request to reuse.
+	// request to a Putter that is not a BodyPutter (writeAggregates): one,
+	// for the next request to reuse.
 	aggBufs   chan []byte
 	log       Logger
 	groupPool sync.Pool

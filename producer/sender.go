@@ -24,7 +24,7 @@ type request struct {
 	in      kinesis.PutRecordsInput
 	records []types.PutRecordsRequestEntry
 	result  RequestResult // for Config.Observe, reused
-	sums    [][]byte      // scratch of sumEntries
+	scratch bodyScratch
 }
 
 // idleKeptBodies is how many requests, each with its body buffer (up to
@@ -77,23 +77,24 @@ func (p *Producer) worker() {
 // client is a BodyPutter, a PutRecordsInput otherwise. A panic in the
 // client is turned into an error: the producer runs inside Fluent Bit.
 func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) {
-	aggs := p.writeAggregates(req.entries)
-	req.sums = sumEntries(p.lanes, req.entries, req.sums)
 	ctx, cancel := context.WithTimeout(p.sendCtx, p.cfg.RequestTimeout)
 	defer cancel()
 	if p.bodies != nil {
+		// The aggregates are written straight into the body, and summed
+		// there.
+		req.scratch.lanes = p.lanes
 		if p.cfg.WireFormat == WireCBOR {
-			req.body = appendPutRecordsCBOR(req.body[:0], p.cfg.StreamName, req.entries)
+			req.body = appendPutRecordsCBOR(req.body[:0], p.cfg.StreamName, req.entries, &req.scratch)
 		} else {
-			req.body = appendPutRecordsBody(req.body[:0], p.cfg.StreamName, req.entries)
+			req.body = appendPutRecordsBody(req.body[:0], p.cfg.StreamName, req.entries, &req.scratch)
 		}
-		// The body holds them now: the aggregates' buffer is not kept
-		// through the call.
-		p.releaseAggregates(req.entries, aggs)
+		p.releaseAggregates(req.entries, nil)
 		return safePut(func() (*kinesis.PutRecordsOutput, error) {
 			return p.bodies.PutRecordsBody(ctx, p.cfg.StreamName, p.cfg.WireFormat, req.body)
 		})
 	}
+	aggs := p.writeAggregates(req.entries)
+	req.scratch.sums = sumEntries(p.lanes, req.entries, req.scratch.sums)
 	defer p.releaseAggregates(req.entries, aggs) // the call reads them
 	for _, e := range req.entries {
 		re := types.PutRecordsRequestEntry{Data: e.data, PartitionKey: &e.pk}
@@ -109,12 +110,14 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 	})
 }
 
-// writeAggregates writes the aggregates among entries, in one buffer
-// sized for them all, taken from the spares when one is large enough; it
-// returns the buffer, nil when there are none. Entries wait in the buffer
-// without their bytes (entry.aggregate): they are written only here, once
-// per try, so every byte in flight is held by its group and its request
-// body, not a third time by its entry.
+// writeAggregates writes the aggregates among entries, for a Putter that
+// is not a BodyPutter, in one buffer sized for them all, taken from the
+// spares when one is large enough; it returns the buffer, nil when there
+// are none. Entries wait in the buffer without their bytes
+// (entry.aggregate): they are written only when sent, once per try (a
+// BodyPutter's straight into the body, bodyScratch), so every byte in
+// flight is held by its group and its request, not a third time by its
+// entry.
 func (p *Producer) writeAggregates(entries []*entry) []byte {
 	n := 0
 	for _, e := range entries {
@@ -143,9 +146,9 @@ func (p *Producer) writeAggregates(entries []*entry) []byte {
 }
 
 // releaseAggregates forgets the written bytes of entries' aggregates and
-// keeps buf, from writeAggregates, for the next request unless one is kept
-// already or it is larger than a request: a buffer per request in flight
-// would be a request's worth of memory per connection.
+// keeps buf, from writeAggregates (nil for a body), for the next request
+// unless one is kept already or it is larger than a request: a buffer per
+// request in flight would be a request's worth of memory per connection.
 func (p *Producer) releaseAggregates(entries []*entry, buf []byte) {
 	for _, e := range entries {
 		if e.aggregate() {
