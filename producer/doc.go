@@ -120,20 +120,20 @@
 //     and retry queues, assembling requests within BatchCount, BatchSize,
 //     the rate limit (ratelimit.go) and the buffer cap, redistributing
 //     over a new map, and deciding aggregates stored on another shard.
-//   - sender.go: the workers that build a PutRecords request (body.go
-//     writes its JSON body, cbor.go its CBOR body, Config.WireFormat,
+//   - sender.go: the workers that build a PutRecords request and read
+//     its response, the send loop, and the shard map refresh (shards.go).
+//     body.go writes a JSON body, cbor.go a CBOR one (Config.WireFormat),
 //     straight from the entries when the client is a *kinesis.Client or
-//     another BodyPutter: an aggregate that waits as its encoder or its
-//     references is written once, into the body itself, and the MD5s of
-//     all its aggregates are summed at once on SIMD lanes, sumEntries over
-//     aggregation.Lanes, there, before JSON's base64 is encoded over them
-//     in place, bodyScratch; direct.go sends such a body signed with the
-//     client's credentials to its endpoint, without the SDK's per-call
-//     middleware) and read its response (cbor.go and jsonresponse.go
-//     read a successful one without the SDK's generic decoder; errors go
-//     to the SDK's own reader; only the failed entries are retried,
-//     classify.go says how), the send loop and the shard map refresh
-//     (shards.go).
+//     another BodyPutter. An aggregate that waits as its encoder or its
+//     references is written once, into the body itself (bodyScratch); the
+//     MD5s of all the request's aggregates are summed there at once on
+//     SIMD lanes (sumEntries over aggregation.Lanes), and JSON's base64 is
+//     then encoded over them in place.
+//   - direct.go: sends such a body to the client's endpoint, signed with
+//     its credentials, without the SDK's per-call middleware.
+//   - cbor.go and jsonresponse.go: read a successful response without the
+//     SDK's generic decoder; errors go to the SDK's own reader. Only the
+//     failed entries are retried; classify.go says how.
 //   - panics.go: recovering panics in all of the above.
 //
 // The seed's types are thin adapters over it: Aggregator is the engine's
@@ -210,8 +210,7 @@
 // The SDK's own retryer (the client's, asked by direct.go as the SDK's
 // stack asks it, without its retry quota) retries a PutRecords call only
 // when the whole call failed (a network error, a throttled or 5xx
-// response); a 200
-// response with failed entries is returned to the producer, which retries
+// response); a 200 response with failed entries is returned to the producer, which retries
 // just those. A throttled or 5xx answer means the service stored none of
 // the request's entries. A connection reset or a timeout after the request
 // was sent does not: the service may have stored some or all of them, and
