@@ -39,7 +39,7 @@ func Open(ctx context.Context, name string, cfg conf.Config, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	tuneProcessGC(log)
+	tuneProcessRuntime(log)
 	awsCfg, err := AWSConfig(ctx, cfg)
 	if err != nil {
 		return nil, err

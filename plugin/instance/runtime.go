@@ -34,7 +34,7 @@ const gcPercent = 50
 // unless the user chose with the GOMAXPROCS environment variable.
 const goMaxProcs = 1
 
-var gcTuned sync.Once
+var runtimeTuned sync.Once
 
 // tuneGC sets the collector's percentage to gcPercent unless GOGC is set,
 // and reports whether it did. getenv and set stand for os.Getenv and
@@ -58,10 +58,10 @@ func tuneProcs(getenv func(string) string, set func(int) int) bool {
 	return true
 }
 
-// tuneProcessGC is tuneGC and tuneProcs for the process, done once, by
+// tuneProcessRuntime is tuneGC and tuneProcs for the process, done once, by
 // the first instance to open.
-func tuneProcessGC(log *slog.Logger) {
-	gcTuned.Do(func() {
+func tuneProcessRuntime(log *slog.Logger) {
+	runtimeTuned.Do(func() {
 		if tuneGC(os.Getenv, debug.SetGCPercent) {
 			log.Debug("garbage collection", "GOGC", gcPercent, "from", "plugin")
 		} else {
