@@ -3,6 +3,7 @@ package fakekinesis_test
 import (
 	"context"
 	"errors"
+	"io"
 	"math/big"
 	"net/http"
 	"strconv"
@@ -56,16 +57,48 @@ func withRetries() clientOption {
 	}
 }
 
+// newTransport returns the HTTP transport for an SDK client of a test:
+// its own connections, closed at cleanup, and request bodies as net/http
+// can read them to the end (sdkBodies).
+func newTransport(t testing.TB) http.RoundTripper {
+	t.Helper()
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	return sdkBodies{transport}
+}
+
+// sdkBodies hands next each request body without its WriteTo method.
+//
+// smithy-go (the SDK's HTTP layer, v1.28.9) closes the request body as
+// soon as Do returns, and the reader it wraps the body in answers WriteTo
+// with io.EOF once closed, where an io.WriterTo is to return nil at the
+// end. net/http, after writing Content-Length bytes of a body too large
+// for its write buffer (4 KiB), copies the body once more to find excess
+// bytes, by WriteTo when the body has it. A server that answers as soon as
+// it has the last byte lets Do return, and the SDK close the body, before
+// that copy: its io.EOF is then a failed request write, and net/http
+// closes the connection while the SDK reads the answer ("use of closed
+// network connection"). Read after Close gives (0, io.EOF), which a copy
+// takes as the end: with WriteTo hidden, the copy finds no excess bytes
+// and the connection stays.
+type sdkBodies struct{ next http.RoundTripper }
+
+func (s sdkBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r = r.Clone(r.Context())
+		r.Body = struct{ io.ReadCloser }{r.Body}
+	}
+	return s.next.RoundTrip(r)
+}
+
 // newClient returns the real aws-sdk-go-v2 Kinesis client pointed at srv,
 // with retries off unless withRetries is given.
 func newClient(t testing.TB, srv *fakekinesis.Server, opts ...clientOption) *kinesis.Client {
 	t.Helper()
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
 	cfg := aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
-		HTTPClient:  &http.Client{Transport: transport},
+		HTTPClient:  &http.Client{Transport: newTransport(t)},
 	}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		o.BaseEndpoint = aws.String(srv.URL())

@@ -1,14 +1,18 @@
 package fakekinesis_test
 
 import (
+	"bytes"
 	"crypto/md5"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -506,8 +510,7 @@ func (s stripErrorType) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestErrorCodeFromBodyAlone(t *testing.T) {
 	srv := newServer(t)
 	newStream(t, srv, "s", 1)
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
+	transport := newTransport(t)
 	c := newClient(t, srv, func(o *kinesis.Options) {
 		o.HTTPClient = &http.Client{Transport: stripErrorType{transport}}
 	})
@@ -520,5 +523,89 @@ func TestErrorCodeFromBodyAlone(t *testing.T) {
 	srv.SetFaults(fakekinesis.Faults{FailRequests: 1})
 	if _, err := putRecords(ctx, c, "s", entries(1)); errorCode(err) != "InternalFailure" {
 		t.Errorf("FailRequests = %v, want InternalFailure", err)
+	}
+}
+
+// closedEarlyBody is a request body as smithy-go hands it to net/http: a
+// reader that gives io.EOF once closed, from WriteTo too. Its last read
+// (net/http's look for bytes beyond Content-Length) waits until the caller
+// has closed it, as when the answer came first and the SDK closed the body
+// before that read was scheduled.
+type closedEarlyBody struct {
+	r        *bytes.Reader
+	closed   chan struct{} // closed by the first Close: the caller's
+	reclosed chan struct{} // closed by the second: net/http's, once done with it
+	closes   atomic.Int32
+}
+
+func newClosedEarlyBody(b []byte) *closedEarlyBody {
+	return &closedEarlyBody{r: bytes.NewReader(b), closed: make(chan struct{}), reclosed: make(chan struct{})}
+}
+
+func (b *closedEarlyBody) Read(p []byte) (int, error) {
+	if b.r.Len() == 0 {
+		<-b.closed
+		return 0, io.EOF
+	}
+	return b.r.Read(p)
+}
+
+func (b *closedEarlyBody) WriteTo(io.Writer) (int64, error) {
+	<-b.closed
+	return 0, io.EOF
+}
+
+func (b *closedEarlyBody) Close() error {
+	switch b.closes.Add(1) {
+	case 1:
+		close(b.closed)
+	case 2:
+		close(b.reclosed)
+	}
+	return nil
+}
+
+// The SDK closes a request body as soon as the answer came, which can be
+// before net/http has read the body to its end: the test transport must
+// keep the connection, and the answer readable, all the same.
+func TestBodyClosedBeforeItsLastRead(t *testing.T) {
+	srv := newServer(t)
+	newStream(t, srv, "s", 1)
+	// Larger than net/http's write buffer, so that the server has the
+	// whole body before net/http's last read of it.
+	var in bytes.Buffer
+	in.WriteString(`{"StreamName":"s","Records":[`)
+	const n = 500
+	for i := range n {
+		if i > 0 {
+			in.WriteByte(',')
+		}
+		fmt.Fprintf(&in, `{"PartitionKey":"pk-%d","Data":"ZGF0YQ=="}`, i)
+	}
+	in.WriteString(`]}`)
+	body := newClosedEarlyBody(in.Bytes())
+	ctx := testContext(t)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(in.Len())
+	req.Header.Set("X-Amz-Target", op("PutRecords"))
+	req.Header.Set("Content-Type", jsonType)
+
+	resp, err := (&http.Client{Transport: newTransport(t)}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body.Close()
+	select {
+	case <-body.reclosed: // net/http has made its last read and judged the request written
+	case <-ctx.Done():
+		t.Fatal("net/http never closed the request body")
+	}
+	var out struct{ Records []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || len(out.Records) != n {
+		t.Fatalf("answer: HTTP %d, %d records, %v; want HTTP 200, %d records", resp.StatusCode, len(out.Records), err, n)
 	}
 }
