@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -122,6 +123,9 @@ func AWSConfig(ctx context.Context, cfg conf.Config) (aws.Config, error) {
 		}
 		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
 	}
+	// After LoadDefaultConfig, which applies AWS_CA_BUNDLE to the
+	// buildable client it was given.
+	awsCfg.HTTPClient = readOnlyBodies{awsCfg.HTTPClient}
 	if awsCfg.Region == "" {
 		return aws.Config{}, errors.New("region: not set, and the environment names none (set region, or AWS_REGION)")
 	}
@@ -142,6 +146,35 @@ func AWSConfig(ctx context.Context, cfg conf.Config) (aws.Config, error) {
 		})
 	}
 	return awsCfg, nil
+}
+
+// readOnlyBodies hands the HTTP client each request body without the
+// body's WriteTo method, so that net/http reads it only with Read.
+//
+// smithy-go, the SDK's HTTP layer, closes a request body as soon as the
+// client's Do returns, and once closed the reader it wraps bodies in
+// answers WriteTo with io.EOF (where io.WriterTo wants nil at the end).
+// After writing the Content-Length bytes of a body larger than its write
+// buffer (4 KiB), net/http copies the body once more to find bytes beyond
+// them, through WriteTo when the body has it; when the answer came first
+// and Do has returned, that io.EOF reads as a failed request write, and
+// net/http closes the connection under the answer still being read. A
+// PutRecords that Kinesis stored would then fail and be sent again. Read
+// after Close gives (0, io.EOF), which the copy takes as the end. The
+// producer's own PutRecords (producer/direct.go) sends a body without
+// WriteTo, closed after the answer is read; this covers every call the
+// SDK sends.
+type readOnlyBodies struct{ next aws.HTTPClient }
+
+func (c readOnlyBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		if _, ok := r.Body.(io.WriterTo); ok {
+			shallow := *r
+			shallow.Body = struct{ io.ReadCloser }{r.Body}
+			r = &shallow
+		}
+	}
+	return c.next.Do(r)
 }
 
 // credentialSource names where credentials come from, for the log; never

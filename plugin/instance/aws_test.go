@@ -339,15 +339,77 @@ func TestMaxConnectionsSizesTheTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient)
+	ro, ok := awsCfg.HTTPClient.(readOnlyBodies)
 	if !ok {
-		t.Fatalf("HTTP client is %T", awsCfg.HTTPClient)
+		t.Fatalf("HTTP client is %T, want readOnlyBodies", awsCfg.HTTPClient)
+	}
+	bc, ok := ro.next.(*awshttp.BuildableClient)
+	if !ok {
+		t.Fatalf("HTTP client under readOnlyBodies is %T", ro.next)
 	}
 	if tr := bc.GetTransport(); tr.MaxConnsPerHost != 50+extraConnections || tr.MaxIdleConnsPerHost != 50+extraConnections {
 		t.Fatalf("transport allows %d connections (%d idle), want %d", tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost, 50+extraConnections)
 	}
 	if bc.GetTimeout() != 10*time.Second {
 		t.Fatalf("client timeout %v, want the default http_request_timeout 10s", bc.GetTimeout())
+	}
+}
+
+// doFunc is an aws.HTTPClient of a test.
+type doFunc func(*http.Request) (*http.Response, error)
+
+func (f doFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// writerToBody is a request body with WriteTo, as the SDK's are.
+type writerToBody struct {
+	*strings.Reader
+	closed bool
+}
+
+func (b *writerToBody) Close() error { b.closed = true; return nil }
+
+// The client hands net/http request bodies it can read only with Read, and
+// the same bytes; the caller's request is left as it was.
+func TestReadOnlyBodies(t *testing.T) {
+	const payload = `{"Records":[]}`
+	for _, tt := range []struct {
+		name string
+		body io.ReadCloser
+	}{
+		{"body with WriteTo", &writerToBody{Reader: strings.NewReader(payload)}},
+		{"body without WriteTo", io.NopCloser(strings.NewReader(payload))},
+		{"no body", http.NoBody},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			c := readOnlyBodies{doFunc(func(r *http.Request) (*http.Response, error) {
+				if _, ok := r.Body.(io.WriterTo); ok && r.Body != http.NoBody {
+					t.Errorf("the body reaching the transport has WriteTo (%T)", r.Body)
+				}
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Errorf("reading the body: %v", err)
+				}
+				got = string(b)
+				return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, r.Body.Close()
+			})}
+			req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/", tt.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Do(req); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]string{true: "", false: payload}[tt.body == http.NoBody]; got != want {
+				t.Errorf("the transport read %q, want %q", got, want)
+			}
+			if req.Body != tt.body {
+				t.Errorf("the caller's request body was replaced")
+			}
+			if b, ok := tt.body.(*writerToBody); ok && !b.closed {
+				t.Errorf("closing the body the transport got did not close the caller's")
+			}
+		})
 	}
 }
 
