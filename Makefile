@@ -109,7 +109,7 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 ## bench-e2e: real Fluent Bit side by side (null, its C kinesis_streams, this plugin) over TLS to the fake;
-## RECORDS (1000000), SIZE (100, 525 or 5120), ROWS (ids), FLUENT_BIT, BENCH_FLAGS (-perf DIR); the table goes to build/bench-e2e.md
+## RECORDS (1000000), SIZE (100, 525 or 5120), ROWS (ids), ROUNDS (1: medians over rounds), FLUENT_BIT, BENCH_FLAGS (-perf DIR); the table goes to build/bench-e2e.md
 RECORDS ?= 1000000
 SIZE ?= 525
 BENCH_FB_CPU ?= 0
@@ -119,7 +119,7 @@ bench-e2e: build
 	FB="$${FLUENT_BIT:-$$(bash test/scripts/build-fluent-bit.sh "$(CACHE)")}" && \
 	  taskset -c $(BENCH_FAKE_CPU) $(BUILD)/bench-e2e -fluent-bit "$$FB" -plugin $(SO) \
 	    -records $(RECORDS) -size $(SIZE) -fb-cpu $(BENCH_FB_CPU) -cache "$(CACHE)/bench" \
-	    -out $(BUILD)/bench-e2e.md $(if $(ROWS),-rows $(ROWS)) $(BENCH_FLAGS)
+	    -out $(BUILD)/bench-e2e.md $(if $(ROWS),-rows $(ROWS)) $(if $(ROUNDS),-rounds $(ROUNDS)) $(BENCH_FLAGS)
 
 ## generate: regenerate aggregation/pb from messages.proto
 generate:

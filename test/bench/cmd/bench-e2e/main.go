@@ -61,6 +61,7 @@ type options struct {
 	keep      bool
 	goOptions []string // extra options of this plugin's rows, "key value"
 	rows      []string
+	rounds    int // times every row runs, round after round
 }
 
 func main() {
@@ -86,6 +87,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.out, "out", "build/bench-e2e.md", "write the table to this `file`")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run folders (each Fluent Bit's log and configuration) even when every row passed")
 	fs.StringVar(&o.perfDir, "perf", "", "record each Fluent Bit run with `perf record -e cpu-clock -g` into this `folder` (adds sampling overhead to the figures)")
+	fs.IntVar(&o.rounds, "rounds", 1, "run the rows this many times, one round after another, and report each row's median (ratios are taken within each round)")
 	goOptions := fs.String("go-options", "", "extra options for this plugin's rows, `key value[,key value...]` (for example \"request_max_size 1MiB\")")
 	rowList := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(rowIDs(), ","))
 	if err := fs.Parse(args); err != nil {
@@ -97,8 +99,8 @@ func run(ctx context.Context, args []string) error {
 	if o.fluentBit == "" {
 		return errors.New("-fluent-bit is required")
 	}
-	if o.records < 1 || o.shards < 1 {
-		return errors.New("-records and -shards must be positive")
+	if o.records < 1 || o.shards < 1 || o.rounds < 1 {
+		return errors.New("-records, -shards and -rounds must be positive")
 	}
 	if *goOptions != "" {
 		for _, kv := range strings.Split(*goOptions, ",") {
@@ -141,31 +143,37 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("certificate: %w", err)
 	}
 
-	var results []result
-	for _, r := range rows() {
-		if o.rows != nil && !slices.Contains(o.rows, r.id) {
-			continue
+	var rounds [][]result
+	for round := range o.rounds {
+		var results []result
+		for _, r := range rows() {
+			if o.rows != nil && !slices.Contains(o.rows, r.id) {
+				continue
+			}
+			if r.needs != "" && !hasOption(r.needs) {
+				if round == 0 {
+					fmt.Fprintf(os.Stderr, "%s: skipped, the plugin has no %q option\n", r.name, r.needs)
+				}
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "%s (round %d of %d) ...\n", r.name, round+1, o.rounds)
+			res := runRow(ctx, o, r, input, work, cert)
+			if res.err != nil || !res.complete() {
+				failed = true
+			}
+			if res.err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", r.name, res.err)
+			} else {
+				fmt.Fprintf(os.Stderr, "%s: %.2f µs/record, %.0f records/s, %s\n", r.name, res.usPerRecord(), res.rate, res.detail)
+			}
+			results = append(results, res)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
-		if r.needs != "" && !hasOption(r.needs) {
-			fmt.Fprintf(os.Stderr, "%s: skipped, the plugin has no %q option\n", r.name, r.needs)
-			continue
-		}
-		fmt.Fprintf(os.Stderr, "%s ...\n", r.name)
-		res := runRow(ctx, o, r, input, work, cert)
-		if res.err != nil || !res.complete() {
-			failed = true
-		}
-		if res.err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", r.name, res.err)
-		} else {
-			fmt.Fprintf(os.Stderr, "%s: %.2f µs/record, %.0f records/s, %s\n", r.name, res.usPerRecord(), res.rate, res.detail)
-		}
-		results = append(results, res)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		rounds = append(rounds, results)
 	}
-	table := render(o, version, results)
+	table := render(o, version, rounds)
 	fmt.Print(table)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
@@ -754,41 +762,106 @@ func fluentBitVersion(ctx context.Context, bin string) (string, error) {
 }
 
 // render writes the markdown table with the set-up it was measured on.
-func render(o options, version string, results []result) string {
+func render(o options, version string, rounds [][]result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Fluent Bit %s pinned to CPU %s, `tail` + JSON parser over %d records of %d B, TLS to the fake Kinesis (%d shards) on another CPU; %s, %s, %s.\n\n",
 		version, o.fbCPU, o.records, o.size, o.shards, runtime.GOARCH, cpuModel(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	b.WriteString("| output | CPU µs/record | own share (minus null) | share vs C | records/s | peak RSS | complete | fake's CPU µs/record |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
-	null, c := firstOK(results, "null"), firstOK(results, "c")
-	for _, r := range results {
-		if r.err != nil {
-			fmt.Fprintf(&b, "| %s | – | – | – | – | – | no: %s | – |\n", r.name, oneLine(r.err))
-			continue
-		}
-		us := r.usPerRecord()
-		share, ratio := "–", "–"
-		if null != nil && r.kind != "null" {
-			s := us - null.usPerRecord()
-			share = fmt.Sprintf("%.2f", s)
-			if c != nil && r.kind != "c" {
-				if cs := c.usPerRecord() - null.usPerRecord(); cs > 0 {
-					ratio = fmt.Sprintf("%.2fx", s/cs)
-				}
+	perRound := len(rounds) > 1
+	header := []string{"output", "CPU µs/record", "own share (minus null)", "share vs C", "records/s", "peak RSS", "complete", "fake's CPU µs/record"}
+	if perRound {
+		fmt.Fprintf(&b, "Each figure is the median of %d rounds (peak RSS: the highest); shares and ratios are taken within each round, against that round's null and C rows, and \"per round\" lists each round's ratio.\n\n", len(rounds))
+		header = slices.Insert(header, 4, "per round")
+	}
+	writeLine := func(cells []string) { fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | ")) }
+	writeLine(header)
+	b.WriteString(strings.Repeat("|---", len(header)) + "|\n")
+	for i, r := range rounds[0] {
+		var runs []result // this row in every round
+		for _, results := range rounds {
+			if i < len(results) {
+				runs = append(runs, results[i])
 			}
 		}
-		complete := "yes"
-		if !r.complete() {
-			complete = "no: " + r.detail
-		} else if r.tally != nil && r.tally.Duplicates > 0 {
-			complete = fmt.Sprintf("yes (%d duplicates)", r.tally.Duplicates)
+		cells := summarize(r.name, runs, rounds)
+		if !perRound {
+			cells = slices.Delete(cells, 4, 5)
 		}
-		fmt.Fprintf(&b, "| %s | %.2f | %s | %s | %.0fk | %d MB | %s | %.2f |\n",
-			r.name, us, share, ratio, r.rate/1000, r.peakRSS>>20, complete, float64(r.fakeCPU.Microseconds())/float64(r.records))
+		writeLine(cells)
 	}
 	b.WriteString("\nrecords/s runs from the first to the last record stored at the fake (null: from the first to the last byte tail read). " +
 		"The fake's CPU is that of this command (the fake, its TLS, the watchers): when it nears 1e6/(records/s), the fake set the pace.\n")
 	return b.String()
+}
+
+// summarize is the table line of one row over its runs, one per round
+// (runs[k] ran in rounds[k]), as cells: the render's header with "per
+// round" fifth.
+func summarize(name string, runs []result, rounds [][]result) []string {
+	var us, shares, ratios, rates, fakeUS []float64
+	var peak int64
+	var failures []string
+	duplicates := 0
+	for k, r := range runs {
+		if r.err != nil {
+			failures = append(failures, oneLine(r.err))
+			continue
+		}
+		if !r.complete() {
+			failures = append(failures, r.detail)
+		} else if r.tally != nil {
+			duplicates += r.tally.Duplicates
+		}
+		us = append(us, r.usPerRecord())
+		rates = append(rates, r.rate)
+		fakeUS = append(fakeUS, float64(r.fakeCPU.Microseconds())/float64(r.records))
+		peak = max(peak, r.peakRSS)
+		null, c := firstOK(rounds[k], "null"), firstOK(rounds[k], "c")
+		if null == nil || r.kind == "null" {
+			continue
+		}
+		s := r.usPerRecord() - null.usPerRecord()
+		shares = append(shares, s)
+		if c != nil && r.kind != "c" {
+			if cs := c.usPerRecord() - null.usPerRecord(); cs > 0 {
+				ratios = append(ratios, s/cs)
+			}
+		}
+	}
+	if len(us) == 0 {
+		return []string{name, "–", "–", "–", "–", "–", "–", "no: " + strings.Join(failures, "; "), "–"}
+	}
+	share, ratio, each := "–", "–", "–"
+	if len(shares) > 0 {
+		share = fmt.Sprintf("%.2f", median(shares))
+	}
+	if len(ratios) > 0 {
+		ratio = fmt.Sprintf("%.2fx", median(ratios))
+		parts := make([]string, len(ratios))
+		for i, x := range ratios {
+			parts[i] = fmt.Sprintf("%.2f", x)
+		}
+		each = strings.Join(parts, ", ")
+	}
+	complete := "yes"
+	switch {
+	case len(failures) > 0:
+		complete = "no: " + strings.Join(failures, "; ")
+	case duplicates > 0:
+		complete = fmt.Sprintf("yes (%d duplicates)", duplicates)
+	}
+	return []string{name, fmt.Sprintf("%.2f", median(us)), share, ratio, each,
+		fmt.Sprintf("%.0fk", median(rates)/1000), fmt.Sprintf("%d MB", peak>>20), complete, fmt.Sprintf("%.2f", median(fakeUS))}
+}
+
+// median of xs, which must not be empty: the middle value, or the mean of
+// the two middle ones.
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // firstOK is the first successful result of a kind.
