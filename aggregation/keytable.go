@@ -13,7 +13,7 @@ package aggregation
 type keyTable struct {
 	index map[string]uint64
 	keys  []string
-	cache *[keyCacheSlots]cachedKey // allocated with the first key
+	cache *[keyCacheSlots]cachedKey // allocated with the second key, as index
 	// last is the most recent lookup's answer; set is false when there is
 	// none. A remembered miss stays true until the next insert, which
 	// replaces it.
@@ -39,8 +39,13 @@ func (t *keyTable) lookup(key string) (uint64, bool) {
 		return t.last.index, t.last.found
 	}
 	if t.cache == nil {
-		t.last = cachedKey{key: key, set: true} // an empty table
-		return 0, false
+		// No map yet: the table holds at most one key.
+		if len(t.keys) == 1 && t.keys[0] == key {
+			t.last = cachedKey{key: key, found: true, set: true}
+			return 0, true
+		}
+		t.last = cachedKey{key: key, index: uint64(len(t.keys)), set: true}
+		return t.last.index, false
 	}
 	slot := &t.cache[cacheSlot(key)]
 	if slot.set && slot.key == key {
@@ -63,11 +68,22 @@ func (t *keyTable) indexOf(key string) (idx uint64, added bool) {
 	if idx, ok := t.lookup(key); ok {
 		return idx, false
 	}
+	idx = uint64(len(t.keys))
+	if idx == 0 && t.index == nil {
+		// Many aggregates carry one key (records without a key of their
+		// own share one, a pod's records share its name): the first key
+		// needs no map and no cache, which the second one brings.
+		t.keys = append(t.keys, key)
+		t.last = cachedKey{key: key, found: true, set: true}
+		return 0, true
+	}
 	if t.index == nil {
 		t.index = make(map[string]uint64)
 		t.cache = new([keyCacheSlots]cachedKey)
+		first := t.keys[0]
+		t.index[first] = 0
+		t.cache[cacheSlot(first)] = cachedKey{key: first, found: true, set: true}
 	}
-	idx = uint64(len(t.keys))
 	t.index[key] = idx
 	t.keys = append(t.keys, key)
 	t.last = cachedKey{key: key, index: idx, found: true, set: true}

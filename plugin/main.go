@@ -19,8 +19,6 @@ import (
 	"time"
 	"unsafe"
 
-	flb "github.com/fluent/fluent-bit-go/output"
-
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/conf"
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/instance"
 )
@@ -49,11 +47,11 @@ var open struct {
 
 type propertyGetter struct{ plugin unsafe.Pointer }
 
-func (g propertyGetter) Get(key string) string { return flb.FLBPluginConfigKey(g.plugin, key) }
+func (g propertyGetter) Get(key string) string { return property(g.plugin, key) }
 
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) int {
-	return flb.FLBPluginRegister(def, pluginName, pluginDesc)
+	return registerPlugin(def, pluginName, pluginDesc)
 }
 
 //export FLBPluginInit
@@ -62,13 +60,13 @@ func FLBPluginInit(plugin unsafe.Pointer) (status int) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(os.Stderr, "[error] [output:%s:%s] init failed: internal error: %v\n%s", pluginName, name, r, debug.Stack())
-			status = flb.FLB_ERROR
+			status = flbError
 		}
 	}()
 	cfg, err := conf.Load(instance.LevelFromEnv(propertyGetter{plugin}, os.Getenv))
 	if err != nil {
 		instance.NewLogger(os.Stderr, name, slog.LevelError).Error("cannot start: " + err.Error())
-		return flb.FLB_ERROR
+		return flbError
 	}
 	log := instance.NewLogger(os.Stderr, name, cfg.LogLevel)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -76,7 +74,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (status int) {
 	in, err := instance.Open(ctx, name, cfg, log)
 	if err != nil {
 		log.Error("cannot start: " + err.Error())
-		return flb.FLB_ERROR
+		return flbError
 	}
 	open.Lock()
 	if open.set == nil {
@@ -87,9 +85,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (status int) {
 	// cgo runs a callback on the C thread that made it: init runs on
 	// Fluent Bit's engine thread, which the first flush compares against.
 	in.NoteInitThread(syscall.Gettid())
-	flb.FLBPluginSetContext(plugin, in)
+	setContext(plugin, in)
 	log.Info("started", "stream", cfg.Stream, "version", version)
-	return flb.FLB_OK
+	return flbOK
 }
 
 // FLBPluginFlush is the entry point of Fluent Bit versions without
@@ -98,7 +96,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (status int) {
 //export FLBPluginFlush
 func FLBPluginFlush(data unsafe.Pointer, length C.int, tag *C.char) int {
 	fmt.Fprintf(os.Stderr, "[error] [output:%s] this Fluent Bit does not pass instance contexts (FLBPluginFlushCtx); use 1.8 or later\n", pluginName)
-	return flb.FLB_ERROR
+	return flbError
 }
 
 //export FLBPluginFlushCtx
@@ -106,13 +104,13 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (sta
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(os.Stderr, "[error] [output:%s] flush failed: internal error: %v\n%s", pluginName, r, debug.Stack())
-			status = flb.FLB_ERROR
+			status = flbError
 		}
 	}()
-	in, ok := flb.FLBPluginGetContext(ctx).(*instance.Instance)
+	in, ok := contextOf(ctx).(*instance.Instance)
 	if !ok {
 		fmt.Fprintf(os.Stderr, "[error] [output:%s] flush with an unknown context\n", pluginName)
-		return flb.FLB_ERROR
+		return flbError
 	}
 	in.CheckFlushThread(syscall.Gettid())
 	var chunk []byte
@@ -125,13 +123,13 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (sta
 //export FLBPluginExitCtx
 func FLBPluginExitCtx(ctx unsafe.Pointer) int {
 	closeAll()
-	return flb.FLB_OK
+	return flbOK
 }
 
 //export FLBPluginExit
 func FLBPluginExit() int {
 	closeAll()
-	return flb.FLB_OK
+	return flbOK
 }
 
 // closeAll drains every open instance at once, each within its own
