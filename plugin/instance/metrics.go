@@ -4,30 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
-// metrics are one instance's counters beyond Stats, its own Prometheus
-// registry (never the default one, so instances in one process never
-// clash), the optional HTTP endpoint that serves it and the stats log.
+// metrics are one instance's counters beyond Stats, its own registry of
+// series (so instances in one process never clash), the optional HTTP
+// endpoint that serves it and the stats log.
 //
 // What the producer does not report is seen from outside it: each
 // PutRecords call through the producer's Observe hook, each shard map read through
 // watchShards. The rest comes from Stats and the ledger.
 type metrics struct {
-	reg *prometheus.Registry
+	reg *registry
 
 	// User records, counted per PutRecords attempt.
 	throttled atomic.Int64 // in entries or requests Kinesis throttled
@@ -44,11 +47,10 @@ type metrics struct {
 	reshards       atomic.Int64 // shard maps read that differ from the one before
 	evictions      atomic.Int64 // ledger entries pushed out before their retry
 
-	dropped    *prometheus.CounterVec // user records rejected for good, by reason
-	callErrors *prometheus.CounterVec // failed calls, by error code
-	putLatency prometheus.Histogram
-	perKinesis *countHistogram // user records per Kinesis record
-	withLabels prometheus.Registerer
+	dropped    *counterVec // user records rejected for good, by reason
+	callErrors *counterVec // failed calls, by error code
+	putLatency *histogram
+	perKinesis *histogram // user records per Kinesis record
 	ledgerSize func() int
 
 	server *http.Server
@@ -78,29 +80,24 @@ var throttlingCodes = []string{"ProvisionedThroughputExceededException", "Thrott
 // newMetrics makes the collectors of one instance; watch adds those that
 // read the instance.
 func newMetrics(name, stream string) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
 	// "instance" is left to Prometheus, which sets it to the scraped target.
-	m.withLabels = prometheus.WrapRegistererWith(prometheus.Labels{"name": name, "stream": stream}, m.reg)
-	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "kinesis_kpl_records_dropped_total",
-		Help: "User records dropped for good, by reason: a Kinesis error code of a permanent failure, bad_event, invalid_partition_key, record_too_large, other.",
-	}, []string{"reason"})
-	m.callErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "kinesis_kpl_put_records_errors_total",
-		Help: "PutRecords calls that failed as a whole, by Kinesis error code (network, timeout or canceled when there was no response).",
-	}, []string{"code"})
-	m.putLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "kinesis_kpl_put_records_duration_seconds",
-		Help:    "Time of one PutRecords call, SDK retries included.",
-		Buckets: prometheus.DefBuckets,
-	})
-	m.perKinesis = newCountHistogram("kinesis_kpl_user_records_per_kinesis_record",
-		"User records in each Kinesis record accepted: 1 for a plain record, more for an aggregate.",
-		prometheus.ExponentialBuckets(1, 2, 14))
+	m := &metrics{reg: newRegistry(label{"name", name}, label{"stream", stream})}
+	m.dropped = newCounterVec("reason")
+	m.reg.add("kinesis_kpl_records_dropped_total", "User records dropped for good, by reason: a Kinesis error code of a permanent failure, bad_event, invalid_partition_key, record_too_large, other.",
+		typeCounter, m.dropped)
+	m.callErrors = newCounterVec("code")
+	m.reg.add("kinesis_kpl_put_records_errors_total", "PutRecords calls that failed as a whole, by Kinesis error code (network, timeout or canceled when there was no response).",
+		typeCounter, m.callErrors)
+	// Prometheus' default buckets, in seconds.
+	m.putLatency = newHistogram([]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})
+	m.reg.add("kinesis_kpl_put_records_duration_seconds", "Time of one PutRecords call, SDK retries included.",
+		typeHistogram, m.putLatency)
+	m.perKinesis = newHistogram(powersOfTwo(14))
+	m.reg.add("kinesis_kpl_user_records_per_kinesis_record", "User records in each Kinesis record accepted: 1 for a plain record, more for an aggregate.",
+		typeHistogram, m.perKinesis)
 	for _, reason := range append([]string{reasonPartitionKey, reasonTooLarge, reasonOther, reasonBadEvent}, permanentCodes...) {
 		m.dropped.WithLabelValues(reason) // shown at 0, so rates start from the first scrape
 	}
-	m.withLabels.MustRegister(m.dropped, m.callErrors, m.putLatency, m.perKinesis)
 	m.counters(
 		series{"kinesis_kpl_records_throttled_total", "User records in PutRecords entries or calls that Kinesis throttled (each attempt counts).", m.throttled.Load},
 		series{"kinesis_kpl_records_retried_total", "User records sent again by the producer after their entry or call failed (each attempt counts).", m.retried.Load},
@@ -124,8 +121,7 @@ type series struct {
 
 func (m *metrics) counters(ss ...series) {
 	for _, s := range ss {
-		m.withLabels.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: s.name, Help: s.help},
-			func() float64 { return float64(s.v()) }))
+		m.reg.add(s.name, s.help, typeCounter, valueFunc(func() float64 { return float64(s.v()) }))
 	}
 }
 
@@ -152,12 +148,10 @@ func (m *metrics) watch(in *Instance) {
 	if in.ledger != nil {
 		m.ledgerSize = in.ledger.len
 	}
-	m.withLabels.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "kinesis_kpl_ledger_entries", Help: "Chunks awaiting a retry in the ledger.",
-	}, func() float64 { return float64(m.ledgerSize()) }))
-	m.withLabels.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "kinesis_kpl_buffered_bytes", Help: "Bytes (data and keys) of the records the producers hold now: buffered, waiting for a retry, or in flight.",
-	}, func() float64 { return float64(in.streams.stats().BufferedBytes) }))
+	m.reg.add("kinesis_kpl_ledger_entries", "Chunks awaiting a retry in the ledger.",
+		typeGauge, valueFunc(func() float64 { return float64(m.ledgerSize()) }))
+	m.reg.add("kinesis_kpl_buffered_bytes", "Bytes (data and keys) of the records the producers hold now: buffered, waiting for a retry, or in flight.",
+		typeGauge, valueFunc(func() float64 { return float64(in.streams.stats().BufferedBytes) }))
 }
 
 // serve starts the HTTP endpoint on addr; "" serves nothing. An address
@@ -171,9 +165,7 @@ func (m *metrics) serve(addr string) error {
 		return fmt.Errorf("metrics_listen: cannot listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	// Errors while gathering (none expected from func collectors) answer
-	// 500 rather than a partial page that would read as counters reset.
-	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	mux.Handle("/metrics", m.reg)
 	m.ln = ln
 	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	m.served = make(chan struct{})
@@ -237,75 +229,6 @@ func (m *metrics) observePut(r *producer.RequestResult) {
 	m.kinesisRecords.Add(accepted)
 	m.bytes.Add(bytes)
 	m.perKinesis.add(&per)
-}
-
-// countHistogram is a Prometheus histogram of whole numbers that takes the
-// observations of a PutRecords call at once (countTally), rather than one
-// Observe, several atomic operations, per entry (BenchmarkObservePut). A
-// scrape while a call is added may see part of that call; the next one
-// sees all of it.
-type countHistogram struct {
-	desc   *prometheus.Desc
-	uppers []float64 // the buckets' upper bounds, ascending
-	// counts has the observations per bucket (not cumulative), the last
-	// above every bound; sum is their total.
-	counts []atomic.Uint64
-	sum    atomic.Uint64
-}
-
-// countTally is one call's observations; maxTallyBuckets bounds the
-// buckets a countHistogram may have.
-type countTally struct {
-	counts [maxTallyBuckets]uint64
-	sum    uint64
-	any    bool
-}
-
-const maxTallyBuckets = 32
-
-func newCountHistogram(name, help string, uppers []float64) *countHistogram {
-	if len(uppers)+1 > maxTallyBuckets {
-		panic("instance: too many histogram buckets") // a programming error
-	}
-	return &countHistogram{
-		desc:   prometheus.NewDesc(name, help, nil, nil),
-		uppers: uppers,
-		counts: make([]atomic.Uint64, len(uppers)+1),
-	}
-}
-
-// tally notes one observation of v in t.
-func (h *countHistogram) tally(t *countTally, v int) {
-	i, _ := slices.BinarySearch(h.uppers, float64(v)) // the first bound at or above v
-	t.counts[i]++
-	t.sum += uint64(max(v, 0))
-	t.any = true
-}
-
-// add adds a call's observations to h.
-func (h *countHistogram) add(t *countTally) {
-	if !t.any {
-		return
-	}
-	for i := range h.counts {
-		if n := t.counts[i]; n > 0 {
-			h.counts[i].Add(n)
-		}
-	}
-	h.sum.Add(t.sum)
-}
-
-func (h *countHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
-
-func (h *countHistogram) Collect(ch chan<- prometheus.Metric) {
-	buckets := make(map[float64]uint64, len(h.uppers))
-	var count uint64
-	for i, upper := range h.uppers {
-		count += h.counts[i].Load()
-		buckets[upper] = count
-	}
-	count += h.counts[len(h.uppers)].Load()
-	ch <- prometheus.MustNewConstHistogram(h.desc, count, float64(h.sum.Load()), buckets)
 }
 
 func (m *metrics) failed(code string, users int) {
@@ -422,4 +345,303 @@ func dropReason(err error) string {
 		return reasonTooLarge
 	}
 	return reasonOther
+}
+
+// The rest of this file writes the series in the Prometheus text
+// exposition format, version 0.0.4. It stands for Prometheus' client
+// library, which with its dependencies (protobuf messages, expfmt, procfs)
+// added 2.4 MB to the plugin's stripped shared object of 14.4 MB: Fluent
+// Bit maps it nearly whole into the memory of every process.
+
+const (
+	contentType   = "text/plain; version=0.0.4; charset=utf-8"
+	typeCounter   = "counter"
+	typeGauge     = "gauge"
+	typeHistogram = "histogram"
+)
+
+// registry is one instance's series, served as one page.
+type registry struct {
+	labels []label // every series carries them
+
+	mu       sync.Mutex
+	families []family // by name
+}
+
+type label struct{ name, value string }
+
+// family is the series of one name.
+type family struct {
+	name, help, kind string
+	samples          sampler
+}
+
+// sampler appends the samples of a family named name whose series carry
+// labels.
+type sampler interface {
+	appendSamples(b []byte, name string, labels []label) []byte
+}
+
+func newRegistry(labels ...label) *registry {
+	return &registry{labels: slices.SortedFunc(slices.Values(labels), byName)}
+}
+
+func byName(a, b label) int { return strings.Compare(a.name, b.name) }
+
+// add registers a family; each name is added once.
+func (r *registry) add(name, help, kind string, s sampler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(r.families, name, func(f family, name string) int { return strings.Compare(f.name, name) })
+	r.families = slices.Insert(r.families, i, family{name, help, kind, s})
+}
+
+// appendPage appends every family, in the order of their names. A family
+// without samples yet (a vec no value was counted under) is left out, as
+// Prometheus' own library does.
+func (r *registry) appendPage(b []byte) []byte {
+	r.mu.Lock()
+	families := slices.Clone(r.families)
+	r.mu.Unlock()
+	for _, f := range families {
+		start := len(b)
+		b = append(b, "# HELP "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = appendEscaped(b, f.help, false)
+		b = append(b, "\n# TYPE "...)
+		b = append(b, f.name...)
+		b = append(b, ' ')
+		b = append(b, f.kind...)
+		b = append(b, '\n')
+		header := len(b)
+		if b = f.samples.appendSamples(b, f.name, r.labels); len(b) == header {
+			b = b[:start]
+		}
+	}
+	return b
+}
+
+// ServeHTTP answers any request with the page; writing it into memory
+// cannot fail, so a scrape never sees part of one.
+func (r *registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	page := r.appendPage(nil)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+	_, _ = w.Write(page) // a scraper gone away
+}
+
+// appendSample appends one line: name{labels} v.
+func appendSample(b []byte, name string, labels []label, v float64) []byte {
+	b = append(b, name...)
+	if len(labels) > 0 {
+		sep := byte('{')
+		for _, l := range labels {
+			b = append(b, sep)
+			sep = ','
+			b = append(b, l.name...)
+			b = append(b, `="`...)
+			b = appendEscaped(b, l.value, true)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ' ')
+	b = appendFloat(b, v)
+	return append(b, '\n')
+}
+
+// appendEscaped appends s with backslash and newline escaped, and double
+// quote too in a label value; bytes that are not UTF-8 become U+FFFD, as
+// the format is UTF-8.
+func appendEscaped(b []byte, s string, quote bool) []byte {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	for i := range len(s) {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, `\\`...)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '"' && quote:
+			b = append(b, `\"`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendFloat writes v as Prometheus' own writer does.
+func appendFloat(b []byte, v float64) []byte {
+	switch {
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// valueFunc is a counter or gauge read at each scrape.
+type valueFunc func() float64
+
+func (f valueFunc) appendSamples(b []byte, name string, labels []label) []byte {
+	return appendSample(b, name, labels, f())
+}
+
+// counter is a float64 that only grows.
+type counter struct{ bits atomic.Uint64 }
+
+func (c *counter) Inc() { c.Add(1) }
+
+// Add adds v; a counter never goes down, so v below 0 is left out.
+func (c *counter) Add(v float64) {
+	if v > 0 {
+		addFloat(&c.bits, v)
+	}
+}
+
+func (c *counter) value() float64 { return math.Float64frombits(c.bits.Load()) }
+
+// addFloat adds v to the float64 whose bits u holds.
+func addFloat(u *atomic.Uint64, v float64) {
+	for {
+		old := u.Load()
+		if u.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
+	}
+}
+
+// counterVec is a counter per value of one label; a value's counter is
+// made at its first use and stays.
+type counterVec struct {
+	label string
+
+	mu       sync.Mutex
+	counters map[string]*counter
+}
+
+func newCounterVec(label string) *counterVec {
+	return &counterVec{label: label, counters: map[string]*counter{}}
+}
+
+// WithLabelValues is the counter of label value v.
+func (cv *counterVec) WithLabelValues(v string) *counter {
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	c := cv.counters[v]
+	if c == nil {
+		c = new(counter)
+		cv.counters[v] = c
+	}
+	return c
+}
+
+func (cv *counterVec) appendSamples(b []byte, name string, labels []label) []byte {
+	cv.mu.Lock()
+	values := slices.Sorted(maps.Keys(cv.counters))
+	counters := make([]*counter, len(values))
+	for i, v := range values {
+		counters[i] = cv.counters[v]
+	}
+	cv.mu.Unlock()
+	// Sorted by name, as every series' labels are.
+	all := append(slices.Clip(labels), label{name: cv.label})
+	slices.SortFunc(all, byName)
+	at := slices.IndexFunc(all, func(l label) bool { return l.name == cv.label })
+	for i, v := range values {
+		all[at].value = v
+		b = appendSample(b, name, all, counters[i].value())
+	}
+	return b
+}
+
+// histogram counts observations into buckets of fixed upper bounds. A
+// scrape while observations are added may see some of them in the count
+// and not yet in the sum; the next scrape sees all of them.
+type histogram struct {
+	uppers []float64 // the buckets' upper bounds, ascending
+	// counts has the observations per bucket (not cumulative), the last
+	// above every bound; sum holds the float64 bits of their total.
+	counts []atomic.Uint64
+	sum    atomic.Uint64
+}
+
+// maxTallyBuckets bounds the buckets of a histogram, for countTally.
+const maxTallyBuckets = 32
+
+func newHistogram(uppers []float64) *histogram {
+	if len(uppers)+1 > maxTallyBuckets {
+		panic("instance: too many histogram buckets") // a programming error
+	}
+	return &histogram{uppers: uppers, counts: make([]atomic.Uint64, len(uppers)+1)}
+}
+
+// powersOfTwo is 1, 2, 4, … up to n bounds.
+func powersOfTwo(n int) []float64 {
+	uppers := make([]float64, n)
+	for i := range uppers {
+		uppers[i] = math.Ldexp(1, i)
+	}
+	return uppers
+}
+
+// bucket is the index of the first bound at or above v.
+func (h *histogram) bucket(v float64) int {
+	i, _ := slices.BinarySearch(h.uppers, v)
+	return i
+}
+
+func (h *histogram) Observe(v float64) {
+	h.counts[h.bucket(v)].Add(1)
+	addFloat(&h.sum, v)
+}
+
+// countTally is one PutRecords call's observations of whole numbers, added
+// to a histogram at once rather than one Observe, several atomic
+// operations, per entry (BenchmarkObservePut).
+type countTally struct {
+	counts [maxTallyBuckets]uint64
+	sum    uint64
+	any    bool
+}
+
+// tally notes one observation of v in t.
+func (h *histogram) tally(t *countTally, v int) {
+	t.counts[h.bucket(float64(v))]++
+	t.sum += uint64(max(v, 0))
+	t.any = true
+}
+
+// add adds a call's observations to h.
+func (h *histogram) add(t *countTally) {
+	if !t.any {
+		return
+	}
+	for i := range h.counts {
+		if n := t.counts[i]; n > 0 {
+			h.counts[i].Add(n)
+		}
+	}
+	addFloat(&h.sum, float64(t.sum))
+}
+
+func (h *histogram) appendSamples(b []byte, name string, labels []label) []byte {
+	bucket := name + "_bucket"
+	all := append(slices.Clip(labels), label{name: "le"}) // last, as Prometheus writes it
+	var count uint64
+	for i := range h.counts {
+		count += h.counts[i].Load()
+		upper := math.Inf(1)
+		if i < len(h.uppers) {
+			upper = h.uppers[i]
+		}
+		all[len(all)-1].value = string(appendFloat(nil, upper))
+		b = appendSample(b, bucket, all, float64(count))
+	}
+	b = appendSample(b, name+"_sum", labels, math.Float64frombits(h.sum.Load()))
+	return appendSample(b, name+"_count", labels, float64(count))
 }

@@ -1,17 +1,21 @@
 package instance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -84,6 +87,17 @@ func (s *scriptedPutter) PutRecords(ctx context.Context, in *kinesis.PutRecordsI
 	return out, nil
 }
 
+// parsePage parses a page with Prometheus' own parser of the text format.
+func parsePage(t testing.TB, page []byte) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(page))
+	if err != nil {
+		t.Fatalf("the page does not parse: %v\n%s", err, page)
+	}
+	return fams
+}
+
 // scrape reads an instance's endpoint and parses the text format.
 func scrape(t *testing.T, addr string) (map[string]*dto.MetricFamily, string) {
 	t.Helper()
@@ -97,12 +111,13 @@ func scrape(t *testing.T, addr string) (map[string]*dto.MetricFamily, string) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("scrape: %d %v", resp.StatusCode, err)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatalf("scrape does not parse: %v\n%s", err, body)
+	if got := resp.Header.Get("Content-Type"); got != "text/plain; version=0.0.4; charset=utf-8" {
+		t.Fatalf("Content-Type %q, want the text format 0.0.4", got)
 	}
-	return fams, string(body)
+	if got := expfmt.ResponseFormat(resp.Header); got.FormatType() != expfmt.TypeTextPlain {
+		t.Fatalf("Prometheus reads the response as %v, want the text format", got)
+	}
+	return parsePage(t, body), string(body)
 }
 
 // sample finds the metric of a family whose labels include want.
@@ -432,13 +447,9 @@ func aggregateOf(n int) []byte {
 func TestReadmeListsEveryMetric(t *testing.T) {
 	in, _ := newInstance(t, &fakeKinesis{}, nil)
 	in.metrics.observePut(&producer.RequestResult{Err: errors.New("reset")}) // the errors series appears with a failure
-	fams, err := in.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	served := map[string]bool{}
-	for _, f := range fams {
-		served[f.GetName()] = true
+	for name := range parsePage(t, in.metrics.reg.appendPage(nil)) {
+		served[name] = true
 	}
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -511,10 +522,279 @@ func TestBadEventsAreCountedAsDropped(t *testing.T) {
 	if got := in.Flush("app", c); got != OK {
 		t.Fatalf("Flush = %s, want OK", got)
 	}
-	if got := testutil.ToFloat64(in.metrics.dropped.WithLabelValues(reasonBadEvent)); got != 1 {
+	if got := in.metrics.dropped.WithLabelValues(reasonBadEvent).value(); got != 1 {
 		t.Fatalf("dropped{bad_event} = %v, want 1", got)
 	}
 	if got := in.Stats().Delivered.Load(); got != int64(len(want)) {
 		t.Fatalf("delivered %d, want %d", got, len(want))
+	}
+}
+
+// The page is the text format 0.0.4 to the byte: help and label values
+// escaped, samples in the order of names and label values, histograms
+// with cumulative buckets up to +Inf, a vec without values left out; and
+// Prometheus' parser reads back every value, label and help as written.
+func TestPageFormat(t *testing.T) {
+	r := newRegistry(label{"stream", "s"}, label{"name", "a\"b\\c\nd"})
+	codes := newCounterVec("code")
+	r.add("t_errors_total", "Calls that failed, by code: \\ and\nthe next line; \"quoted\".", typeCounter, codes)
+	codes.WithLabelValues(`say "hi"`).Inc()
+	codes.WithLabelValues(`back\slash`).Add(2.5)
+	codes.WithLabelValues("new\nline").Add(3)
+	codes.WithLabelValues("not \xffUTF-8").Inc()
+	codes.WithLabelValues("zero").Add(-1) // a counter never goes down
+	r.add("t_level", "A gauge.", typeGauge, valueFunc(func() float64 { return -1.5 }))
+	r.add("t_big_total", "A large count.", typeCounter, valueFunc(func() float64 { return 1e6 }))
+	h := newHistogram([]float64{0.5, 1})
+	r.add("t_seconds", "A histogram.", typeHistogram, h)
+	for _, v := range []float64{0.25, 1, 7} {
+		h.Observe(v)
+	}
+	r.add("t_unused_total", "No value counted yet.", typeCounter, newCounterVec("code"))
+
+	const labels = `name="a\"b\\c\nd",stream="s"`
+	want := `# HELP t_big_total A large count.
+# TYPE t_big_total counter
+t_big_total{` + labels + `} 1e+06
+# HELP t_errors_total Calls that failed, by code: \\ and\nthe next line; "quoted".
+# TYPE t_errors_total counter
+t_errors_total{code="back\\slash",` + labels + `} 2.5
+t_errors_total{code="new\nline",` + labels + `} 3
+t_errors_total{code="not ` + "\uFFFD" + `UTF-8",` + labels + `} 1
+t_errors_total{code="say \"hi\"",` + labels + `} 1
+t_errors_total{code="zero",` + labels + `} 0
+# HELP t_level A gauge.
+# TYPE t_level gauge
+t_level{` + labels + `} -1.5
+# HELP t_seconds A histogram.
+# TYPE t_seconds histogram
+t_seconds_bucket{` + labels + `,le="0.5"} 1
+t_seconds_bucket{` + labels + `,le="1"} 2
+t_seconds_bucket{` + labels + `,le="+Inf"} 3
+t_seconds_sum{` + labels + `} 8.25
+t_seconds_count{` + labels + `} 3
+`
+	page := r.appendPage(nil)
+	if string(page) != want {
+		t.Fatalf("page:\n%s\nwant:\n%s", page, want)
+	}
+
+	fams := parsePage(t, page)
+	if len(fams) != 4 {
+		t.Fatalf("%d families, want 4", len(fams))
+	}
+	if got := fams["t_errors_total"].GetHelp(); got != "Calls that failed, by code: \\ and\nthe next line; \"quoted\"." {
+		t.Errorf("help read back as %q", got)
+	}
+	errs := map[string]float64{}
+	for _, m := range fams["t_errors_total"].Metric {
+		have := labelMap(m)
+		if have["name"] != "a\"b\\c\nd" || have["stream"] != "s" || len(have) != 3 {
+			t.Fatalf("labels read back as %q", have)
+		}
+		errs[have["code"]] = m.Counter.GetValue()
+	}
+	if want := map[string]float64{`say "hi"`: 1, `back\slash`: 2.5, "new\nline": 3, "not \uFFFDUTF-8": 1, "zero": 0}; !maps.Equal(errs, want) {
+		t.Errorf("counts by code read back as %v, want %v", errs, want)
+	}
+	if got := fams["t_level"].Metric[0].Gauge.GetValue(); got != -1.5 {
+		t.Errorf("gauge read back as %v", got)
+	}
+	if got := fams["t_big_total"].Metric[0].Counter.GetValue(); got != 1e6 {
+		t.Errorf("large count read back as %v", got)
+	}
+	hist := fams["t_seconds"].Metric[0].Histogram
+	if hist.GetSampleCount() != 3 || hist.GetSampleSum() != 8.25 || len(hist.Bucket) != 3 || hist.Bucket[1].GetCumulativeCount() != 2 {
+		t.Errorf("histogram read back as %v", hist)
+	}
+}
+
+func labelMap(m *dto.Metric) map[string]string {
+	have := map[string]string{}
+	for _, l := range m.Label {
+		have[l.GetName()] = l.GetValue()
+	}
+	return have
+}
+
+// The whole page of an instance, parsed by Prometheus' parser, has every
+// family with its type and labels, and the values the instance counted;
+// names and label values that need escaping read back as they are.
+func TestPageMatchesTheInstance(t *testing.T) {
+	in, _ := newInstance(t, &fakeKinesis{}, nil)
+	const name, stream = "out \"a\\b\"\nnext", "s"
+	m := newMetrics(name, stream)
+	m.watch(in)
+
+	// A distinct count in every running total.
+	st := &in.stats
+	for i, n := range []*atomic.Int64{&st.Chunks, &st.Records, &st.Delivered, &st.Retries, &st.Malformed, &st.LedgerResumes,
+		&st.Truncated, &st.RandomKeys, &st.FastRetries, &m.throttled, &m.retried, &m.expired, &m.shardRefreshes,
+		&m.refreshErrors, &m.reshards, &m.evictions} {
+		n.Store(int64(1000*i + 7))
+	}
+	if _, ok := parsePage(t, m.reg.appendPage(nil))["kinesis_kpl_put_records_errors_total"]; ok {
+		t.Fatal("the errors series shows before the first failure")
+	}
+	odd := `Odd"Code\with` + "\nnewline"
+	m.observePut(&producer.RequestResult{Took: 3 * time.Millisecond, Entries: []producer.EntryResult{
+		{UserRecords: 1, Bytes: 10}, {UserRecords: 5, Bytes: 200}, {UserRecords: 100000, Bytes: 900000},
+		{UserRecords: 2, ErrorCode: "InternalFailure"}}})
+	m.observePut(&producer.RequestResult{Took: 2 * time.Second, Err: apiError{odd}, Entries: []producer.EntryResult{{UserRecords: 4}}})
+	m.observePut(&producer.RequestResult{Took: 20 * time.Second, Err: context.DeadlineExceeded})
+	m.dropped.WithLabelValues(reasonBadEvent).Add(3)
+	m.dropped.WithLabelValues("InvalidArgumentException").Inc()
+
+	streams := in.streams.stats()
+	type series struct {
+		kind   dto.MetricType
+		label  string             // a vec's label; "" for one series
+		values map[string]float64 // by that label's value
+	}
+	counter := func(v float64) series { return series{dto.MetricType_COUNTER, "", map[string]float64{"": v}} }
+	gauge := func(v float64) series { return series{dto.MetricType_GAUGE, "", map[string]float64{"": v}} }
+	want := map[string]series{
+		"kinesis_kpl_chunks_total":                    counter(float64(st.Chunks.Load())),
+		"kinesis_kpl_records_in_total":                counter(float64(st.Records.Load())),
+		"kinesis_kpl_records_delivered_total":         counter(float64(st.Delivered.Load())),
+		"kinesis_kpl_chunk_retries_total":             counter(float64(st.Retries.Load())),
+		"kinesis_kpl_chunks_malformed_total":          counter(float64(st.Malformed.Load())),
+		"kinesis_kpl_ledger_hits_total":               counter(float64(st.LedgerResumes.Load())),
+		"kinesis_kpl_records_truncated_total":         counter(float64(st.Truncated.Load())),
+		"kinesis_kpl_records_random_key_total":        counter(float64(st.RandomKeys.Load())),
+		"kinesis_kpl_fast_retries_total":              counter(float64(st.FastRetries.Load())),
+		"kinesis_kpl_records_reput_wrong_shard_total": counter(float64(streams.RecordsReputWrongShard)),
+		"kinesis_kpl_panics_recovered_total":          counter(float64(streams.PanicsRecovered)),
+		"kinesis_kpl_records_throttled_total":         counter(float64(m.throttled.Load())),
+		"kinesis_kpl_records_retried_total":           counter(float64(m.retried.Load())),
+		"kinesis_kpl_records_expired_total":           counter(float64(m.expired.Load())),
+		"kinesis_kpl_kinesis_records_total":           counter(3),
+		"kinesis_kpl_bytes_total":                     counter(900210),
+		"kinesis_kpl_shard_map_refreshes_total":       counter(float64(m.shardRefreshes.Load())),
+		"kinesis_kpl_shard_map_refresh_errors_total":  counter(float64(m.refreshErrors.Load())),
+		"kinesis_kpl_reshards_total":                  counter(float64(m.reshards.Load())),
+		"kinesis_kpl_ledger_evictions_total":          counter(float64(m.evictions.Load())),
+		"kinesis_kpl_ledger_entries":                  gauge(float64(in.ledger.len())),
+		"kinesis_kpl_buffered_bytes":                  gauge(float64(streams.BufferedBytes)),
+		"kinesis_kpl_records_dropped_total": {dto.MetricType_COUNTER, "reason", map[string]float64{
+			reasonBadEvent: 3, "InvalidArgumentException": 1, reasonPartitionKey: 0, reasonTooLarge: 0, reasonOther: 0,
+			"ValidationException": 0, "SerializationException": 0}},
+		"kinesis_kpl_put_records_errors_total": {dto.MetricType_COUNTER, "code", map[string]float64{odd: 1, "timeout": 1}},
+	}
+	type buckets struct {
+		count   uint64
+		sum     float64
+		buckets []uint64 // cumulative, +Inf last
+	}
+	hists := map[string]buckets{
+		// 3 ms, 2 s, 20 s over .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10.
+		"kinesis_kpl_put_records_duration_seconds": {3, (3 * time.Millisecond).Seconds() + 2 + 20, []uint64{1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3}},
+		// 1, 5, 100000 over 1 2 4 … 8192.
+		"kinesis_kpl_user_records_per_kinesis_record": {3, 100006, []uint64{1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3}},
+	}
+
+	fams := parsePage(t, m.reg.appendPage(nil))
+	if len(fams) != len(want)+len(hists) {
+		t.Errorf("%d families, want %d", len(fams), len(want)+len(hists))
+	}
+	for fname, f := range fams {
+		if f.GetHelp() == "" {
+			t.Errorf("%s has no help", fname)
+		}
+		for _, s := range f.Metric {
+			if have := labelMap(s); have["name"] != name || have["stream"] != stream {
+				t.Errorf("%s has labels %q, want name and stream", fname, have)
+			}
+		}
+		if h, ok := hists[fname]; ok {
+			if f.GetType() != dto.MetricType_HISTOGRAM || len(f.Metric) != 1 || len(f.Metric[0].Label) != 2 {
+				t.Errorf("%s: %v, want one histogram with the labels name and stream", fname, f)
+				continue
+			}
+			got := f.Metric[0].Histogram
+			var cumulative []uint64
+			for _, b := range got.Bucket {
+				cumulative = append(cumulative, b.GetCumulativeCount())
+			}
+			if got.GetSampleCount() != h.count || got.GetSampleSum() != h.sum || !slices.Equal(cumulative, h.buckets) {
+				t.Errorf("%s: count %d sum %v buckets %v, want %d %v %v", fname, got.GetSampleCount(), got.GetSampleSum(), cumulative, h.count, h.sum, h.buckets)
+			}
+			continue
+		}
+		w, ok := want[fname]
+		if !ok {
+			t.Errorf("%s is served but not expected", fname)
+			continue
+		}
+		if f.GetType() != w.kind {
+			t.Errorf("%s is a %v, want a %v", fname, f.GetType(), w.kind)
+		}
+		got := map[string]float64{}
+		for _, s := range f.Metric {
+			have := labelMap(s)
+			if len(have) != 2+min(len(w.label), 1) {
+				t.Errorf("%s has labels %q, want name, stream and %q", fname, have, w.label)
+			}
+			got[have[w.label]] = s.GetCounter().GetValue() + s.GetGauge().GetValue()
+		}
+		if !maps.Equal(got, w.values) {
+			t.Errorf("%s = %v, want %v", fname, got, w.values)
+		}
+	}
+	for fname := range want {
+		if fams[fname] == nil {
+			t.Errorf("%s is not served", fname)
+		}
+	}
+}
+
+// Counting, new label values and histograms observed while pages are
+// written: the race detector sees no race, every page parses, and the
+// last page has every count.
+func TestPageWhileCounting(t *testing.T) {
+	m := newMetrics("x", "s")
+	const writers, each = 4, 200
+	done, scraped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(scraped)
+		var page []byte
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				page = m.reg.appendPage(page[:0])
+				p := expfmt.NewTextParser(model.UTF8Validation)
+				if _, err := p.TextToMetricFamilies(bytes.NewReader(page)); err != nil {
+					t.Errorf("a page written while counting does not parse: %v\n%s", err, page)
+					return
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				m.callErrors.WithLabelValues(fmt.Sprint("code", w, "-", i%10)).Inc()
+				m.observePut(&producer.RequestResult{Took: time.Millisecond, Entries: []producer.EntryResult{{UserRecords: 3, Bytes: 1}}})
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	<-scraped
+	fams := parsePage(t, m.reg.appendPage(nil))
+	if got := len(fams["kinesis_kpl_put_records_errors_total"].Metric); got != writers*10 {
+		t.Errorf("%d error codes, want %d", got, writers*10)
+	}
+	total := 0.0
+	for _, s := range fams["kinesis_kpl_put_records_errors_total"].Metric {
+		total += s.Counter.GetValue()
+	}
+	lat := fams["kinesis_kpl_put_records_duration_seconds"].Metric[0].Histogram
+	per := fams["kinesis_kpl_user_records_per_kinesis_record"].Metric[0].Histogram
+	if total != writers*each || lat.GetSampleCount() != writers*each || per.GetSampleSum() != 3*writers*each {
+		t.Errorf("errors %v, latencies %d, user records %v, want %d, %d, %d", total, lat.GetSampleCount(), per.GetSampleSum(), writers*each, writers*each, 3*writers*each)
 	}
 }
