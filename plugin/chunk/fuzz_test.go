@@ -21,7 +21,9 @@ import (
 // never reports malformed bytes; Err is nil exactly when the whole chunk was
 // consumed, and is otherwise a *FormatError past the valid prefix; re-reading
 // the valid prefix gives the same events, the same count of skipped markers
-// and no error.
+// and no error. NextLazy gives the same events, counts, offset and error
+// whether each body is left unwalked or walked by Walk, AppendJSON or
+// AppendJSONMembers, and those write what they write for the exact body.
 //
 // FuzzAppendJSON: never panics; on success the output is valid JSON; on
 // error dst is unchanged; whenever an independent decoder
@@ -103,6 +105,12 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("FormatError %+v does not fit: offset %d, %d events", *fe, r.Offset(), len(events)+r.Skipped())
 			}
 		}
+		want := make([]wantEvent, len(events))
+		for i, ev := range events {
+			want[i] = wantEvent{sec: ev.Sec, nsec: ev.Nsec, metadata: ev.Metadata, body: ev.Body}
+			errors.As(ev.Err, &want[i].invalid)
+		}
+		checkLazy(t, chunk, want, &r)
 		var again Reader
 		again.Reset(chunk[:r.Offset()])
 		for i := 0; again.Next(); i++ {

@@ -43,22 +43,36 @@ type JSONOptions struct {
 // unchanged, with an error as AppendJSON's; a value that is not a map is an
 // error wrapping ErrUnsupported.
 func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
+	out, written, end, why := appendJSONMembers(dst, m, o)
+	if why == rNone && end != len(m) {
+		why = rTrailing
+	}
+	if why != rNone {
+		return dst, 0, why.error(end, -1)
+	}
+	return out, written, nil
+}
+
+// appendJSONMembers is AppendJSONMembers for the map at the start of m. It
+// returns the offset just past the map; on failure, the offset of the
+// problem.
+func appendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, int, reason) {
 	h, why := readHeader(m, 0)
 	if why == rNone && h.kind != kMap {
 		why = rNotMap
 	}
 	if why != rNone {
-		return dst, 0, why.error(0, -1)
+		return dst, 0, 0, why
 	}
 	out, written, off := dst, 0, h.end
 	for i := uint64(0); i < h.n; i++ {
 		keyEnd, why := skipValue(m, off)
 		if why != rNone {
-			return dst, 0, why.error(keyEnd, -1)
+			return dst, 0, keyEnd, why
 		}
 		if o.Keep != nil && !keep(o.Keep, out, m, off) {
 			if off, why = skipValue(m, keyEnd); why != rNone {
-				return dst, 0, why.error(off, -1)
+				return dst, 0, off, why
 			}
 			continue
 		}
@@ -66,18 +80,15 @@ func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
 			out = append(out, ',')
 		}
 		if out, off, why = appendKey(out, m, off, o.ReplaceDots); why != rNone {
-			return dst, 0, why.error(off, -1)
+			return dst, 0, off, why
 		}
 		out = append(out, ':')
 		if out, off, why = appendJSON(out, m, off, 2, o.ReplaceDots); why != rNone {
-			return dst, 0, why.error(off, -1)
+			return dst, 0, off, why
 		}
 		written++
 	}
-	if off != len(m) {
-		return dst, 0, rTrailing.error(off, -1)
-	}
-	return out, written, nil
+	return out, written, off, rNone
 }
 
 // keep asks keepFn about the well-formed key at m[off]. A key that is not a
