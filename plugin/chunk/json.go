@@ -331,9 +331,14 @@ const hexDigits = "0123456789abcdef"
 
 // plainASCII8 reports whether the eight bytes packed in x are all ASCII that
 // a JSON string holds as is: no high bit, nothing below 0x20, no '"' and no
-// '\'. The tests are the classic "does some byte equal zero" bit tricks,
-// which are exact about whether any byte matches when no high bit is set.
-func plainASCII8(x uint64) bool {
+// '\'.
+func plainASCII8(x uint64) bool { return special8(x) == 0 }
+
+// special8 returns, for the eight bytes packed in x, a word whose high bits
+// are all clear exactly when every byte is plain ASCII (see plainASCII8).
+// The tests are the classic "does some byte equal zero" bit tricks, which
+// are exact about whether any byte matches when no high bit is set.
+func special8(x uint64) uint64 {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
@@ -342,7 +347,7 @@ func plainASCII8(x uint64) bool {
 	control := (x - 0x20*ones) & ^x
 	quote := hasZero(x ^ '"'*ones)
 	backslash := hasZero(x ^ '\\'*ones)
-	return (x|control|quote|backslash)&highs == 0
+	return (x | control | quote | backslash) & highs
 }
 
 // AppendJSONString appends s as a quoted JSON string, escaped by the rules
@@ -359,8 +364,12 @@ func appendString(dst, s []byte) []byte {
 
 // appendStringBody appends s escaped for the inside of a JSON string.
 func appendStringBody(dst, s []byte) []byte {
+	i := plainPrefix(s)
+	if i == len(s) {
+		return append(dst, s...)
+	}
 	start := 0 // s[start:i] is pending, to be copied as it is
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		// Most text is plain ASCII: pass it eight bytes at a time.
 		for len(s)-i >= 8 && plainASCII8(binary.LittleEndian.Uint64(s[i:])) {
 			i += 8
@@ -412,4 +421,45 @@ func appendStringBody(dst, s []byte) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+// plainPrefix returns len(s) when all of s goes into a JSON string as it
+// is, and otherwise the length of a prefix of s that does, ending less
+// than 16 bytes before the first byte that does not. It reads words, never
+// single bytes: s sixteen bytes at a time, its last bytes as a word that
+// overlaps the ones before it, and a string shorter than a word as one
+// word made of its bytes (some read twice) and plain padding.
+func plainPrefix(s []byte) int {
+	n := len(s)
+	var x uint64
+	switch {
+	case n >= 8:
+		i := 0
+		for ; n-i >= 16; i += 16 {
+			if special8(binary.LittleEndian.Uint64(s[i:]))|special8(binary.LittleEndian.Uint64(s[i+8:])) != 0 {
+				return i
+			}
+		}
+		if n-i >= 8 {
+			if !plainASCII8(binary.LittleEndian.Uint64(s[i:])) {
+				return i
+			}
+			i += 8
+		}
+		if i == n || plainASCII8(binary.LittleEndian.Uint64(s[n-8:])) {
+			return n
+		}
+		return i
+	case n >= 4:
+		x = uint64(binary.LittleEndian.Uint32(s)) | uint64(binary.LittleEndian.Uint32(s[n-4:]))<<32
+	case n > 0:
+		const pad = 0x6161616161000000 // 'a' in the five bytes above the three read
+		x = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | pad
+	default:
+		return 0
+	}
+	if plainASCII8(x) {
+		return n
+	}
+	return 0
 }
