@@ -24,6 +24,8 @@ import (
 // and no error. NextLazy gives the same events, counts, offset and error
 // whether each body is left unwalked or walked by Walk, AppendJSON or
 // AppendJSONMembers, and those write what they write for the exact body.
+// At any offset where readCommonEvent reads an event, readAnyEvent reads the
+// same one.
 //
 // FuzzAppendJSON: never panics; on success the output is valid JSON; on
 // error dst is unchanged; whenever an independent decoder
@@ -39,6 +41,8 @@ func fuzzSeeds() [][]byte {
 		allTypesMap(),
 		eventV2(fixint(-1), someMD, mapOf()),
 		eventV2(timeExt(0xFFFFFFFF, 0), emptyMD, mapOf()),
+		eventV2(timeExt(1, 2), someMD, body1),
+		eventV2(timeExt(1, 2), mapOf(mapOf(), fixint(1)), body1),
 		eventV1(f64(1.5), mapOf(fixstr("k"), array(mapOf(mpNil(), fixint(1))))),
 		eventV1(fixstr("bad"), body1),
 		cat(map32(math.MaxUint32), fixstr("a")),
@@ -103,6 +107,17 @@ func FuzzReader(f *testing.F) {
 			}
 			if fe.Offset < r.Offset() || fe.Offset > len(chunk) || fe.Event != len(events)+r.Skipped() {
 				t.Fatalf("FormatError %+v does not fit: offset %d, %d events", *fe, r.Offset(), len(events)+r.Skipped())
+			}
+		}
+		for off := range chunk {
+			ev, body, ok := readCommonEvent(chunk, off)
+			if !ok {
+				continue
+			}
+			anyEv, anyBody, marker, _, why := readAnyEvent(chunk, off)
+			if why != rNone || marker || body != anyBody || ev.Sec != anyEv.Sec || ev.Nsec != anyEv.Nsec ||
+				!bytes.Equal(ev.Metadata, anyEv.Metadata) || (ev.Metadata == nil) != (anyEv.Metadata == nil) || cap(ev.Metadata) != cap(anyEv.Metadata) {
+				t.Fatalf("at %d: readCommonEvent %+v, body at %d; readAnyEvent %+v, body at %d, marker %v, %v", off, ev, body, anyEv, anyBody, marker, why)
 			}
 		}
 		want := make([]wantEvent, len(events))

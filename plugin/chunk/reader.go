@@ -247,6 +247,57 @@ const (
 // body, and whether it is a group marker; or a reason and the offset where
 // the problem was found.
 func readEvent(chunk []byte, off int) (ev Event, body int, marker bool, at int, why reason) {
+	if ev, body, ok := readCommonEvent(chunk, off); ok {
+		return ev, body, false, 0, rNone
+	}
+	return readAnyEvent(chunk, off)
+}
+
+// readCommonEvent reads the event at chunk[off] when it has the shape that
+// Fluent Bit gives nearly every log record: [[EventTime, metadata], body]
+// or [EventTime, body], the time as fixext8, the metadata an empty fixmap
+// (or, in the first form, any map), the body a fixmap or map16. It is
+// readAnyEvent's result for those bytes, reached with fewer steps; ok is
+// false for anything else, group markers included, which readAnyEvent then
+// reads.
+func readCommonEvent(chunk []byte, off int) (ev Event, body int, ok bool) {
+	p := chunk[off:]
+	if len(p) < 13 || p[0] != 0x92 {
+		return ev, 0, false
+	}
+	v2 := p[1] == 0x92
+	pos := off + 1
+	if v2 {
+		pos++
+	}
+	if pos+10 > len(chunk) || chunk[pos] != 0xd7 || chunk[pos+1] != 0 {
+		return ev, 0, false
+	}
+	t := header{kind: kExt, n: 8, start: pos + 2, end: pos + 10}
+	var marker bool
+	if ev.Sec, ev.Nsec, marker, _ = eventTime(t, chunk, v2); marker {
+		return Event{}, 0, false
+	}
+	pos = t.end
+	if v2 {
+		mEnd := pos + 1
+		if pos >= len(chunk) || chunk[pos] != 0x80 {
+			var why reason
+			if mEnd, why = mapAt(chunk, pos, rMetadataNotMap); why != rNone {
+				return Event{}, 0, false
+			}
+		}
+		ev.Metadata = chunk[pos:mEnd:mEnd]
+		pos = mEnd
+	}
+	if pos >= len(chunk) || chunk[pos]&0xf0 != 0x80 && (chunk[pos] != 0xde || pos+3 > len(chunk)) {
+		return Event{}, 0, false
+	}
+	return ev, pos, true
+}
+
+// readAnyEvent is readEvent for every form and every problem.
+func readAnyEvent(chunk []byte, off int) (ev Event, body int, marker bool, at int, why reason) {
 	h, why := readHeader(chunk, off)
 	if why != rNone {
 		return ev, 0, false, off, why
