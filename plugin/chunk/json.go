@@ -96,6 +96,9 @@ func appendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, int, reason) 
 // that naming it allocates nothing. Keys that are maps or arrays are kept,
 // for appendKey to report.
 func keep(keepFn func([]byte) bool, out, m []byte, off int) bool {
+	if start, end, found := shortStr(m, off); found {
+		return keepFn(m[start:end])
+	}
 	h, _ := readHeader(m, off)
 	switch h.kind {
 	case kStr, kBin:
@@ -205,7 +208,10 @@ func appendJSON(dst, b []byte, off, depth int, dots string) ([]byte, int, reason
 // appendKey appends the map key at b[off] as a JSON string, with each '.'
 // in it replaced by dots when dots is not empty.
 func appendKey(dst, b []byte, off int, dots string) ([]byte, int, reason) {
-	if start, end, found := shortStr(b, off); found && dots == "" {
+	if start, end, found := shortStr(b, off); found {
+		if dots != "" {
+			return appendStringReplacingDots(dst, b[start:end], dots), end, rNone
+		}
 		return appendString(dst, b[start:end]), end, rNone
 	}
 	h, why := readHeader(b, off)
