@@ -342,17 +342,20 @@ func plainASCII8(x uint64) bool { return special8(x) == 0 }
 
 // special8 returns, for the eight bytes packed in x, a word whose high bits
 // are all clear exactly when every byte is plain ASCII (see plainASCII8).
-// The tests are the classic "does some byte equal zero" bit tricks, which
-// are exact about whether any byte matches when no high bit is set.
+// A byte with its high bit set shows in x itself. When no byte has it, a
+// subtraction sets some high bit exactly when some byte is below what is
+// subtracted: the lowest such byte borrows and wraps to 0x80 or more, and
+// without one no byte borrows or wraps. So x - 0x20 in every byte finds
+// control bytes, and x ^ c, less 1 in every byte, finds the bytes equal to
+// c; the borrows past the first such byte only set more high bits.
 func special8(x uint64) uint64 {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
-	hasZero := func(v uint64) uint64 { return (v - ones) & ^v }
-	control := (x - 0x20*ones) & ^x
-	quote := hasZero(x ^ '"'*ones)
-	backslash := hasZero(x ^ '\\'*ones)
+	control := x - 0x20*ones
+	quote := (x ^ '"'*ones) - ones
+	backslash := (x ^ '\\'*ones) - ones
 	return (x | control | quote | backslash) & highs
 }
 
