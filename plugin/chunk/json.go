@@ -164,11 +164,19 @@ func appendJSON(dst, b []byte, off, depth int, dots string) ([]byte, int, reason
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, off, why = appendKey(dst, b, off, dots); why != rNone {
+			// Most pairs are two short strings: they are written here,
+			// without a call per key and per value.
+			if start, end, found := shortStr(b, off); found && dots == "" {
+				dst = appendString(dst, b[start:end])
+				off = end
+			} else if dst, off, why = appendKey(dst, b, off, dots); why != rNone {
 				return dst, off, why
 			}
 			dst = append(dst, ':')
-			if dst, off, why = appendJSON(dst, b, off, depth+1, dots); why != rNone {
+			if start, end, found := shortStr(b, off); found {
+				dst = appendString(dst, b[start:end])
+				off = end
+			} else if dst, off, why = appendJSON(dst, b, off, depth+1, dots); why != rNone {
 				return dst, off, why
 			}
 		}
