@@ -443,7 +443,7 @@ func appendStringBody(dst, s []byte) []byte {
 // plainPrefix returns len(s) when all of s goes into a JSON string as it
 // is, and otherwise the length of a prefix of s that does, ending less
 // than 16 bytes before the first byte that does not. It reads words, never
-// single bytes: s sixteen bytes at a time, its last bytes as a word that
+// single bytes: s 32, then 16 bytes at a time, its last bytes as a word that
 // overlaps the ones before it, and a string shorter than a word as one
 // word made of its bytes (some read twice) and plain padding.
 func plainPrefix(s []byte) int {
@@ -451,11 +451,23 @@ func plainPrefix(s []byte) int {
 	var x uint64
 	switch {
 	case n >= 8:
-		i := 0
-		for ; n-i >= 16; i += 16 {
-			if special8(binary.LittleEndian.Uint64(s[i:]))|special8(binary.LittleEndian.Uint64(s[i+8:])) != 0 {
-				return i
+		p := s
+		for len(p) >= 32 {
+			if special8(binary.LittleEndian.Uint64(p[:8]))|special8(binary.LittleEndian.Uint64(p[8:16]))|
+				special8(binary.LittleEndian.Uint64(p[16:24]))|special8(binary.LittleEndian.Uint64(p[24:32])) != 0 {
+				break
 			}
+			p = p[32:]
+		}
+		for len(p) >= 16 {
+			if special8(binary.LittleEndian.Uint64(p[:8]))|special8(binary.LittleEndian.Uint64(p[8:16])) != 0 {
+				break
+			}
+			p = p[16:]
+		}
+		i := n - len(p)
+		if len(p) >= 16 {
+			return i
 		}
 		if n-i >= 8 {
 			if !plainASCII8(binary.LittleEndian.Uint64(s[i:])) {
