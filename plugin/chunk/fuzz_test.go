@@ -43,6 +43,8 @@ func fuzzSeeds() [][]byte {
 		eventV2(timeExt(0xFFFFFFFF, 0), emptyMD, mapOf()),
 		eventV2(timeExt(1, 2), someMD, body1),
 		eventV2(timeExt(1, 2), mapOf(mapOf(), fixint(1)), body1),
+		eventV2(timeExt(1, 2), cat(map32(1), fixstr("a"), fixint(1)), cat(map32(1), fixstr("b"), fixint(2))),
+		eventV2(timeExt(1, 2), map32(0), map16(0)),
 		eventV1(f64(1.5), mapOf(fixstr("k"), array(mapOf(mpNil(), fixint(1))))),
 		eventV1(fixstr("bad"), body1),
 		cat(map32(math.MaxUint32), fixstr("a")),

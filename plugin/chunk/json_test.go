@@ -373,13 +373,17 @@ func containerLogRecord(i int) []byte {
 	)
 }
 
-// containerLogChunk is n container log records, in the 1.x or the 2.1+ form.
+// containerLogChunk is n container log records, in the 1.x form or in the
+// 2.1+ form as Fluent Bit 5 writes it: the metadata and the body under
+// map32 headers.
 func containerLogChunk(n int, v2 bool) []byte {
 	var chunk []byte
 	for i := range n {
 		t := timeExt(1714564800+uint32(i), uint32(i*1000))
 		if v2 {
-			chunk = append(chunk, eventV2(t, mapOf(), containerLogRecord(i))...)
+			rec := containerLogRecord(i)
+			body := cat(map32(int(rec[0]&0x0f)), rec[1:])
+			chunk = append(chunk, eventV2(t, map32(0), body)...)
 		} else {
 			chunk = append(chunk, eventV1(t, containerLogRecord(i))...)
 		}

@@ -255,11 +255,11 @@ func readEvent(chunk []byte, off int) (ev Event, body int, marker bool, at int, 
 
 // readCommonEvent reads the event at chunk[off] when it has the shape that
 // Fluent Bit gives nearly every log record: [[EventTime, metadata], body]
-// or [EventTime, body], the time as fixext8, the metadata an empty fixmap
-// (or, in the first form, any map), the body a fixmap or map16. It is
-// readAnyEvent's result for those bytes, reached with fewer steps; ok is
-// false for anything else, group markers included, which readAnyEvent then
-// reads.
+// or [EventTime, body], the time as fixext8, the metadata any map (an empty
+// one, as fixmap or as the map32 that Fluent Bit 2.1 and later write, taken
+// at a glance), the body a map. It is readAnyEvent's result for those
+// bytes, reached with fewer steps; ok is false for anything else, group
+// markers included, which readAnyEvent then reads.
 func readCommonEvent(chunk []byte, off int) (ev Event, body int, ok bool) {
 	p := chunk[off:]
 	if len(p) < 13 || p[0] != 0x92 {
@@ -280,8 +280,13 @@ func readCommonEvent(chunk []byte, off int) (ev Event, body int, ok bool) {
 	}
 	pos = t.end
 	if v2 {
-		mEnd := pos + 1
-		if pos >= len(chunk) || chunk[pos] != 0x80 {
+		var mEnd int
+		switch m := chunk[pos:]; {
+		case len(m) > 0 && m[0] == 0x80:
+			mEnd = pos + 1
+		case len(m) >= 5 && m[0] == 0xdf && m[1]|m[2]|m[3]|m[4] == 0:
+			mEnd = pos + 5
+		default:
 			var why reason
 			if mEnd, why = mapAt(chunk, pos, rMetadataNotMap); why != rNone {
 				return Event{}, 0, false
@@ -290,10 +295,27 @@ func readCommonEvent(chunk []byte, off int) (ev Event, body int, ok bool) {
 		ev.Metadata = chunk[pos:mEnd:mEnd]
 		pos = mEnd
 	}
-	if pos >= len(chunk) || chunk[pos]&0xf0 != 0x80 && (chunk[pos] != 0xde || pos+3 > len(chunk)) {
+	if !mapHeaderAt(chunk, pos) {
 		return Event{}, 0, false
 	}
 	return ev, pos, true
+}
+
+// mapHeaderAt reports whether chunk[pos] begins a whole map header: fixmap,
+// map16 or map32.
+func mapHeaderAt(chunk []byte, pos int) bool {
+	if pos >= len(chunk) {
+		return false
+	}
+	switch c := chunk[pos]; {
+	case c&0xf0 == 0x80:
+		return true
+	case c == 0xde:
+		return pos+3 <= len(chunk)
+	case c == 0xdf:
+		return pos+5 <= len(chunk)
+	}
+	return false
 }
 
 // readAnyEvent is readEvent for every form and every problem.
