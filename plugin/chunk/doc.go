@@ -31,6 +31,13 @@
 // *FormatError wrapping ErrMalformed. Errors name the problem, the byte offset
 // and the event index, never the data.
 //
+// Next walks each event whole, its body included, to find where the next
+// one begins. NextLazy leaves the body's walk to whoever walks the body
+// anyway: the event's AppendJSON and AppendJSONMembers find its end as they
+// write it, so that a flush walks each body once. A body that turns out
+// malformed then ends the chunk at that event, with the same error Next
+// would give.
+//
 // # JSON
 //
 // AppendJSON writes the same bytes that encoding/json writes, with

@@ -21,7 +21,11 @@ import (
 // never reports malformed bytes; Err is nil exactly when the whole chunk was
 // consumed, and is otherwise a *FormatError past the valid prefix; re-reading
 // the valid prefix gives the same events, the same count of skipped markers
-// and no error.
+// and no error. NextLazy gives the same events, counts, offset and error
+// whether each body is left unwalked or walked by Walk, AppendJSON or
+// AppendJSONMembers, and those write what they write for the exact body.
+// At any offset where readCommonEvent reads an event, readAnyEvent reads the
+// same one.
 //
 // FuzzAppendJSON: never panics; on success the output is valid JSON; on
 // error dst is unchanged; whenever an independent decoder
@@ -37,6 +41,10 @@ func fuzzSeeds() [][]byte {
 		allTypesMap(),
 		eventV2(fixint(-1), someMD, mapOf()),
 		eventV2(timeExt(0xFFFFFFFF, 0), emptyMD, mapOf()),
+		eventV2(timeExt(1, 2), someMD, body1),
+		eventV2(timeExt(1, 2), mapOf(mapOf(), fixint(1)), body1),
+		eventV2(timeExt(1, 2), cat(map32(1), fixstr("a"), fixint(1)), cat(map32(1), fixstr("b"), fixint(2))),
+		eventV2(timeExt(1, 2), map32(0), map16(0)),
 		eventV1(f64(1.5), mapOf(fixstr("k"), array(mapOf(mpNil(), fixint(1))))),
 		eventV1(fixstr("bad"), body1),
 		cat(map32(math.MaxUint32), fixstr("a")),
@@ -103,6 +111,23 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("FormatError %+v does not fit: offset %d, %d events", *fe, r.Offset(), len(events)+r.Skipped())
 			}
 		}
+		for off := range chunk {
+			ev, body, ok := readCommonEvent(chunk, off)
+			if !ok {
+				continue
+			}
+			anyEv, anyBody, marker, _, why := readAnyEvent(chunk, off)
+			if why != rNone || marker || body != anyBody || ev.Sec != anyEv.Sec || ev.Nsec != anyEv.Nsec ||
+				!bytes.Equal(ev.Metadata, anyEv.Metadata) || (ev.Metadata == nil) != (anyEv.Metadata == nil) || cap(ev.Metadata) != cap(anyEv.Metadata) {
+				t.Fatalf("at %d: readCommonEvent %+v, body at %d; readAnyEvent %+v, body at %d, marker %v, %v", off, ev, body, anyEv, anyBody, marker, why)
+			}
+		}
+		want := make([]wantEvent, len(events))
+		for i, ev := range events {
+			want[i] = wantEvent{sec: ev.Sec, nsec: ev.Nsec, metadata: ev.Metadata, body: ev.Body}
+			errors.As(ev.Err, &want[i].invalid)
+		}
+		checkLazy(t, chunk, want, &r)
 		var again Reader
 		again.Reset(chunk[:r.Offset()])
 		for i := 0; again.Next(); i++ {

@@ -43,22 +43,36 @@ type JSONOptions struct {
 // unchanged, with an error as AppendJSON's; a value that is not a map is an
 // error wrapping ErrUnsupported.
 func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
+	out, written, end, why := appendJSONMembers(dst, m, o)
+	if why == rNone && end != len(m) {
+		why = rTrailing
+	}
+	if why != rNone {
+		return dst, 0, why.error(end, -1)
+	}
+	return out, written, nil
+}
+
+// appendJSONMembers is AppendJSONMembers for the map at the start of m. It
+// returns the offset just past the map; on failure, the offset of the
+// problem.
+func appendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, int, reason) {
 	h, why := readHeader(m, 0)
 	if why == rNone && h.kind != kMap {
 		why = rNotMap
 	}
 	if why != rNone {
-		return dst, 0, why.error(0, -1)
+		return dst, 0, 0, why
 	}
 	out, written, off := dst, 0, h.end
 	for i := uint64(0); i < h.n; i++ {
 		keyEnd, why := skipValue(m, off)
 		if why != rNone {
-			return dst, 0, why.error(keyEnd, -1)
+			return dst, 0, keyEnd, why
 		}
 		if o.Keep != nil && !keep(o.Keep, out, m, off) {
 			if off, why = skipValue(m, keyEnd); why != rNone {
-				return dst, 0, why.error(off, -1)
+				return dst, 0, off, why
 			}
 			continue
 		}
@@ -66,18 +80,15 @@ func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
 			out = append(out, ',')
 		}
 		if out, off, why = appendKey(out, m, off, o.ReplaceDots); why != rNone {
-			return dst, 0, why.error(off, -1)
+			return dst, 0, off, why
 		}
 		out = append(out, ':')
 		if out, off, why = appendJSON(out, m, off, 2, o.ReplaceDots); why != rNone {
-			return dst, 0, why.error(off, -1)
+			return dst, 0, off, why
 		}
 		written++
 	}
-	if off != len(m) {
-		return dst, 0, rTrailing.error(off, -1)
-	}
-	return out, written, nil
+	return out, written, off, rNone
 }
 
 // keep asks keepFn about the well-formed key at m[off]. A key that is not a
@@ -85,6 +96,9 @@ func AppendJSONMembers(dst, m []byte, o JSONOptions) ([]byte, int, error) {
 // that naming it allocates nothing. Keys that are maps or arrays are kept,
 // for appendKey to report.
 func keep(keepFn func([]byte) bool, out, m []byte, off int) bool {
+	if start, end, found := shortStr(m, off); found {
+		return keepFn(m[start:end])
+	}
 	h, _ := readHeader(m, off)
 	switch h.kind {
 	case kStr, kBin:
@@ -150,11 +164,19 @@ func appendJSON(dst, b []byte, off, depth int, dots string) ([]byte, int, reason
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, off, why = appendKey(dst, b, off, dots); why != rNone {
+			// Most pairs are two short strings: they are written here,
+			// without a call per key and per value.
+			if start, end, found := shortStr(b, off); found && dots == "" {
+				dst = appendString(dst, b[start:end])
+				off = end
+			} else if dst, off, why = appendKey(dst, b, off, dots); why != rNone {
 				return dst, off, why
 			}
 			dst = append(dst, ':')
-			if dst, off, why = appendJSON(dst, b, off, depth+1, dots); why != rNone {
+			if start, end, found := shortStr(b, off); found {
+				dst = appendString(dst, b[start:end])
+				off = end
+			} else if dst, off, why = appendJSON(dst, b, off, depth+1, dots); why != rNone {
 				return dst, off, why
 			}
 		}
@@ -194,7 +216,10 @@ func appendJSON(dst, b []byte, off, depth int, dots string) ([]byte, int, reason
 // appendKey appends the map key at b[off] as a JSON string, with each '.'
 // in it replaced by dots when dots is not empty.
 func appendKey(dst, b []byte, off int, dots string) ([]byte, int, reason) {
-	if start, end, found := shortStr(b, off); found && dots == "" {
+	if start, end, found := shortStr(b, off); found {
+		if dots != "" {
+			return appendStringReplacingDots(dst, b[start:end], dots), end, rNone
+		}
 		return appendString(dst, b[start:end]), end, rNone
 	}
 	h, why := readHeader(b, off)
@@ -320,18 +345,26 @@ const hexDigits = "0123456789abcdef"
 
 // plainASCII8 reports whether the eight bytes packed in x are all ASCII that
 // a JSON string holds as is: no high bit, nothing below 0x20, no '"' and no
-// '\'. The tests are the classic "does some byte equal zero" bit tricks,
-// which are exact about whether any byte matches when no high bit is set.
-func plainASCII8(x uint64) bool {
+// '\'.
+func plainASCII8(x uint64) bool { return special8(x) == 0 }
+
+// special8 returns, for the eight bytes packed in x, a word whose high bits
+// are all clear exactly when every byte is plain ASCII (see plainASCII8).
+// A byte with its high bit set shows in x itself. When no byte has it, a
+// subtraction sets some high bit exactly when some byte is below what is
+// subtracted: the lowest such byte borrows and wraps to 0x80 or more, and
+// without one no byte borrows or wraps. So x - 0x20 in every byte finds
+// control bytes, and x ^ c, less 1 in every byte, finds the bytes equal to
+// c; the borrows past the first such byte only set more high bits.
+func special8(x uint64) uint64 {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
-	hasZero := func(v uint64) uint64 { return (v - ones) & ^v }
-	control := (x - 0x20*ones) & ^x
-	quote := hasZero(x ^ '"'*ones)
-	backslash := hasZero(x ^ '\\'*ones)
-	return (x|control|quote|backslash)&highs == 0
+	control := x - 0x20*ones
+	quote := (x ^ '"'*ones) - ones
+	backslash := (x ^ '\\'*ones) - ones
+	return (x | control | quote | backslash) & highs
 }
 
 // AppendJSONString appends s as a quoted JSON string, escaped by the rules
@@ -348,8 +381,12 @@ func appendString(dst, s []byte) []byte {
 
 // appendStringBody appends s escaped for the inside of a JSON string.
 func appendStringBody(dst, s []byte) []byte {
+	i := plainPrefix(s)
+	if i == len(s) {
+		return append(dst, s...)
+	}
 	start := 0 // s[start:i] is pending, to be copied as it is
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		// Most text is plain ASCII: pass it eight bytes at a time.
 		for len(s)-i >= 8 && plainASCII8(binary.LittleEndian.Uint64(s[i:])) {
 			i += 8
@@ -401,4 +438,57 @@ func appendStringBody(dst, s []byte) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+// plainPrefix returns len(s) when all of s goes into a JSON string as it
+// is, and otherwise the length of a prefix of s that does, ending less
+// than 16 bytes before the first byte that does not. It reads words, never
+// single bytes: s 32, then 16 bytes at a time, its last bytes as a word that
+// overlaps the ones before it, and a string shorter than a word as one
+// word made of its bytes (some read twice) and plain padding.
+func plainPrefix(s []byte) int {
+	n := len(s)
+	var x uint64
+	switch {
+	case n >= 8:
+		p := s
+		for len(p) >= 32 {
+			if special8(binary.LittleEndian.Uint64(p[:8]))|special8(binary.LittleEndian.Uint64(p[8:16]))|
+				special8(binary.LittleEndian.Uint64(p[16:24]))|special8(binary.LittleEndian.Uint64(p[24:32])) != 0 {
+				break
+			}
+			p = p[32:]
+		}
+		for len(p) >= 16 {
+			if special8(binary.LittleEndian.Uint64(p[:8]))|special8(binary.LittleEndian.Uint64(p[8:16])) != 0 {
+				break
+			}
+			p = p[16:]
+		}
+		i := n - len(p)
+		if len(p) >= 16 {
+			return i
+		}
+		if n-i >= 8 {
+			if !plainASCII8(binary.LittleEndian.Uint64(s[i:])) {
+				return i
+			}
+			i += 8
+		}
+		if i == n || plainASCII8(binary.LittleEndian.Uint64(s[n-8:])) {
+			return n
+		}
+		return i
+	case n >= 4:
+		x = uint64(binary.LittleEndian.Uint32(s)) | uint64(binary.LittleEndian.Uint32(s[n-4:]))<<32
+	case n > 0:
+		const pad = 0x6161616161000000 // 'a' in the five bytes above the three read
+		x = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | pad
+	default:
+		return 0
+	}
+	if plainASCII8(x) {
+		return n
+	}
+	return 0
 }

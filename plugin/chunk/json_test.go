@@ -373,13 +373,17 @@ func containerLogRecord(i int) []byte {
 	)
 }
 
-// containerLogChunk is n container log records, in the 1.x or the 2.1+ form.
+// containerLogChunk is n container log records, in the 1.x form or in the
+// 2.1+ form as Fluent Bit 5 writes it: the metadata and the body under
+// map32 headers.
 func containerLogChunk(n int, v2 bool) []byte {
 	var chunk []byte
 	for i := range n {
 		t := timeExt(1714564800+uint32(i), uint32(i*1000))
 		if v2 {
-			chunk = append(chunk, eventV2(t, mapOf(), containerLogRecord(i))...)
+			rec := containerLogRecord(i)
+			body := cat(map32(int(rec[0]&0x0f)), rec[1:])
+			chunk = append(chunk, eventV2(t, map32(0), body)...)
 		} else {
 			chunk = append(chunk, eventV1(t, containerLogRecord(i))...)
 		}
@@ -413,6 +417,31 @@ func TestPlainASCII8(t *testing.T) {
 			want := c1 < 0x80 && jsonSafe[c1] && c2 < 0x80 && jsonSafe[c2]
 			if got := plainASCII8(binary.LittleEndian.Uint64(b)); got != want {
 				t.Fatalf("bytes %#x %#x: plainASCII8 = %v, want %v", c1, c2, got, want)
+			}
+		}
+	}
+}
+
+// TestPlainPrefix puts every byte value at every place of plain strings of
+// every length up to 40: the prefix plainPrefix vouches for holds no byte
+// that needs escaping and ends less than 16 bytes before the first one.
+func TestPlainPrefix(t *testing.T) {
+	for n := range 41 {
+		s := bytes.Repeat([]byte("Ab9 ~"), 9)[:n]
+		if got := plainPrefix(s); got != n {
+			t.Fatalf("plain string of %d bytes: plainPrefix = %d", n, got)
+		}
+		for pos := range n {
+			for c := range 256 {
+				b := bytes.Clone(s)
+				b[pos] = byte(c)
+				first := n
+				if c >= 0x80 || !jsonSafe[c] {
+					first = pos
+				}
+				if got := plainPrefix(b); got > first || first-got >= 16 || got != n && got%8 != 0 || first == n && got != n {
+					t.Fatalf("byte %#x at %d of %d: plainPrefix = %d, want a multiple of 8 in (%d-16, %d], or %d", c, pos, n, got, first, first, n)
+				}
 			}
 		}
 	}
@@ -480,5 +509,45 @@ func TestStringValue(t *testing.T) {
 		if string(got) != tt.want || ok != tt.ok {
 			t.Errorf("StringValue(% x) = %q, %v; want %q, %v", tt.value, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// stringBenchCases are the strings of log records: short keys, the values
+// of a Kubernetes record, a long plain line, and a line with escapes.
+var stringBenchCases = []struct {
+	name    string
+	strings [][]byte
+}{
+	{"keys", bytesOf("log", "stream", "time", "kubernetes", "pod_name", "namespace_name", "pod_id", "host", "container_name", "labels", "app")},
+	{"k8s values", bytesOf("stdout", "2024-05-01T12:00:00.123456789Z", "orders-api-7d4b9c8f6-x2x9k", "shop-production",
+		"5f0c2b8e-9a51-4c47-b1f3-6a7e2d9c0b14", "ip-10-0-12-34.eu-west-1.compute.internal", "orders-api", "1.42.0")},
+	{"long line", bytesOf(strings.Repeat("2024-05-01T12:00:00.123Z INFO processed order id=100042 items=3 total=42.50 EUR in 12ms ", 5))},
+	{"line with escapes", bytesOf("2024-05-01T12:00:00.123Z INFO  [http-nio-8080-exec-1] c.e.orders.OrderController - processed order id=100001 items=3 total=42.50 EUR in 12ms \"ok\"\n")},
+}
+
+func bytesOf(ss ...string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}
+
+func BenchmarkAppendStringBody(b *testing.B) {
+	for _, bc := range stringBenchCases {
+		b.Run(bc.name, func(b *testing.B) {
+			n := 0
+			for _, s := range bc.strings {
+				n += len(s)
+			}
+			b.SetBytes(int64(n))
+			dst := make([]byte, 0, 4096)
+			for b.Loop() {
+				dst = dst[:0]
+				for _, s := range bc.strings {
+					dst = appendStringBody(dst, s)
+				}
+			}
+		})
 	}
 }

@@ -51,6 +51,9 @@ func Lookup(m []byte, path []string) (value []byte, ok bool, err error) {
 // keyMatches reports whether the map key at b[off] names key, and returns the
 // offset just past it.
 func keyMatches(b []byte, off int, key string) (bool, int, reason) {
+	if start, end, found := shortStr(b, off); found {
+		return string(b[start:end]) == key, end, rNone
+	}
 	h, why := readHeader(b, off)
 	if why != rNone {
 		return false, off, why
@@ -74,6 +77,9 @@ func keyMatches(b []byte, off int, key string) (bool, int, reason) {
 // returned unchanged. value must be exactly one well-formed msgpack value;
 // otherwise the error wraps ErrMalformed.
 func AppendText(dst, value []byte) (out []byte, ok bool, err error) {
+	if start, end, found := shortStr(value, 0); found && end == len(value) {
+		return append(dst, value[start:end]...), true, nil
+	}
 	end, why := skipValue(value, 0)
 	if why == rNone && end != len(value) {
 		why = rTrailing

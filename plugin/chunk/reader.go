@@ -14,13 +14,20 @@ type Event struct {
 	// Metadata is the raw msgpack of the metadata map, or nil for the
 	// Fluent Bit 1.x form [time, body].
 	Metadata []byte
-	// Body is the raw msgpack of the body map.
+	// Body is the raw msgpack of the body map. After Reader.NextLazy, and
+	// until the body has been walked (Walk, AppendJSON, AppendJSONMembers),
+	// it begins with the map and runs on to the end of the chunk.
 	Body []byte
 	// Err is nil for a log record. For an event that is whole msgpack but
 	// not a valid event (see ErrInvalidEvent) it is a *FormatError saying
 	// why, and the other fields are zero: the event is skipped, not the
 	// rest of the chunk.
 	Err error
+
+	// from is the Reader whose current event this is while its body has
+	// not been walked, else nil; gen tells this event from later ones.
+	from *Reader
+	gen  uint64
 }
 
 // Reader iterates the events of a chunk in place. The zero value is ready
@@ -28,18 +35,21 @@ type Event struct {
 // intended use, and reusing it with Reset allocates nothing.
 type Reader struct {
 	chunk   []byte
-	off     int // where the next event begins
-	index   int // index of the next event, counting group markers
+	off     int // where the next event begins; while open, the current one
+	index   int // index of the next event, counting group markers; while open, of the current one
 	skipped int
 	invalid int
 	event   Event
 	err     error
+	open    bool   // the current event's body, at chunk[body], has not been walked
+	body    int    // where the current event's body begins
+	gen     uint64 // counts the events NextLazy returned, across Resets
 }
 
 // Reset starts reading chunk from its beginning. The Reader keeps chunk and
 // never writes to it.
 func (r *Reader) Reset(chunk []byte) {
-	*r = Reader{chunk: chunk}
+	*r = Reader{chunk: chunk, gen: r.gen}
 }
 
 // Next moves to the next event, skipping group markers. It returns false at
@@ -48,22 +58,71 @@ func (r *Reader) Reset(chunk []byte) {
 // returned too, with Event().Err set, so that one bad event costs only
 // itself.
 func (r *Reader) Next() bool {
+	if !r.NextLazy() {
+		return false
+	}
+	if r.event.Walk() != nil {
+		r.event = Event{}
+		return false
+	}
+	return true
+}
+
+// NextLazy is Next without the walk over the event's body that finds where
+// it ends: the event's Body begins with the body map and runs on to the end
+// of the chunk, and the first of the event's Walk, AppendJSON and
+// AppendJSONMembers that is called finds the end in the walk it makes
+// anyway, so that each body is walked once. A body that no one walked is
+// walked by the next NextLazy.
+//
+// A body that turns out not to be one whole msgpack value ends the chunk
+// as it would for Next: that walk returns the error that Err then reports,
+// and NextLazy returns false. The event's methods must be called before the
+// next NextLazy or Reset; later, they no longer move the Reader.
+func (r *Reader) NextLazy() bool {
+	if r.open {
+		end, why := skipValue(r.chunk, r.body)
+		r.walked(end, why)
+	}
 	r.event = Event{}
 	for r.err == nil && r.off < len(r.chunk) {
-		ev, end, marker, at, why := readEvent(r.chunk, r.off)
+		ev, body, marker, at, why := readEvent(r.chunk, r.off)
 		if why != rNone {
 			return r.invalidEvent(at, why)
 		}
-		r.off = end
-		r.index++
 		if marker {
-			r.skipped++
+			// No one else walks a marker's body.
+			end, why := skipValue(r.chunk, body)
+			if r.walked(end, why) == nil {
+				r.skipped++
+			}
 			continue
 		}
+		r.gen++
+		r.open, r.body = true, body
+		ev.Body = r.chunk[body:len(r.chunk):len(r.chunk)]
+		ev.from, ev.gen = r, r.gen
 		r.event = ev
 		return true
 	}
 	return false
+}
+
+// walked ends the event at r.off, whose body starts at r.body and was
+// walked to end, or found malformed there (why).
+func (r *Reader) walked(end int, why reason) error {
+	r.open = false
+	if why != rNone {
+		r.err = why.error(end, r.index)
+		return r.err
+	}
+	if r.event.from == r && r.event.gen == r.gen {
+		r.event.Body = r.chunk[r.body:end:end]
+		r.event.from = nil
+	}
+	r.off = end
+	r.index++
+	return nil
 }
 
 // invalidEvent handles the event at r.off that readEvent refused at offset
@@ -86,6 +145,78 @@ func (r *Reader) invalidEvent(at int, why reason) bool {
 	return false
 }
 
+// Walk finds where the body of an event from NextLazy ends and cuts Body
+// there; for any other event it does nothing. A body that is not one whole
+// msgpack value gives the error that the Reader's Err then reports.
+func (e *Event) Walk() error {
+	if e.from == nil {
+		return nil
+	}
+	end, why := skipValue(e.Body, 0)
+	return e.walked(end, why)
+}
+
+// AppendJSON appends the body as AppendJSON(dst, e.Body) does. For an event
+// from NextLazy it finds the body's end in the same walk; a malformed body
+// then gives the Reader's error (see NextLazy), and any other error has
+// Event -1 and an offset in the body, as AppendJSON's.
+func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
+	if e.from == nil {
+		return AppendJSON(dst, e.Body)
+	}
+	out, end, why := appendJSON(dst, e.Body, 0, 1, "")
+	if err := e.transcoded(end, why); err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// AppendJSONMembers appends the body's members as AppendJSONMembers(dst,
+// e.Body, o) does, finding the body's end as AppendJSON does.
+func (e *Event) AppendJSONMembers(dst []byte, o JSONOptions) ([]byte, int, error) {
+	if e.from == nil {
+		return AppendJSONMembers(dst, e.Body, o)
+	}
+	out, written, end, why := appendJSONMembers(dst, e.Body, o)
+	if err := e.transcoded(end, why); err != nil {
+		return dst, 0, err
+	}
+	return out, written, nil
+}
+
+// transcoded ends a transcoder's walk of the body, which stopped at end
+// (offsets in Body) for reason why.
+func (e *Event) transcoded(end int, why reason) error {
+	if why == rNone || reasons[why].err == ErrMalformed {
+		return e.walked(end, why)
+	}
+	// Well-formed so far but with no JSON form: the body's end is still
+	// to be found, and the rest of it may yet be malformed.
+	bodyEnd, bad := skipValue(e.Body, 0)
+	if err := e.walked(bodyEnd, bad); err != nil {
+		return err
+	}
+	return why.error(end, -1)
+}
+
+// walked cuts Body at end, where the walk of an open body ended (or found
+// it malformed: why), and tells the Reader, if the event is still its
+// current one.
+func (e *Event) walked(end int, why reason) error {
+	r := e.from
+	e.from = nil
+	if why == rNone {
+		e.Body = e.Body[:end:end]
+	}
+	if !r.open || r.gen != e.gen {
+		if why != rNone {
+			return why.error(end, -1)
+		}
+		return nil
+	}
+	return r.walked(r.body+end, why)
+}
+
 // Event returns the event that the last successful Next moved to.
 func (r *Reader) Event() Event { return r.event }
 
@@ -100,8 +231,9 @@ func (r *Reader) Skipped() int { return r.skipped }
 func (r *Reader) Invalid() int { return r.invalid }
 
 // Offset returns the number of chunk bytes consumed so far: the end of the
-// last event read or skipped. After an error, chunk[:Offset()] is the valid
-// prefix of the chunk.
+// last event read or skipped (while the body of an event from NextLazy has
+// not been walked, that event's start). After an error, chunk[:Offset()] is
+// the valid prefix of the chunk.
 func (r *Reader) Offset() int { return r.off }
 
 // Group markers' times, as Fluent Bit defines them.
@@ -110,10 +242,84 @@ const (
 	groupEnd   = -2
 )
 
-// readEvent reads the event at chunk[off]. It returns the event, the offset
-// just past it, and whether it is a group marker; or a reason and the offset
-// where the problem was found.
-func readEvent(chunk []byte, off int) (ev Event, end int, marker bool, at int, why reason) {
+// readEvent reads the event at chunk[off] up to its body, checking that the
+// body is a map but not walking it. It returns the event, the offset of its
+// body, and whether it is a group marker; or a reason and the offset where
+// the problem was found.
+func readEvent(chunk []byte, off int) (ev Event, body int, marker bool, at int, why reason) {
+	if ev, body, ok := readCommonEvent(chunk, off); ok {
+		return ev, body, false, 0, rNone
+	}
+	return readAnyEvent(chunk, off)
+}
+
+// readCommonEvent reads the event at chunk[off] when it has the shape that
+// Fluent Bit gives nearly every log record: [[EventTime, metadata], body]
+// or [EventTime, body], the time as fixext8, the metadata any map (an empty
+// one, as fixmap or as the map32 that Fluent Bit 2.1 and later write, taken
+// at a glance), the body a map. It is readAnyEvent's result for those
+// bytes, reached with fewer steps; ok is false for anything else, group
+// markers included, which readAnyEvent then reads.
+func readCommonEvent(chunk []byte, off int) (ev Event, body int, ok bool) {
+	p := chunk[off:]
+	if len(p) < 13 || p[0] != 0x92 {
+		return ev, 0, false
+	}
+	v2 := p[1] == 0x92
+	pos := off + 1
+	if v2 {
+		pos++
+	}
+	if pos+10 > len(chunk) || chunk[pos] != 0xd7 || chunk[pos+1] != 0 {
+		return ev, 0, false
+	}
+	t := header{kind: kExt, n: 8, start: pos + 2, end: pos + 10}
+	var marker bool
+	if ev.Sec, ev.Nsec, marker, _ = eventTime(t, chunk, v2); marker {
+		return Event{}, 0, false
+	}
+	pos = t.end
+	if v2 {
+		var mEnd int
+		switch m := chunk[pos:]; {
+		case len(m) > 0 && m[0] == 0x80:
+			mEnd = pos + 1
+		case len(m) >= 5 && m[0] == 0xdf && m[1]|m[2]|m[3]|m[4] == 0:
+			mEnd = pos + 5
+		default:
+			var why reason
+			if mEnd, why = mapAt(chunk, pos, rMetadataNotMap); why != rNone {
+				return Event{}, 0, false
+			}
+		}
+		ev.Metadata = chunk[pos:mEnd:mEnd]
+		pos = mEnd
+	}
+	if !mapHeaderAt(chunk, pos) {
+		return Event{}, 0, false
+	}
+	return ev, pos, true
+}
+
+// mapHeaderAt reports whether chunk[pos] begins a whole map header: fixmap,
+// map16 or map32.
+func mapHeaderAt(chunk []byte, pos int) bool {
+	if pos >= len(chunk) {
+		return false
+	}
+	switch c := chunk[pos]; {
+	case c&0xf0 == 0x80:
+		return true
+	case c == 0xde:
+		return pos+3 <= len(chunk)
+	case c == 0xdf:
+		return pos+5 <= len(chunk)
+	}
+	return false
+}
+
+// readAnyEvent is readEvent for every form and every problem.
+func readAnyEvent(chunk []byte, off int) (ev Event, body int, marker bool, at int, why reason) {
 	h, why := readHeader(chunk, off)
 	if why != rNone {
 		return ev, 0, false, off, why
@@ -152,12 +358,13 @@ func readEvent(chunk []byte, off int) (ev Event, end int, marker bool, at int, w
 		ev.Metadata = chunk[pos:mEnd:mEnd]
 		pos = mEnd
 	}
-	bEnd, why := mapAt(chunk, pos, rBodyNotMap)
-	if why != rNone {
-		return ev, 0, false, bEnd, why
+	if b, why := readHeader(chunk, pos); why != rNone || b.kind != kMap {
+		if why == rNone {
+			why = rBodyNotMap
+		}
+		return ev, 0, false, pos, why
 	}
-	ev.Body = chunk[pos:bEnd:bEnd]
-	return ev, bEnd, marker, 0, rNone
+	return ev, pos, marker, 0, rNone
 }
 
 // mapAt checks that chunk[pos] holds one well-formed map and returns its

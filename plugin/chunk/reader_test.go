@@ -3,6 +3,7 @@ package chunk
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 )
@@ -44,7 +45,93 @@ func readAll(t *testing.T, chunk []byte) ([]wantEvent, int, error) {
 	if ev := r.Event(); ev.Body != nil || ev.Metadata != nil {
 		t.Fatal("Event is not empty after the end")
 	}
+	checkLazy(t, chunk, got, &r)
 	return got, r.Skipped(), r.Err()
+}
+
+// lazyWalks are the ways a caller of NextLazy can end an event: leave its
+// body to the next NextLazy, or walk it with one of the event's methods.
+var lazyWalks = []struct {
+	name string
+	walk func(*Event) ([]byte, error)
+	// exact does the same to a body already cut to its end.
+	exact func([]byte) ([]byte, error)
+}{
+	{"unwalked", nil, nil},
+	{"Walk", func(e *Event) ([]byte, error) { return nil, e.Walk() }, func([]byte) ([]byte, error) { return nil, nil }},
+	{"AppendJSON", func(e *Event) ([]byte, error) { return e.AppendJSON([]byte("x")) },
+		func(b []byte) ([]byte, error) { return AppendJSON([]byte("x"), b) }},
+	{"AppendJSONMembers", func(e *Event) ([]byte, error) {
+		out, _, err := e.AppendJSONMembers([]byte("x"), JSONOptions{ReplaceDots: "_"})
+		return out, err
+	}, func(b []byte) ([]byte, error) {
+		out, _, err := AppendJSONMembers([]byte("x"), b, JSONOptions{ReplaceDots: "_"})
+		return out, err
+	}},
+}
+
+// checkLazy reads chunk with NextLazy, ending each event in each of the
+// ways of lazyWalks, and requires what Next gave: the events want, and
+// eager's counts, offset and error. An event whose body turns out
+// malformed is one that Next did not return: its walk must give the
+// Reader's error.
+func checkLazy(t *testing.T, chunk []byte, want []wantEvent, eager *Reader) {
+	t.Helper()
+	for _, w := range lazyWalks {
+		var r Reader
+		r.Reset(chunk)
+		var got []wantEvent
+		last := -1 // the index of the last event returned with its body unwalked
+		for r.NextLazy() {
+			ev := r.Event()
+			last = -1
+			if ev.Err == nil {
+				last = r.index
+			}
+			g := wantEvent{sec: ev.Sec, nsec: ev.Nsec, metadata: ev.Metadata, body: ev.Body}
+			if ev.Err != nil {
+				errors.As(ev.Err, &g.invalid)
+			} else if w.walk != nil {
+				out, err := w.walk(&ev)
+				if errors.Is(err, ErrMalformed) {
+					if err != r.Err() || r.NextLazy() {
+						t.Fatalf("%s: a malformed body gave %v, not the Reader's error %v", w.name, err, r.Err())
+					}
+					break
+				}
+				if ev.from != nil || cap(ev.Body) != len(ev.Body) {
+					t.Fatalf("%s: Body not cut to the body after the walk", w.name)
+				}
+				if r.Event().from != nil || !bytes.Equal(r.Event().Body, ev.Body) {
+					t.Fatalf("%s: the Reader's Event() did not learn the body's end", w.name)
+				}
+				g.body = ev.Body
+				if want, wantErr := w.exact(ev.Body); !bytes.Equal(out, want) || fmt.Sprint(err) != fmt.Sprint(wantErr) {
+					t.Fatalf("%s: wrote %q, %v; on the exact body %q, %v", w.name, out, err, want, wantErr)
+				}
+			} else if i := len(got); i < len(want) && want[i].body != nil {
+				// Unwalked, Body runs on to the end of the chunk.
+				if len(ev.Body) < len(want[i].body) || &ev.Body[0] != &want[i].body[0] {
+					t.Fatalf("%s: event %d: Body does not begin with the body", w.name, i)
+				}
+				g.body = ev.Body[:len(want[i].body)]
+			}
+			got = append(got, g)
+		}
+		var fe *FormatError
+		if w.walk == nil && errors.As(r.Err(), &fe) && fe.Event == last {
+			got = got[:len(got)-1] // its body was found malformed: Next would not have returned it
+		}
+		sameEvents(t, got, want)
+		if r.Skipped() != eager.Skipped() || r.Invalid() != eager.Invalid() || r.Offset() != eager.Offset() {
+			t.Fatalf("%s: Skipped, Invalid, Offset = %d, %d, %d; Next gave %d, %d, %d", w.name,
+				r.Skipped(), r.Invalid(), r.Offset(), eager.Skipped(), eager.Invalid(), eager.Offset())
+		}
+		var lazyErr, eagerErr *FormatError
+		if errors.As(r.Err(), &lazyErr) != errors.As(eager.Err(), &eagerErr) || lazyErr != nil && *lazyErr != *eagerErr {
+			t.Fatalf("%s: Err() = %v, Next gave %v", w.name, r.Err(), eager.Err())
+		}
+	}
 }
 
 func sameEvents(t *testing.T, got, want []wantEvent) {
@@ -383,5 +470,18 @@ func TestReaderAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("reading and transcoding a chunk allocated %v times, want 0", allocs)
+	}
+	allocs = testing.AllocsPerRun(100, func() {
+		r.Reset(chunk)
+		for r.NextLazy() {
+			ev := r.Event()
+			var err error
+			if dst, err = ev.AppendJSON(dst[:0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("reading lazily and transcoding a chunk allocated %v times, want 0", allocs)
 	}
 }

@@ -447,9 +447,12 @@ func (in *Instance) read(ctx context.Context, tag string, data []byte) *chunkWor
 	}
 	randomKeys, truncated := 0, 0
 	s.reader.Reset(data)
-	for index := 0; s.reader.Next(); index++ {
+	for index := 0; s.reader.NextLazy(); index++ {
 		src.Index = index
 		if err := in.records.Build(&s.record, s.reader.Event(), src); err != nil {
+			if s.reader.Err() != nil {
+				break // the event's body is malformed: the chunk ends there, as Err says
+			}
 			w.bad.add(index, err)
 			continue
 		}

@@ -358,6 +358,31 @@ func TestBadEventCostsOnlyItsRecord(t *testing.T) {
 	}
 }
 
+// A chunk whose framing breaks inside an event's body (read lazily, the
+// body is found malformed while its record is built) sends the events
+// before it and drops the rest as unreadable, without counting the broken
+// event a second time as a bad event.
+func TestMalformedBodyEndsTheChunk(t *testing.T) {
+	fk := &fakeKinesis{}
+	in, logs := newInstance(t, fk, nil)
+	good, want := makeChunk(3, true)
+	broken := event(nil, true, "pk", "a", "log", "some text")
+	c := append(append([]byte(nil), good...), broken[:len(broken)-3]...)
+	if got := in.Flush("app", c); got != Error {
+		t.Fatalf("Flush = %s, want ERROR", got)
+	}
+	if len(fk.got()) != len(want) {
+		t.Fatalf("delivered %d records, want %d", len(fk.got()), len(want))
+	}
+	st := in.Stats()
+	if st.Malformed.Load() != 1 || st.BadEvents.Load() != 0 || st.Delivered.Load() != 3 {
+		t.Errorf("stats: malformed %d, bad events %d, delivered %d; want 1, 0, 3", st.Malformed.Load(), st.BadEvents.Load(), st.Delivered.Load())
+	}
+	if !strings.Contains(logs.String(), "sent the readable start of a chunk") || !strings.Contains(logs.String(), "event 3 at byte") {
+		t.Errorf("the unreadable rest was not logged with its place:\n%s", logs.String())
+	}
+}
+
 // eventEnd returns the offset just past the first n events of c.
 func eventEnd(t *testing.T, c []byte, n int) int {
 	t.Helper()

@@ -70,6 +70,13 @@ func newLedger(maxEntries, maxBytes int, maxAge time.Duration, evict func(*pendi
 	}
 }
 
+// fingerprint hashes the tag and every byte of the chunk, on every flush.
+// Nothing cheaper tells apart two chunks of one tag and size that differ
+// anywhere: sampled bytes miss a difference elsewhere, and the address of
+// Fluent Bit's buffer can be a later chunk's. Only a flush that ends in
+// a retry needs the fingerprint, but none knows that before its first wait,
+// and the chunk may be freed after it (see Instance.Flush). maphash reads
+// about 13 GB/s (BenchmarkLedgerFingerprint), some 40 ns per 525-byte record.
 func (l *ledger) fingerprint(tag string, chunk []byte) uint64 {
 	var h maphash.Hash
 	h.SetSeed(l.seed)

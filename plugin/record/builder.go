@@ -271,9 +271,21 @@ type Record struct {
 // Build makes the record for one event (a log record: ev.Err is nil). On
 // error, the event cannot become a record; the error names why without its
 // content.
+//
+// An event from chunk.Reader.NextLazy is walked once, by the transcoding
+// of its body where there is one. If its body turns out malformed, the
+// error is the Reader's Err: the chunk ends there, at this event.
 func (b *Builder) Build(r *Record, ev chunk.Event, src Source) error {
 	if ev.Err != nil {
 		return ev.Err
+	}
+	if b.logKey != nil || b.stream != nil {
+		// These read the body before any transcoding, or instead of it,
+		// and take a malformed body for a missing field: find its end and
+		// check it first.
+		if err := ev.Walk(); err != nil {
+			return err
+		}
 	}
 	r.PartitionKey, r.RandomKey = b.partitionKey(r.PartitionKey[:0], src.Tag, ev.Body)
 	r.Stream, r.Truncated = nil, false
@@ -284,7 +296,7 @@ func (b *Builder) Build(r *Record, ev chunk.Event, src Source) error {
 		}
 		r.Stream = r.text
 	}
-	data, err := b.body(r, ev, src)
+	data, err := b.body(r, &ev, src)
 	if err != nil {
 		return err
 	}
@@ -357,16 +369,16 @@ func cutUTF8(b []byte, n int) []byte {
 
 // body writes the record's data before append_newline and compression into
 // r.raw's buffer and returns it.
-func (b *Builder) body(r *Record, ev chunk.Event, src Source) ([]byte, error) {
+func (b *Builder) body(r *Record, ev *chunk.Event, src Source) ([]byte, error) {
 	data := r.raw[:0]
 	switch {
 	case b.logKey != nil:
 		return b.logValue(data, r, ev)
 	case b.plain:
-		return chunk.AppendJSON(data, ev.Body)
+		return ev.AppendJSON(data)
 	}
 	data = append(data, '{')
-	data, n, err := chunk.AppendJSONMembers(data, ev.Body, b.members)
+	data, n, err := ev.AppendJSONMembers(data, b.members)
 	if err != nil {
 		return r.raw[:0], err
 	}
@@ -392,7 +404,7 @@ func (b *Builder) body(r *Record, ev chunk.Event, src Source) ([]byte, error) {
 
 // logValue writes the log_key field's value: a string raw, anything else as
 // JSON.
-func (b *Builder) logValue(data []byte, r *Record, ev chunk.Event) ([]byte, error) {
+func (b *Builder) logValue(data []byte, r *Record, ev *chunk.Event) ([]byte, error) {
 	if len(b.logKey) == 1 && b.logKey[0] == b.timeKey {
 		return b.timeFormat.Append(data, ev.Sec, ev.Nsec), nil
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -106,15 +107,16 @@ func TestBuild(t *testing.T) {
 			}
 			c := chunkOf(t, mp(t, tt.body))
 			id := NewChunkID("t", c)
-			// Both event forms give the same record.
-			for i, ev := range events(t, c) {
+			// Both event forms give the same record, read by Next or,
+			// as the plugin reads them, by NextLazy.
+			check := func(i int, ev chunk.Event) {
 				var r Record
 				err := b.Build(&r, ev, Source{Tag: tt.tag, Chunk: id, Index: i})
 				if tt.err != nil {
 					if !errors.Is(err, tt.err) {
 						t.Fatalf("event %d: Build error %v, want %v", i, err, tt.err)
 					}
-					continue
+					return
 				}
 				if err != nil {
 					t.Fatalf("event %d: Build: %v", i, err)
@@ -134,6 +136,17 @@ func TestBuild(t *testing.T) {
 				if string(r.Stream) != tt.stream || (r.Stream == nil) != (tt.stream == "") {
 					t.Errorf("event %d: stream %q, want %q", i, r.Stream, tt.stream)
 				}
+			}
+			for i, ev := range events(t, c) {
+				check(i, ev)
+			}
+			var rd chunk.Reader
+			rd.Reset(c)
+			for i := 0; rd.NextLazy(); i++ {
+				check(i, rd.Event())
+			}
+			if rd.Err() != nil {
+				t.Fatal(rd.Err())
 			}
 		})
 	}
@@ -279,7 +292,8 @@ func TestChunkID(t *testing.T) {
 }
 
 func TestBuildAllocatesNothing(t *testing.T) {
-	ev := events(t, chunkOf(t, mp(t, k8sBody)))[0]
+	c := chunkOf(t, mp(t, k8sBody))
+	ev := events(t, c)[0]
 	for name, o := range map[string]Options{
 		"defaults":      {PartitionKey: pk("kubernetes->pod_name")},
 		"transforms":    {PartitionKey: pk("$TAG[1]"), Stream: tpl("s-${kubernetes->namespace_name}"), DataKeys: keys("log,kubernetes,ts"), ReplaceDots: "_", TimeKey: "ts", TimeKeyFormat: "%c.%9N", RecordIDKey: "id", AppendNewline: true},
@@ -310,13 +324,25 @@ func TestBuildAllocatesNothing(t *testing.T) {
 		}); n != 0 {
 			t.Errorf("%s: Build allocated %v times per record, want 0", name, n)
 		}
+		var rd chunk.Reader
+		if n := testing.AllocsPerRun(50, func() {
+			rd.Reset(c)
+			for rd.NextLazy() {
+				if err := b.Build(&r, rd.Event(), src); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}); n != 0 {
+			t.Errorf("%s: reading lazily and building allocated %v times per chunk, want 0", name, n)
+		}
 	}
 }
 
 // FuzzBuild feeds any bytes, as an event body, through a builder with every
 // transform. Invariants: Build never panics; it fails only with an error of
 // the package or of plugin/chunk; on success the record is not empty and
-// its partition key is 1-256 characters.
+// its partition key is 1-256 characters; in a chunk, the event read by
+// NextLazy gives what the event read by Next gives (checkLazyBuild).
 func FuzzBuild(f *testing.F) {
 	f.Add(mp(f, k8sBody), "kube.app")
 	f.Add(mp(f, ordered{{"a.b", ordered{{"c.d", []any{1, "x"}}}}}), "")
@@ -325,6 +351,7 @@ func FuzzBuild(f *testing.F) {
 	for name, o := range map[string]Options{
 		"transforms": {PartitionKey: pk("$TAG[1]-${kubernetes->pod_name}"), DataKeys: keys("log,kubernetes,ts"), ReplaceDots: "_", TimeKey: "ts", RecordIDKey: "id", AppendNewline: true, Compression: CompressionSnappy},
 		"log_key":    {LogKey: path("kubernetes"), ReplaceDots: ":", Stream: tpl("$TAG")},
+		"plain":      {PartitionKey: pk("kubernetes->pod_name")},
 	} {
 		b, err := New(o)
 		if err != nil {
@@ -341,13 +368,46 @@ func FuzzBuild(f *testing.F) {
 					!errors.Is(err, ErrNoLogKey) && !errors.Is(err, ErrEmptyLogValue) && !errors.Is(err, ErrNoStream) {
 					t.Fatalf("%s: unexpected error %v", name, err)
 				}
-				continue
-			}
-			if len(r.Data) == 0 || (len(r.PartitionKey) == 0) != r.RandomKey || len([]rune(string(r.PartitionKey))) > maxPartitionKey {
+			} else if len(r.Data) == 0 || (len(r.PartitionKey) == 0) != r.RandomKey || len([]rune(string(r.PartitionKey))) > maxPartitionKey {
 				t.Fatalf("%s: record %q under key %q (random %v)", name, r.Data, r.PartitionKey, r.RandomKey)
 			}
+			checkLazyBuild(t, name, b, body, tag)
 		}
 	})
+}
+
+// checkLazyBuild puts body in a chunk's event and builds its record from
+// the event read by Next and by NextLazy: the records and errors are the
+// same, and a body that Next finds malformed fails Build with the Reader's
+// error.
+func checkLazyBuild(t *testing.T, name string, b *Builder, body []byte, tag string) {
+	t.Helper()
+	c := append([]byte{0x92, 0xd7, 0x00, 0, 0, 0, 1, 0, 0, 0, 2}, body...)
+	src := Source{Tag: tag, Index: 1}
+	var lazy chunk.Reader
+	lazy.Reset(c)
+	if !lazy.NextLazy() || lazy.Event().Err != nil {
+		return // not an event with a body map: Next and NextLazy agree, as plugin/chunk tests
+	}
+	var got Record
+	err := b.Build(&got, lazy.Event(), src)
+	var eager chunk.Reader
+	eager.Reset(c)
+	if !eager.Next() {
+		if err == nil || err != lazy.Err() || lazy.Err().Error() != eager.Err().Error() {
+			t.Fatalf("%s: a malformed body gave %v; the lazy Reader's Err %v, Next's %v", name, err, lazy.Err(), eager.Err())
+		}
+		return
+	}
+	var want Record
+	wantErr := b.Build(&want, eager.Event(), src)
+	if fmt.Sprint(err) != fmt.Sprint(wantErr) || !bytes.Equal(got.Data, want.Data) || !bytes.Equal(got.PartitionKey, want.PartitionKey) ||
+		got.RandomKey != want.RandomKey || !bytes.Equal(got.Stream, want.Stream) {
+		t.Fatalf("%s: from NextLazy %q %q %v; from Next %q %q %v", name, got.Data, got.PartitionKey, err, want.Data, want.PartitionKey, wantErr)
+	}
+	if lazy.NextLazy() != eager.Next() || fmt.Sprint(lazy.Err()) != fmt.Sprint(eager.Err()) {
+		t.Fatalf("%s: after the event, NextLazy and Next disagree: %v, %v", name, lazy.Err(), eager.Err())
+	}
 }
 
 func TestOversize(t *testing.T) {
