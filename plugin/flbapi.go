@@ -52,13 +52,15 @@ import "C"
 import (
 	"runtime/cgo"
 	"unsafe"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/plugin/instance"
 )
 
-// Return codes of the proxy's callbacks.
+// Return codes of the proxy's callbacks: a flush returns the instance's
+// Status, which has Fluent Bit's values.
 const (
-	flbError = 0
-	flbOK    = 1
-	flbRetry = 2
+	flbError = int(instance.Error)
+	flbOK    = int(instance.OK)
 )
 
 // The definition's type and proxy: an output plugin written in Go.
