@@ -405,7 +405,13 @@ func checkLazyBuild(t *testing.T, name string, b *Builder, body []byte, tag stri
 		got.RandomKey != want.RandomKey || !bytes.Equal(got.Stream, want.Stream) {
 		t.Fatalf("%s: from NextLazy %q %q %v; from Next %q %q %v", name, got.Data, got.PartitionKey, err, want.Data, want.PartitionKey, wantErr)
 	}
-	if lazy.NextLazy() != eager.Next() || fmt.Sprint(lazy.Err()) != fmt.Sprint(eager.Err()) {
+	// NextLazy finds a malformed body only when the body is walked: walk
+	// the next event's before comparing with Next, which walks it at once.
+	more := lazy.NextLazy()
+	if next := lazy.Event(); more && next.Walk() != nil {
+		more = false
+	}
+	if more != eager.Next() || fmt.Sprint(lazy.Err()) != fmt.Sprint(eager.Err()) {
 		t.Fatalf("%s: after the event, NextLazy and Next disagree: %v, %v", name, lazy.Err(), eager.Err())
 	}
 }

@@ -125,6 +125,41 @@ func Indefinite(b []byte) ([]byte, error) {
 
 var errTruncated = errors.New("cbor: unexpected end of data")
 
+// definiteHead reads the head of the first item of b, which has a
+// definite argument (info under 28): its argument and the head's length.
+func definiteHead(b []byte) (arg uint64, size int, err error) {
+	info := b[0] & 0x1f
+	if info < 24 {
+		return uint64(info), 1, nil
+	}
+	n := 1 << (info - 24)
+	if len(b) < 1+n {
+		return 0, 0, errTruncated
+	}
+	for _, c := range b[1 : 1+n] {
+		arg = arg<<8 | uint64(c)
+	}
+	return arg, 1 + n, nil
+}
+
+// appendChunk appends, unchanged, the first item of b, which must be a
+// definite-length string of type major (a chunk of an indefinite-length
+// string), and returns what follows it.
+func appendChunk(dst, b []byte, major byte) ([]byte, []byte, error) {
+	if b[0]&0xe0 != major || b[0]&0x1f >= 28 {
+		return nil, nil, fmt.Errorf("cbor: 0x%02x in an indefinite-length string is not a definite chunk of its type", b[0])
+	}
+	arg, size, err := definiteHead(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if arg > uint64(len(b)-size) {
+		return nil, nil, errTruncated
+	}
+	end := size + int(arg)
+	return append(dst, b[:end]...), b[end:], nil
+}
+
 // appendIndefinite appends the first item of b in Indefinite's form and
 // returns what follows it.
 func appendIndefinite(dst, b []byte, depth int) ([]byte, []byte, error) {
@@ -136,20 +171,17 @@ func appendIndefinite(dst, b []byte, depth int) ([]byte, []byte, error) {
 	}
 	major, info := b[0]&0xe0, b[0]&0x1f
 	var arg uint64
-	n := 0
+	size := 0
 	switch {
-	case info < 24:
-		arg = uint64(info)
 	case info <= 27:
-		n = 1 << (info - 24)
-		if len(b) < 1+n {
-			return nil, nil, errTruncated
-		}
-		for _, c := range b[1 : 1+n] {
-			arg = arg<<8 | uint64(c)
+		var err error
+		if arg, size, err = definiteHead(b); err != nil {
+			return nil, nil, err
 		}
 	case info == 31 && major != 0xe0:
-		// Already indefinite: copy the marker, then the items up to the break.
+		// Already indefinite: copy the marker, then the items up to the
+		// break. A string's chunks must stay definite strings of its own
+		// type, so they are copied as they are.
 		dst = append(dst, b[0])
 		b = b[1:]
 		for {
@@ -160,15 +192,20 @@ func appendIndefinite(dst, b []byte, depth int) ([]byte, []byte, error) {
 				return append(dst, 0xff), b[1:], nil
 			}
 			var err error
-			if dst, b, err = appendIndefinite(dst, b, depth+1); err != nil {
+			if major == 0x40 || major == 0x60 {
+				dst, b, err = appendChunk(dst, b, major)
+			} else {
+				dst, b, err = appendIndefinite(dst, b, depth+1)
+			}
+			if err != nil {
 				return nil, nil, err
 			}
 		}
 	default:
 		return nil, nil, fmt.Errorf("cbor: unexpected byte 0x%02x", b[0])
 	}
-	head := b[:1+n]
-	b = b[1+n:]
+	head := b[:size]
+	b = b[size:]
 	wide := func(dst []byte, major byte, v uint64) []byte {
 		return binary.BigEndian.AppendUint64(append(dst, major|27), v)
 	}

@@ -210,7 +210,7 @@ func TestIndefinite(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%v, want %v", got, want)
 	}
-	for _, bad := range []string{"", "\x82\x01", "\x1c", "\x01\x02", "\x62a"} {
+	for _, bad := range []string{"", "\x82\x01", "\x1c", "\x01\x02", "\x62a", "\x7f\x01\xff", "\x7f\x7f\xff\xff", "\x5f\x61a\xff", "\x7f\x62a"} {
 		if _, err := fakekinesis.Indefinite([]byte(bad)); err == nil {
 			t.Errorf("% x rewritten", bad)
 		}
@@ -223,6 +223,7 @@ func FuzzIndefinite(f *testing.F) {
 	b, _ := cbor.Marshal(map[string]any{"Records": []any{map[string]any{"Data": []byte("x"), "PartitionKey": "ü"}}, "n": -5})
 	f.Add(b)
 	f.Add([]byte("\x9f\x01\x7f\x61a\xff\xff"))
+	f.Add([]byte("\x7f\x62\x30\x30\xff")) // a chunk of an indefinite string stays definite
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ind, err := fakekinesis.Indefinite(b)
 		if err != nil {
