@@ -123,8 +123,11 @@ type Group struct {
 	// lock: they are set by NewGroup, before the group's owner adds.
 	maxRecordSize int
 	// keyEach: every record is sent alone (AggregateBatchCount 1), so a
-	// record without a key of its own gets one at once (AddAnyKey).
-	keyEach bool
+	// record without a key of its own gets one at once (AddAnyKey), from
+	// randomKeys, which only the group's owner uses and keeps across
+	// recycling.
+	keyEach    bool
+	randomKeys *randomKeys
 }
 
 // NewGroup returns an empty group from the producer's pool.
@@ -134,6 +137,9 @@ func (p *Producer) NewGroup() *Group {
 	g.p = p
 	g.maxRecordSize = p.cfg.MaxRecordSize
 	g.keyEach = p.cfg.AggregateBatchCount == 1
+	if g.keyEach && g.randomKeys == nil {
+		g.randomKeys = new(randomKeys)
+	}
 	g.mu.Unlock()
 	return g
 }
@@ -191,15 +197,54 @@ func AppendRandomKey(dst []byte) []byte {
 // With aggregation off (AggregateBatchCount 1) every record goes alone, so
 // it gets a random key of its own at once, which Kinesis routes by: an
 // explicit hash key would add 39 bytes to every entry.
+//
+// Those keys come from the group's randomKeys, which spares most records
+// the making and hashing of a key.
 func (g *Group) AddAnyKey(data []byte) int {
 	if g.keyEach {
-		var keyBuf [RandomKeyLen]byte
-		key := AppendRandomKey(keyBuf[:0])
-		pk := unsafe.String(&key[0], len(key)) // copied into the arena by add
-		return g.add(data, pk, aggregation.PartitionKeyHash(pk), false, false)
+		key := g.randomKeys.next()
+		pk := unsafe.String(&key.pk[0], RandomKeyLen) // copied into the arena by add
+		return g.add(data, pk, key.hash, false, false)
 	}
 	hash := aggregation.HashKey{Hi: rand.Uint64(), Lo: rand.Uint64()}
 	return g.add(data, "", hash, false, true)
+}
+
+// randomKeys is a pool of random partition keys, with their hashes, for
+// records sent alone without a key of their own. Making a key and its MD5
+// costs about as much as a small record's JSON; a key from the pool costs
+// a random number. Each record takes a key from a slot picked at random,
+// and one take in keyRenewEvery first replaces the slot's key with a new
+// one, so keys keep changing: every record's hash is uniform over the
+// hash key space, as a fresh key's is, and the keys in use are never a
+// fixed few that would favour some shards of a stream with many.
+type randomKeys struct {
+	slots [keyPoolSize]randomKey
+	takes uint32
+}
+
+type randomKey struct {
+	pk   [RandomKeyLen]byte
+	hash aggregation.HashKey
+	made bool
+}
+
+const (
+	keyPoolSize   = 256
+	keyRenewEvery = 8
+)
+
+// next returns a key from a slot picked at random, renewed first when the
+// slot is empty or the count of takes says so.
+func (k *randomKeys) next() *randomKey {
+	s := &k.slots[rand.Uint32N(keyPoolSize)]
+	k.takes++
+	if !s.made || k.takes%keyRenewEvery == 0 {
+		AppendRandomKey(s.pk[:0])
+		s.hash = aggregation.PartitionKeyHash(unsafe.String(&s.pk[0], RandomKeyLen))
+		s.made = true
+	}
+	return s
 }
 
 // Grow makes room for n more bytes of records (data and keys), so that a

@@ -298,8 +298,11 @@ func TestAnyKeyRecordAlone(t *testing.T) {
 		// ehk: sent with an explicit hash key; with aggregation off a
 		// record gets a random key of its own, routed by its MD5.
 		ehk bool
+		// pooled: keys come from the group's pool (randomKeys), where
+		// records may share one; else each record has a key of its own.
+		pooled bool
 	}{
-		{name: "aggregation off", mod: oneRecordPerEntry, size: 50},
+		{name: "aggregation off", mod: oneRecordPerEntry, size: 50, pooled: true},
 		{name: "too big to aggregate", mod: func(c *Config) { c.AggregateBatchSize = 1000 }, size: 2000, ehk: true},
 		{name: "newline format, too big", mod: func(c *Config) {
 			c.AggregationFormat = AggregationNewline
@@ -342,9 +345,14 @@ func TestAnyKeyRecordAlone(t *testing.T) {
 					}
 					keys[e.pk] = true
 				}
-				if len(f.sent) != n || len(keys) != n || f.outOfShard != 0 {
-					t.Errorf("%d entries, %d distinct keys, %d outside their shard; want %d, %d, 0",
-						len(f.sent), len(keys), f.outOfShard, n, n)
+				// 40 takes from 256 slots share a key about 3 times.
+				wantKeys := n
+				if tc.pooled {
+					wantKeys = n / 2
+				}
+				if len(f.sent) != n || len(keys) < wantKeys || f.outOfShard != 0 {
+					t.Errorf("%d entries, %d distinct keys, %d outside their shard; want %d, at least %d, 0",
+						len(f.sent), len(keys), f.outOfShard, n, wantKeys)
 				}
 			})
 		})
