@@ -63,13 +63,20 @@ func toCBOR(t *testing.T, body string) string {
 
 // generic is a decoded answer in a form where JSON and CBOR compare equal:
 // numbers as float64 (timestamps are tag 1 in CBOR, which fxamacker/cbor
-// reads as time.Time), byte strings base64.
+// reads as time.Time), byte strings base64. A key that is not a string
+// is named by its CBOR, which tells apart keys that print alike, such as
+// tag 11 of 1 and tag 11 of simple value 1.
 func generic(v any) any {
 	switch v := v.(type) {
 	case map[any]any:
 		m := map[string]any{}
 		for k, x := range v {
-			m[fmt.Sprintf("%T %v", k, k)] = generic(x)
+			name := fmt.Sprintf("%T %v", k, k)
+			if _, text := k.(string); !text {
+				b, _ := cbor.Marshal(k)
+				name = fmt.Sprintf("%T % x", k, b)
+			}
+			m[name] = generic(x)
 		}
 		return m
 	case map[string]any:
