@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,28 +64,30 @@ func toCBOR(t *testing.T, body string) string {
 
 // generic is a decoded answer in a form where JSON and CBOR compare equal:
 // numbers as float64 (timestamps are tag 1 in CBOR, which fxamacker/cbor
-// reads as time.Time), byte strings base64. A key that is not a string
-// is named by its CBOR, which tells apart keys that print alike, such as
-// tag 11 of 1 and tag 11 of simple value 1.
+// reads as time.Time), byte strings base64, maps as their members sorted.
+// A key that is not a string is named by its CBOR, which tells apart keys
+// that print alike, such as tag 11 of 1 and tag 11 of simple value 1; a
+// map may still hold keys of one name (NaNs, which never equal each
+// other), and the members keep them all.
 func generic(v any) any {
 	switch v := v.(type) {
 	case map[any]any:
-		m := map[string]any{}
+		m := make([]member, 0, len(v))
 		for k, x := range v {
 			name := fmt.Sprintf("%T %v", k, k)
 			if _, text := k.(string); !text {
 				b, _ := cbor.Marshal(k)
 				name = fmt.Sprintf("%T % x", k, b)
 			}
-			m[name] = generic(x)
+			m = append(m, member{name, generic(x)})
 		}
-		return m
+		return sortMembers(m)
 	case map[string]any:
-		m := map[string]any{}
+		m := make([]member, 0, len(v))
 		for k, x := range v {
-			m[fmt.Sprintf("%T %v", k, k)] = generic(x)
+			m = append(m, member{fmt.Sprintf("%T %v", k, k), generic(x)})
 		}
-		return m
+		return sortMembers(m)
 	case []any:
 		l := make([]any, len(v))
 		for i := range v {
@@ -102,6 +105,24 @@ func generic(v any) any {
 		return base64.StdEncoding.EncodeToString(v)
 	}
 	return v
+}
+
+// member is a map's member in generic's form.
+type member struct {
+	Name  string
+	Value any
+}
+
+// sortMembers sorts m by name, and members of one name by their printed
+// value.
+func sortMembers(m []member) []member {
+	slices.SortFunc(m, func(a, b member) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(fmt.Sprint(a.Value), fmt.Sprint(b.Value))
+	})
+	return m
 }
 
 // TestCBORAnswers: every operation answers a CBOR request in CBOR, with
