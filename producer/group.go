@@ -195,11 +195,10 @@ func AppendRandomKey(dst []byte) []byte {
 // share aggregates, all under one random key per aggregate, where records
 // added with distinct keys of their own (Add) would each go out alone.
 // With aggregation off (AggregateBatchCount 1) every record goes alone, so
-// it gets a random key of its own at once, which Kinesis routes by: an
-// explicit hash key would add 39 bytes to every entry.
-//
-// Those keys come from the group's randomKeys, which spares most records
-// the making and hashing of a key.
+// it gets a random key at once, which Kinesis routes by: an explicit hash
+// key would add 39 bytes to every entry. That key comes from the group's
+// randomKeys, which spares most records the making and hashing of a key;
+// records may share one, as records with random keys of their own may.
 func (g *Group) AddAnyKey(data []byte) int {
 	if g.keyEach {
 		key := g.randomKeys.next()
