@@ -64,7 +64,8 @@ func toCBOR(t *testing.T, body string) string {
 
 // generic is a decoded answer in a form where JSON and CBOR compare equal:
 // numbers as float64 (timestamps are tag 1 in CBOR, which fxamacker/cbor
-// reads as time.Time), byte strings base64, maps as their members sorted.
+// reads as time.Time), byte strings base64, maps as their members sorted,
+// tags with their content in this form.
 // A key that is not a string is named by its CBOR, which tells apart keys
 // that print alike, such as tag 11 of 1 and tag 11 of simple value 1; a
 // map may still hold keys of one name (NaNs, which never equal each
@@ -94,6 +95,8 @@ func generic(v any) any {
 			l[i] = generic(v[i])
 		}
 		return l
+	case cbor.Tag:
+		return cbor.Tag{Number: v.Number, Content: generic(v.Content)}
 	case time.Time:
 		// A timestamp under tag 1, to the millisecond the fake keeps.
 		return math.Round(float64(v.UnixNano())/1e6) / 1e3
@@ -252,6 +255,7 @@ func FuzzIndefinite(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte("\x9f\x01\x7f\x61a\xff\xff"))
 	f.Add([]byte("\x7f\x62\x30\x30\xff")) // a chunk of an indefinite string stays definite
+	f.Add([]byte("\xc6\xa2\xf9\x7e\x00\x01\xf9\x7e\x00\x02")) // a tag of a map of two NaN keys
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ind, err := fakekinesis.Indefinite(b)
 		if err != nil {
