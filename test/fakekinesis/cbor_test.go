@@ -254,7 +254,7 @@ func FuzzIndefinite(f *testing.F) {
 	b, _ := cbor.Marshal(map[string]any{"Records": []any{map[string]any{"Data": []byte("x"), "PartitionKey": "ü"}}, "n": -5})
 	f.Add(b)
 	f.Add([]byte("\x9f\x01\x7f\x61a\xff\xff"))
-	f.Add([]byte("\x7f\x62\x30\x30\xff")) // a chunk of an indefinite string stays definite
+	f.Add([]byte("\x7f\x62\x30\x30\xff"))                     // a chunk of an indefinite string stays definite
 	f.Add([]byte("\xc6\xa2\xf9\x7e\x00\x01\xf9\x7e\x00\x02")) // a tag of a map of two NaN keys
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ind, err := fakekinesis.Indefinite(b)
