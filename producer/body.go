@@ -258,14 +258,26 @@ func (s *bodyScratch) reserve(dst []byte, i int, e *entry, size int) []byte {
 // later: as base64 (encoded in place for an aggregate written into the
 // body), or as it is.
 func (s *bodyScratch) fill(body []byte, entries []*entry, asBase64 bool) {
+	s.place(body, entries)
+	s.sums = sumEntries(s.lanes, entries, s.sums)
+	s.encode(body, entries, asBase64)
+	s.later = s.later[:0]
+}
+
+// place points each aggregate written into body at its bytes there: the
+// body may have grown since reserve (keys longer escaped than counted).
+func (s *bodyScratch) place(body []byte, entries []*entry) {
 	for _, sl := range s.later {
 		if e := entries[sl.i]; sl.inBody {
-			// The body may have grown since (keys longer escaped than
-			// counted).
 			e.data = body[sl.end-e.dataLen : sl.end : sl.end]
 		}
 	}
-	s.sums = sumEntries(s.lanes, entries, s.sums)
+}
+
+// encode writes the data of every slot left for later, summed by now:
+// as base64 (in place for an aggregate written into the body), or as it
+// is.
+func (s *bodyScratch) encode(body []byte, entries []*entry, asBase64 bool) {
 	for _, sl := range s.later {
 		e := entries[sl.i]
 		switch {
@@ -276,7 +288,6 @@ func (s *bodyScratch) fill(body []byte, entries []*entry, asBase64 bool) {
 			copy(body[sl.end-len(e.data):sl.end], e.data)
 		}
 	}
-	s.later = s.later[:0]
 }
 
 // appendPutRecordsBody appends to dst the PutRecords request body for
@@ -285,43 +296,117 @@ func (s *bodyScratch) fill(body []byte, entries []*entry, asBase64 bool) {
 // are written into the body, and every aggregate is summed (s, nil for a
 // scratch of its own).
 func appendPutRecordsBody(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
+	return appendWholeBody(dst, WireJSON, streamName, entries, s)
+}
+
+// appendWholeBody appends the whole request body for entries in format,
+// the pieces a BodyStream writes in windows, written at once.
+func appendWholeBody(dst []byte, format WireFormat, streamName string, entries []*entry, s *bodyScratch) []byte {
 	s = s.begin()
-	n := len(`{"Records":[],"StreamName":""}`) + len(streamName)
-	for _, e := range entries {
-		n += len(`{"Data":"","ExplicitHashKey":"","PartitionKey":""},`) +
-			base64.StdEncoding.EncodedLen(e.sentLen()) + len(e.ehk) + len(e.pk)
-	}
-	if cap(dst)-len(dst) < n {
-		// Escaped keys may need more; append grows it then.
+	if n := bodyLenAbout(format, streamName, entries); cap(dst)-len(dst) < n {
+		// Escaped keys, or keys that are not UTF-8 in CBOR, may need
+		// more; append grows it then.
 		grown := make([]byte, len(dst), len(dst)+n)
 		copy(grown, dst)
 		dst = grown
 	}
-	dst = append(dst, `{"Records":[`...)
+	dst = appendBodyStart(dst, format, len(entries))
 	for i, e := range entries {
-		if i > 0 {
-			dst = append(dst, ',')
+		dst = appendBodyEntry(dst, format, i, e, s)
+	}
+	dst = appendBodyEnd(dst, format, streamName)
+	s.fill(dst, entries, format != WireCBOR)
+	return dst
+}
+
+// bodyLenAbout is the length of the body for entries in format, exact
+// unless keys need escaping (JSON) or are not UTF-8 (CBOR).
+func bodyLenAbout(format WireFormat, streamName string, entries []*entry) int {
+	if format == WireCBOR {
+		n := 1 + len(cborKeyRecords) + cborHeadLen(len(entries)) + len(cborKeyStreamName) + cborHeadLen(len(streamName)) + len(streamName)
+		for _, e := range entries {
+			dataLen := e.sentLen()
+			n += 1 + len(cborKeyData) + cborHeadLen(dataLen) + dataLen +
+				len(cborKeyPartitionKey) + cborHeadLen(len(e.pk)) + len(e.pk)
+			if e.ehk != "" {
+				n += len(cborKeyEHK) + cborHeadLen(len(e.ehk)) + len(e.ehk)
+			}
 		}
-		dst = append(dst, `{"Data":"`...)
-		if e.writesNow() {
-			dst = appendBase64(dst, e.data)
-		} else {
-			dst = s.reserve(dst, i, e, base64.StdEncoding.EncodedLen(e.sentLen()))
-		}
-		dst = append(dst, '"')
+		return n
+	}
+	n := len(`{"Records":[],"StreamName":""}`) + len(streamName)
+	for _, e := range entries {
+		n += len(`{"Data":"","PartitionKey":""},`) +
+			base64.StdEncoding.EncodedLen(e.sentLen()) + len(e.pk)
 		if e.ehk != "" {
-			dst = append(dst, `,"ExplicitHashKey":`...)
-			dst = appendJSONString(dst, e.ehk)
+			n += len(`,"ExplicitHashKey":""`) + len(e.ehk)
 		}
-		dst = append(dst, `,"PartitionKey":`...)
-		dst = appendJSONString(dst, e.pk)
-		dst = append(dst, '}')
+	}
+	return n
+}
+
+// appendBodyStart appends what comes before the first of n entries.
+func appendBodyStart(dst []byte, format WireFormat, n int) []byte {
+	if format == WireCBOR {
+		dst = append(dst, cborMap|2)
+		dst = append(dst, cborKeyRecords...)
+		return appendCBORHead(dst, cborArray, n)
+	}
+	return append(dst, `{"Records":[`...)
+}
+
+// appendBodyEntry appends entries[i], e: its data at once when complete
+// and at hand, or room for it that s fills in later.
+func appendBodyEntry(dst []byte, format WireFormat, i int, e *entry, s *bodyScratch) []byte {
+	if format == WireCBOR {
+		if e.ehk != "" {
+			dst = append(dst, cborMap|3)
+		} else {
+			dst = append(dst, cborMap|2)
+		}
+		dst = append(dst, cborKeyData...)
+		dataLen := e.sentLen()
+		dst = appendCBORHead(dst, cborBytes, dataLen)
+		if e.writesNow() {
+			dst = append(dst, e.data...)
+		} else {
+			dst = s.reserve(dst, i, e, dataLen)
+		}
+		if e.ehk != "" {
+			dst = append(dst, cborKeyEHK...)
+			dst = appendCBORText(dst, e.ehk)
+		}
+		dst = append(dst, cborKeyPartitionKey...)
+		return appendCBORText(dst, e.pk)
+	}
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `{"Data":"`...)
+	if e.writesNow() {
+		dst = appendBase64(dst, e.data)
+	} else {
+		dst = s.reserve(dst, i, e, base64.StdEncoding.EncodedLen(e.sentLen()))
+	}
+	dst = append(dst, '"')
+	if e.ehk != "" {
+		dst = append(dst, `,"ExplicitHashKey":`...)
+		dst = appendJSONString(dst, e.ehk)
+	}
+	dst = append(dst, `,"PartitionKey":`...)
+	dst = appendJSONString(dst, e.pk)
+	return append(dst, '}')
+}
+
+// appendBodyEnd appends what comes after the last entry.
+func appendBodyEnd(dst []byte, format WireFormat, streamName string) []byte {
+	if format == WireCBOR {
+		dst = append(dst, cborKeyStreamName...)
+		return appendCBORText(dst, streamName)
 	}
 	dst = append(dst, `],"StreamName":`...)
 	dst = appendJSONString(dst, streamName)
-	dst = append(dst, '}')
-	s.fill(dst, entries, true)
-	return dst
+	return append(dst, '}')
 }
 
 // appendJSONString appends s as a JSON string, escaped as the SDK's

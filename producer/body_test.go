@@ -223,52 +223,66 @@ func TestPutRecordsBodySigned(t *testing.T) {
 				t.Fatal(err)
 			}
 			sent := h.last()
-			if sent.contentLength != int64(len(body)) {
-				t.Errorf("Content-Length %d, body %d bytes", sent.contentLength, len(body))
-			}
-			signed := func(payload []byte) string {
-				req, err := http.NewRequest(sent.method, sent.url, bytes.NewReader(payload))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Host, req.ContentLength, req.Header = sent.host, sent.contentLength, sent.header.Clone()
-				req.Header.Del("Authorization")
-				at, err := time.Parse("20060102T150405Z", sent.header.Get("X-Amz-Date"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				sum := sha256.Sum256(payload)
-				creds := aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}
-				if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kinesis", "eu-west-1", at); err != nil {
-					t.Fatal(err)
-				}
-				return req.Header.Get("Authorization")
-			}
-			if got, want := sent.header.Get("Authorization"), signed(body); got != want {
-				t.Errorf("Authorization %q, signing the body gives %q", got, want)
-			}
-			if sdkOwn := signed([]byte(`{"Records":[],"StreamName":"logs"}`)); sent.header.Get("Authorization") == sdkOwn {
+			checkSigned(t, sent, body)
+			if sdkOwn := signatureOf(t, sent, []byte(`{"Records":[],"StreamName":"logs"}`)); sent.header.Get("Authorization") == sdkOwn {
 				t.Error("the signature is the one of the replaced serialisation")
 			}
 		})
 	}
 }
 
+// checkSigned fails t unless sent carries body's length and a SigV4
+// signature of it (the test client's credentials and region).
+func checkSigned(t *testing.T, sent capturedRequest, body []byte) {
+	t.Helper()
+	if sent.contentLength != int64(len(body)) {
+		t.Errorf("Content-Length %d, body %d bytes", sent.contentLength, len(body))
+	}
+	if got, want := sent.header.Get("Authorization"), signatureOf(t, sent, body); got != want {
+		t.Errorf("Authorization %q, signing the body gives %q", got, want)
+	}
+}
+
+// signatureOf is the Authorization header the SDK's signer gives sent's
+// request with payload as its body, at the time sent was signed.
+func signatureOf(t *testing.T, sent capturedRequest, payload []byte) string {
+	t.Helper()
+	req, err := http.NewRequest(sent.method, sent.url, bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host, req.ContentLength, req.Header = sent.host, sent.contentLength, sent.header.Clone()
+	req.Header.Del("Authorization")
+	at, err := time.Parse("20060102T150405Z", sent.header.Get("X-Amz-Date"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(payload)
+	creds := aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kinesis", "eu-west-1", at); err != nil {
+		t.Fatal(err)
+	}
+	return req.Header.Get("Authorization")
+}
+
 // TestProducerSendsBodies: a producer given a *kinesis.Client sends
 // written bodies, and every record arrives once with its key: aggregates
 // written at once (small) and when sent (minLazyAggregate or more).
 func TestProducerSendsBodies(t *testing.T) {
-	sizes := []struct{ aggSize, n int }{{300, 200}, {minLazyAggregate + 4<<10, 6000}}
+	sizes := []struct{ aggSize, n, pad int }{{300, 200, 0}, {minLazyAggregate + 4<<10, 6000, 0}, {minLazyAggregate + 4<<10, 6000, 100}}
 	for _, format := range formats {
 		for _, sz := range sizes {
-			t.Run(fmt.Sprintf("%s/aggregates of %d bytes", format, sz.aggSize), func(t *testing.T) {
-				testProducerSendsBodies(t, format, sz.aggSize, sz.n)
+			t.Run(fmt.Sprintf("%s/aggregates of %d bytes/records of %d+ bytes", format, sz.aggSize, sz.pad), func(t *testing.T) {
+				testProducerSendsBodies(t, format, sz.aggSize, sz.n, sz.pad)
 			})
 		}
 	}
 }
 
-func testProducerSendsBodies(t *testing.T, format AggregationFormat, aggSize, n int) {
+// testProducerSendsBodies sends n records, each recordData with pad bytes
+// after it; with pad, some bodies are large enough to be written in
+// windows (bodyStream).
+func testProducerSendsBodies(t *testing.T, format AggregationFormat, aggSize, n, pad int) {
 	h := &captureHTTP{}
 	p, err := New(&Config{StreamName: "logs", Client: captureClient(h), AggregationFormat: format, AggregateBatchSize: aggSize})
 	if err != nil {
@@ -280,15 +294,18 @@ func testProducerSendsBodies(t *testing.T, format AggregationFormat, aggSize, n 
 	p.Start()
 	g := p.NewGroup()
 	for i := range n {
-		g.Add([]byte(recordData(i)), fmt.Sprint("key-", i%3))
+		g.Add(fmt.Appendf(nil, "%s%*s", recordData(i), pad, ""), fmt.Sprint("key-", i%3))
 	}
 	putAllAndStop(t, p, g, n)
 	seen := map[string]int{}
+	largest := 0
 	for _, r := range h.reqs {
+		largest = max(largest, len(r.body))
+		checkSigned(t, r, r.body)
 		for _, rec := range decodeBody(t, r.body).Records {
 			if format == AggregationNewline {
 				for l := range strings.Lines(string(rec.Data)) {
-					seen[strings.TrimSuffix(l, "\n")]++
+					seen[strings.TrimRight(l, " \n")]++
 				}
 				continue
 			}
@@ -297,9 +314,12 @@ func testProducerSendsBodies(t *testing.T, format AggregationFormat, aggSize, n 
 				t.Fatal(err)
 			}
 			for _, r := range recs {
-				seen[string(r.Data)]++
+				seen[strings.TrimRight(string(r.Data), " ")]++
 			}
 		}
+	}
+	if streamed := largest > streamMinBody; streamed != (pad > 0) {
+		t.Errorf("largest body %d bytes: written in windows %v, want %v", largest, streamed, pad > 0)
 	}
 	for i := range n {
 		if seen[recordData(i)] != 1 {

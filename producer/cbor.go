@@ -118,50 +118,7 @@ const (
 // written yet are written into the body after their heads, and every
 // aggregate is summed (s, nil for a scratch of its own).
 func appendPutRecordsCBOR(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
-	s = s.begin()
-	n := 1 + len(cborKeyRecords) + cborHeadLen(len(entries)) + len(cborKeyStreamName) + cborHeadLen(len(streamName)) + len(streamName)
-	for _, e := range entries {
-		dataLen := e.sentLen()
-		n += 1 + len(cborKeyData) + cborHeadLen(dataLen) + dataLen +
-			len(cborKeyPartitionKey) + cborHeadLen(len(e.pk)) + len(e.pk)
-		if e.ehk != "" {
-			n += len(cborKeyEHK) + cborHeadLen(len(e.ehk)) + len(e.ehk)
-		}
-	}
-	if cap(dst)-len(dst) < n {
-		// Keys that are not UTF-8 may need more; append grows it then.
-		grown := make([]byte, len(dst), len(dst)+n)
-		copy(grown, dst)
-		dst = grown
-	}
-	dst = append(dst, cborMap|2)
-	dst = append(dst, cborKeyRecords...)
-	dst = appendCBORHead(dst, cborArray, len(entries))
-	for i, e := range entries {
-		if e.ehk != "" {
-			dst = append(dst, cborMap|3)
-		} else {
-			dst = append(dst, cborMap|2)
-		}
-		dst = append(dst, cborKeyData...)
-		dataLen := e.sentLen()
-		dst = appendCBORHead(dst, cborBytes, dataLen)
-		if e.writesNow() {
-			dst = append(dst, e.data...)
-		} else {
-			dst = s.reserve(dst, i, e, dataLen)
-		}
-		if e.ehk != "" {
-			dst = append(dst, cborKeyEHK...)
-			dst = appendCBORText(dst, e.ehk)
-		}
-		dst = append(dst, cborKeyPartitionKey...)
-		dst = appendCBORText(dst, e.pk)
-	}
-	dst = append(dst, cborKeyStreamName...)
-	dst = appendCBORText(dst, streamName)
-	s.fill(dst, entries, false)
-	return dst
+	return appendWholeBody(dst, WireCBOR, streamName, entries, s)
 }
 
 // errCBORTruncated is the error of CBOR input that ends inside an item.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -130,16 +131,39 @@ const putRecordsTarget = "Kinesis_20131202.PutRecords"
 var userAgent = "aws-sdk-go-v2/" + aws.SDKVersion + " api/kinesis#direct"
 
 func (d *directPutter) PutRecordsBody(ctx context.Context, streamName string, format WireFormat, body []byte) (*kinesis.PutRecordsOutput, error) {
+	var r bytes.Reader
+	return d.send(ctx, format, sha256.Sum256(body), int64(len(body)), func() io.Reader {
+		r.Reset(body)
+		return &r
+	}, nil)
+}
+
+// PutRecordsStream sends the body b writes, in windows: once for its
+// SHA-256, then again as each attempt sends it.
+func (d *directPutter) PutRecordsStream(ctx context.Context, _ string, format WireFormat, b *BodyStream) (*kinesis.PutRecordsOutput, error) {
+	sum, n := b.hash()
+	return d.send(ctx, format, sum, n, func() io.Reader {
+		b.rewind()
+		return b
+	}, b)
+}
+
+// send makes the call, attempts and waits as the retryer says, with the
+// body open gives for each attempt, of length n and SHA-256 sum. A body
+// that fails to be written (written) ends the call with its error.
+func (d *directPutter) send(ctx context.Context, format WireFormat, sum [sha256.Size]byte, n int64, open func() io.Reader, written *BodyStream) (*kinesis.PutRecordsOutput, error) {
 	contentType := jsonContentType
 	if format == WireCBOR {
 		contentType = cborContentType
 	}
-	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
 	for attempt := 1; ; attempt++ {
-		out, err := d.attempt(ctx, contentType, payloadHash, body)
+		out, err := d.attempt(ctx, contentType, payloadHash, n, open)
 		if err == nil {
 			return out, nil
+		}
+		if written != nil && written.failed() != nil {
+			return nil, written.failed()
 		}
 		err = &smithy.OperationError{ServiceID: kinesis.ServiceID, OperationName: "PutRecords", Err: err}
 		if attempt >= d.retryer.MaxAttempts() || ctx.Err() != nil || !d.retryer.IsErrorRetryable(err) {
@@ -163,8 +187,8 @@ func (d *directPutter) PutRecordsBody(ctx context.Context, streamName string, fo
 
 // attempt makes one signed request and reads its response. Its errors
 // are those the SDK's stack returns inside its *smithy.OperationError.
-func (d *directPutter) attempt(ctx context.Context, contentType, payloadHash string, body []byte) (*kinesis.PutRecordsOutput, error) {
-	b := &attemptBody{r: bytes.NewReader(body)}
+func (d *directPutter) attempt(ctx context.Context, contentType, payloadHash string, n int64, open func() io.Reader) (*kinesis.PutRecordsOutput, error) {
+	b := &attemptBody{r: open()}
 	// net/http may go on reading the body after Do returns (a failed or
 	// canceled attempt); the producer reuses it once the call returns.
 	defer b.Close()
@@ -172,7 +196,7 @@ func (d *directPutter) attempt(ctx context.Context, contentType, payloadHash str
 	if err != nil {
 		return nil, &smithy.SerializationError{Err: err}
 	}
-	req.ContentLength = int64(len(body))
+	req.ContentLength = n
 	for k, v := range d.headers {
 		req.Header[k] = append([]string(nil), v...) // the signer may add to them
 	}
@@ -212,10 +236,10 @@ var errBodyClosed = errors.New("producer: request body read after its attempt en
 
 // attemptBody is a request body that gives no byte once closed, and
 // whose Close waits for a read under way: after it, the producer may
-// reuse the bytes.
+// reuse the bytes, or write the next attempt's (BodyStream).
 type attemptBody struct {
 	mu     sync.Mutex
-	r      *bytes.Reader
+	r      io.Reader
 	closed bool
 }
 

@@ -89,9 +89,15 @@
 //	                                      Putter that is not a BodyPutter
 //	                                      only: a BodyPutter's are written
 //	                                      straight into its bodies)
-//	+ MaxConnections * 4/3*BatchSize      request bodies being sent or kept
+//	+ MaxConnections * (384 KiB + 4/3*MaxRecordSize)
+//	                                      request bodies being sent or kept
 //	                                      for reuse (2 once quiet for 20 s;
-//	                                      BodyPutter only)
+//	                                      BodyPutter only): a body of
+//	                                      256 KiB or less whole, a larger
+//	                                      one in windows of 128 KiB and one
+//	                                      entry as it is sent (StreamPutter;
+//	                                      a BodyPutter that is not one:
+//	                                      4/3*BatchSize, whole)
 //	+ 1.6 MiB                             the SIMD MD5 server's buffers, one
 //	                                      per process (KPL format)
 //
@@ -102,9 +108,9 @@
 // more distinct keys drain them into a request; free lists are capped.
 // (A Putter that is not a BodyPutter holds the serialised bodies itself:
 // the SDK needs as much for them.)
-// With the defaults and no shard map that is about 370 MiB plus 300 B per
-// record held, most of it requests of 5 MiB written and sent on all 24
-// connections at once; reached only when the buffer is full of
+// With the defaults and no shard map that is about 250 MiB plus 300 B per
+// record held (370 MiB when each of the 24 requests in flight held a
+// whole body of 5 MiB); reached only when the buffer is full of
 // aggregates and every connection busy.
 //
 // How the parts fit. One engine does the work, each rule in one place:
@@ -124,7 +130,8 @@
 //     its response, the send loop, and the shard map refresh (shards.go).
 //     body.go writes a JSON body, cbor.go a CBOR one (Config.WireFormat),
 //     straight from the entries when the client is a *kinesis.Client or
-//     another BodyPutter. An aggregate that waits as its encoder or its
+//     another BodyPutter; stream.go writes a large one in windows as it is
+//     sent (BodyStream), for a *kinesis.Client's own sender. An aggregate that waits as its encoder or its
 //     references is written once, into the body itself (bodyScratch); the
 //     MD5s of all the request's aggregates are summed there at once on
 //     SIMD lanes (sumEntries over aggregation.Lanes), and JSON's base64 is

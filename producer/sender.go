@@ -25,6 +25,7 @@ type request struct {
 	records []types.PutRecordsRequestEntry
 	result  RequestResult // for Config.Observe, reused
 	scratch bodyScratch
+	stream  BodyStream // a large body, written in windows (StreamPutter)
 }
 
 // idleKeptBodies is how many requests, each with its body buffer (up to
@@ -83,11 +84,17 @@ func (p *Producer) put(req *request) (out *kinesis.PutRecordsOutput, err error) 
 		// The aggregates are written straight into the body, and summed
 		// there.
 		req.scratch.lanes = p.lanes
-		if p.cfg.WireFormat == WireCBOR {
-			req.body = appendPutRecordsCBOR(req.body[:0], p.cfg.StreamName, req.entries, &req.scratch)
-		} else {
-			req.body = appendPutRecordsBody(req.body[:0], p.cfg.StreamName, req.entries, &req.scratch)
+		if sp, ok := p.bodies.(StreamPutter); ok && bodyLenAbout(p.cfg.WireFormat, p.cfg.StreamName, req.entries) > streamMinBody {
+			req.stream.begin(p.cfg.WireFormat, p.cfg.StreamName, req.entries, &req.scratch)
+			defer func() {
+				req.stream.end()
+				p.releaseAggregates(req.entries, nil)
+			}()
+			return safePut(func() (*kinesis.PutRecordsOutput, error) {
+				return sp.PutRecordsStream(ctx, p.cfg.StreamName, p.cfg.WireFormat, &req.stream)
+			})
 		}
+		req.body = appendWholeBody(req.body[:0], p.cfg.WireFormat, p.cfg.StreamName, req.entries, &req.scratch)
 		p.releaseAggregates(req.entries, nil)
 		return safePut(func() (*kinesis.PutRecordsOutput, error) {
 			return p.bodies.PutRecordsBody(ctx, p.cfg.StreamName, p.cfg.WireFormat, req.body)

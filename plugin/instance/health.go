@@ -126,10 +126,28 @@ type watchedBodyPutter struct {
 // way of sending bodies if it has one.
 func watch(next producer.Putter, h *health) producer.Putter {
 	w := watchedPutter{next: next, health: h}
-	if b := producer.BodyPutterOf(next); b != nil {
+	b := producer.BodyPutterOf(next)
+	if s, ok := b.(producer.StreamPutter); ok {
+		return watchedStreamPutter{watchedBodyPutter{w, b}, s}
+	}
+	if b != nil {
 		return watchedBodyPutter{w, b}
 	}
 	return w
+}
+
+// watchedStreamPutter is a watchedBodyPutter over a client that can also
+// send large bodies written as they go (producer.StreamPutter).
+type watchedStreamPutter struct {
+	watchedBodyPutter
+	stream producer.StreamPutter
+}
+
+func (w watchedStreamPutter) PutRecordsStream(ctx context.Context, stream string, format producer.WireFormat, body *producer.BodyStream) (*kinesis.PutRecordsOutput, error) {
+	id := w.health.begin()
+	out, err := w.stream.PutRecordsStream(ctx, stream, format, body)
+	w.health.end(id, err)
+	return out, err
 }
 
 func (w watchedBodyPutter) PutRecordsBody(ctx context.Context, stream string, format producer.WireFormat, body []byte) (*kinesis.PutRecordsOutput, error) {

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/producer"
 )
 
 // fakeClock is a clock a test moves by hand.
@@ -197,5 +201,49 @@ func TestWatchedPutterFeedsHealth(t *testing.T) {
 	}
 	if down, _ := h.failing(); down {
 		t.Fatal("still failing after a success")
+	}
+}
+
+// refusingHTTP is an HTTP client whose every request fails to connect.
+type refusingHTTP struct{ calls int }
+
+func (r *refusingHTTP) Do(*http.Request) (*http.Response, error) {
+	r.calls++
+	return nil, errors.New("dial tcp 127.0.0.1:9: connect: connection refused")
+}
+
+// TestWatchKeepsStreamedBodies: a watched *kinesis.Client still sends
+// large bodies as they are written (producer.StreamPutter), and those
+// calls feed the health too; a client that cannot is not made to look as
+// if it could.
+func TestWatchKeepsStreamedBodies(t *testing.T) {
+	c := &fakeClock{t: time.Unix(1000, 0)}
+	h := newHealth(time.Second, c.now)
+	if _, ok := watch(&fakeKinesis{}, h).(producer.StreamPutter); ok {
+		t.Fatal("a fake client is watched as a StreamPutter")
+	}
+	hc := &refusingHTTP{}
+	client := kinesis.New(kinesis.Options{
+		Region:       "eu-west-1",
+		Credentials:  aws.AnonymousCredentials{},
+		BaseEndpoint: aws.String("https://127.0.0.1:9"),
+		HTTPClient:   hc,
+		Retryer:      aws.NopRetryer{},
+	})
+	w, ok := watch(client, h).(producer.StreamPutter)
+	if !ok {
+		t.Fatal("a watched *kinesis.Client is not a StreamPutter")
+	}
+	for range 2 {
+		if _, err := w.PutRecordsStream(context.Background(), "s", producer.WireCBOR, new(producer.BodyStream)); err == nil {
+			t.Fatal("a refused request succeeded")
+		}
+	}
+	if hc.calls != 2 {
+		t.Fatalf("%d requests, want 2", hc.calls)
+	}
+	c.add(time.Second)
+	if down, _ := h.failing(); !down {
+		t.Fatal("two refused streamed requests and a window without success: not failing")
 	}
 }

@@ -1,0 +1,192 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
+)
+
+// streamEntries makes n entries of every kind a request holds, from seed:
+// plain records, newline aggregates, KPL aggregates written when built
+// (unsummed until sent) and KPL aggregates that wait as their encoders,
+// some over streamWindow, some with explicit hash keys and keys to escape.
+func streamEntries(seed uint64, n int) []*entry {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	data := func(max int) []byte {
+		b := make([]byte, 1+rng.IntN(max))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	entries := make([]*entry, 0, n)
+	for i := range n {
+		pk := fmt.Sprintf("key-%d", i)
+		if i%7 == 3 {
+			pk = "quote\" \u2028 \xff"
+		}
+		ehk := ""
+		if i%5 == 0 {
+			ehk = fmt.Sprint(rng.Uint64())
+		}
+		max := 4 << 10
+		if i%11 == 10 {
+			max = streamWindow + 40<<10 // a window of its own
+		}
+		var refs []recRef
+		for range 1 + rng.IntN(6) {
+			refs = append(refs, recRef{rec: append([]byte("k"), data(max/4)...), pkLen: 1})
+		}
+		encode := func() *aggregation.Encoder {
+			enc := new(aggregation.Encoder)
+			for j := range refs {
+				enc.AddShared(refs[j].partitionKey(), ehk, refs[j].data())
+			}
+			return enc
+		}
+		e := &entry{refs: refs, shard: -1}
+		switch i % 4 {
+		case 0:
+			e = &entry{data: data(max), pk: pk, ehk: ehk}
+		case 1:
+			e.build(nil, true, pk, ehk, false)
+		case 2:
+			e.build(encode(), false, pk, ehk, false) // written now if small
+		case 3:
+			e.enc, e.pk, e.ehk = encode(), pk, ehk
+			e.dataLen = e.enc.Size()
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// readRandomly reads r to its end in reads of random sizes.
+func readRandomly(t *testing.T, rng *rand.Rand, r io.Reader) []byte {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf[:1+rng.IntN(len(buf))])
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestBodyStreamMatchesWholeBody: a body written in windows is, byte for
+// byte and at every attempt (a rewind after a partial one too), the body
+// written at once, its hash and length are those of that body, and the
+// entries are left as a whole body's writing leaves them: usable again,
+// no aggregate pointing into a window.
+func TestBodyStreamMatchesWholeBody(t *testing.T) {
+	lanes := aggregation.OpenLanes()
+	defer lanes.Close()
+	for _, format := range []WireFormat{WireJSON, WireCBOR} {
+		for _, withLanes := range []bool{false, true} {
+			for seed := range uint64(3) {
+				t.Run(fmt.Sprintf("%s/lanes=%v/seed=%d", format, withLanes, seed), func(t *testing.T) {
+					n := []int{1, 40, 500}[seed]
+					want := appendWholeBody(nil, format, `str"eam`, streamEntries(seed, n), nil)
+					entries := streamEntries(seed, n)
+					var s bodyScratch
+					if withLanes {
+						s.lanes = lanes
+					}
+					var b BodyStream
+					b.begin(format, `str"eam`, entries, &s)
+					sum, size := b.hash()
+					if size != int64(len(want)) || sum != sha256.Sum256(want) {
+						t.Fatalf("hash of %d bytes, want the %d bytes of the whole body's", size, len(want))
+					}
+					rng := rand.New(rand.NewPCG(seed, 2))
+					for attempt := range 3 {
+						b.rewind()
+						if attempt == 1 {
+							part := make([]byte, len(want)/2)
+							if _, err := io.ReadFull(&b, part); err != nil || !bytes.Equal(part, want[:len(part)]) {
+								t.Fatalf("first half read: %v, equal %v", err, bytes.Equal(part, want[:len(part)]))
+							}
+							b.rewind()
+						}
+						if got := readRandomly(t, rng, &b); !bytes.Equal(got, want) {
+							t.Fatalf("attempt %d: %d bytes differ from the whole body's %d", attempt, len(got), len(want))
+						}
+					}
+					b.end()
+					for i, e := range entries {
+						if e.aggregate() && e.data != nil {
+							t.Fatalf("entry %d still points at a window", i)
+						}
+					}
+					if again := appendWholeBody(nil, format, `str"eam`, entries, nil); !bytes.Equal(again, want) {
+						t.Fatal("the entries written whole after the stream differ")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestDirectPutterStreams: a large body goes out in windows, signed over
+// the whole, with its length, and the same at every attempt.
+func TestDirectPutterStreams(t *testing.T) {
+	for _, format := range []WireFormat{WireJSON, WireCBOR} {
+		t.Run(format.String(), func(t *testing.T) {
+			want := appendWholeBody(nil, format, "logs", streamEntries(7, 300), nil)
+			if len(want) <= streamMinBody {
+				t.Fatalf("a body of %d bytes is not streamed", len(want))
+			}
+			h := &captureHTTP{failFirst: 1}
+			d, err := newDirectPutter(captureClient(h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b BodyStream
+			b.begin(format, "logs", streamEntries(7, 300), new(bodyScratch))
+			defer b.end()
+			_, err = d.PutRecordsStream(context.Background(), "logs", format, &b)
+			if format == WireJSON && err != nil {
+				t.Fatal(err)
+			}
+			if len(h.reqs) != 2 {
+				t.Fatalf("%d requests, want 2 (one failed, then one that succeeds)", len(h.reqs))
+			}
+			for _, r := range h.reqs {
+				if !bytes.Equal(r.body, want) {
+					t.Fatalf("sent %d bytes, not the whole body's %d", len(r.body), len(want))
+				}
+				checkSigned(t, r, want)
+			}
+		})
+	}
+}
+
+// TestBodyStreamPanic: a panic while a window is written (on net/http's
+// goroutine, where nothing else would recover it) ends the body with an
+// error, read after read.
+func TestBodyStreamPanic(t *testing.T) {
+	bad := &entry{newline: true, refs: []recRef{{rec: []byte("k"), pkLen: 5}}, dataLen: 10, pk: "k"}
+	var b BodyStream
+	b.begin(WireCBOR, "logs", []*entry{bad}, new(bodyScratch))
+	defer b.end()
+	_, err := io.ReadAll(&b)
+	var pe *panicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("read gave %v, want the panic as an error", err)
+	}
+	if _, err := b.Read(make([]byte, 8)); !errors.Is(err, b.failed()) || err == nil {
+		t.Fatalf("a read after the panic gave %v", err)
+	}
+}
