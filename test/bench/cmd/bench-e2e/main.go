@@ -61,7 +61,8 @@ type options struct {
 	keep      bool
 	goOptions []string // extra options of this plugin's rows, "key value"
 	rows      []string
-	rounds    int // times every row runs, round after round
+	rounds    int    // times every row runs, round after round
+	memBuf    string // tail's Mem_Buf_Limit; empty: none
 }
 
 func main() {
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the run folders (each Fluent Bit's log and configuration) even when every row passed")
 	fs.StringVar(&o.perfDir, "perf", "", "record each Fluent Bit run with `perf record -e cpu-clock -g` into this `folder` (adds sampling overhead to the figures)")
 	fs.IntVar(&o.rounds, "rounds", 1, "run the rows this many times, one round after another, and report each row's median (ratios are taken within each round)")
+	fs.StringVar(&o.memBuf, "mem-buf-limit", "", "give tail this `Mem_Buf_Limit` (for example 8M), so that Fluent Bit's queue of chunks stays small and peak RSS shows the outputs' own memory; empty: none")
 	goOptions := fs.String("go-options", "", "extra options for this plugin's rows, `key value[,key value...]` (for example \"request_max_size 1MiB\")")
 	rowList := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(rowIDs(), ","))
 	if err := fs.Parse(args); err != nil {
@@ -297,7 +299,7 @@ func runRow(ctx context.Context, o options, r row, input, work string, cert *ben
 	if r.kind == "go" {
 		r.output = append(slices.Clip(r.output), o.goOptions...)
 	}
-	if err := writeConfig(dir, cfgPath, inDir, httpPort, r, fake, cert); err != nil {
+	if err := writeConfig(dir, cfgPath, inDir, o.memBuf, httpPort, r, fake, cert); err != nil {
 		res.err = err
 		return res
 	}
@@ -419,13 +421,16 @@ const serviceAndInput = `[SERVICE]
 `
 
 // writeConfig writes the row's Fluent Bit configuration.
-func writeConfig(dir, path, inDir string, httpPort int, r row, fake *bench.Fake, cert *bench.Certificate) error {
+func writeConfig(dir, path, inDir, memBuf string, httpPort int, r row, fake *bench.Fake, cert *bench.Certificate) error {
 	parsersPath := filepath.Join(dir, "parsers.conf")
 	if err := os.WriteFile(parsersPath, []byte(parsers), 0o644); err != nil {
 		return err
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, serviceAndInput, parsersPath, httpPort, inDir)
+	if memBuf != "" {
+		fmt.Fprintf(&b, "    Mem_Buf_Limit     %s\n", memBuf)
+	}
 	b.WriteString("\n[OUTPUT]\n    Match *\n")
 	line := func(k, v string) { fmt.Fprintf(&b, "    %-12s %s\n", k, v) }
 	switch r.kind {
@@ -766,6 +771,9 @@ func render(o options, version string, rounds [][]result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Fluent Bit %s pinned to CPU %s, `tail` + JSON parser over %d records of %d B, TLS to the fake Kinesis (%d shards) on another CPU; %s, %s, %s.\n\n",
 		version, o.fbCPU, o.records, o.size, o.shards, runtime.GOARCH, cpuModel(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	if o.memBuf != "" {
+		fmt.Fprintf(&b, "`tail` has `Mem_Buf_Limit %s`: it pauses while Fluent Bit holds that much of its chunks, so peak RSS is mostly the output's own.\n\n", o.memBuf)
+	}
 	perRound := len(rounds) > 1
 	header := []string{"output", "CPU µs/record", "own share (minus null)", "share vs C", "records/s", "peak RSS", "complete", "fake's CPU µs/record"}
 	if perRound {
