@@ -330,7 +330,8 @@ func testProducerSendsBodies(t *testing.T, format AggregationFormat, aggSize, n,
 
 // FuzzPutRecordsBody: for any keys and data, the written body is byte for
 // byte the SDK's, whether its aggregates were written before or are
-// written in it, and encoding/json reads it.
+// written in it, at once or in windows (BodyStream), and encoding/json
+// reads it.
 func FuzzPutRecordsBody(f *testing.F) {
 	f.Add("stream", "key", "", []byte("data"))
 	f.Add("s\"\\", "k\x00\x7f\u2028", "123", []byte{0, 255})
@@ -345,6 +346,8 @@ func FuzzPutRecordsBody(f *testing.F) {
 		if direct := appendPutRecordsBody(nil, stream, inPlace, nil); !bytes.Equal(direct, body) {
 			t.Fatalf("body with the aggregates written in place differs:\n%q\n%q", direct, body)
 		}
+		streamed, _ := fuzzBodyEntries(pk, ehk, data)
+		checkStreamed(t, WireJSON, stream, streamed, body)
 		decodeBody(t, body)
 	})
 }

@@ -577,7 +577,8 @@ func TestProducerCBOR(t *testing.T) {
 
 // FuzzPutRecordsCBOR: for any keys and data, fxamacker/cbor reads the body
 // as the entries and writes the same bytes for them, and the body is the
-// same whether its aggregates were written before or are written in it.
+// same whether its aggregates were written before or are written in it,
+// at once or in windows (BodyStream).
 func FuzzPutRecordsCBOR(f *testing.F) {
 	f.Add("stream", "key", "", []byte("data"))
 	f.Add("s\"\\", "k\x00\x7f\u2028", "123", []byte{0, 255})
@@ -590,6 +591,8 @@ func FuzzPutRecordsCBOR(f *testing.F) {
 		if direct := appendPutRecordsCBOR(nil, stream, inPlace, nil); !bytes.Equal(direct, body) {
 			t.Fatalf("body with the aggregates written in place differs:\n%q\n%q", direct, body)
 		}
+		streamed, _ := fuzzBodyEntries(pk, ehk, data)
+		checkStreamed(t, WireCBOR, stream, streamed, body)
 	})
 }
 

@@ -190,3 +190,18 @@ func TestBodyStreamPanic(t *testing.T) {
 		t.Fatalf("a read after the panic gave %v", err)
 	}
 }
+
+// checkStreamed fails t unless entries written as a BodyStream, read in
+// pieces of random sizes, are want, with want's hash and length.
+func checkStreamed(t *testing.T, format WireFormat, stream string, entries []*entry, want []byte) {
+	t.Helper()
+	var b BodyStream
+	b.begin(format, stream, entries, new(bodyScratch))
+	defer b.end()
+	if sum, n := b.hash(); n != int64(len(want)) || sum != sha256.Sum256(want) {
+		t.Fatalf("streamed body's hash of %d bytes differs from the whole body's (%d bytes)", n, len(want))
+	}
+	if got := readRandomly(t, rand.New(rand.NewPCG(uint64(len(want)), 3)), &b); !bytes.Equal(got, want) {
+		t.Fatalf("streamed body differs:\n%q\n%q", got, want)
+	}
+}
