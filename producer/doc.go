@@ -89,12 +89,12 @@
 //	                                      Putter that is not a BodyPutter
 //	                                      only: a BodyPutter's are written
 //	                                      straight into its bodies)
-//	+ MaxConnections * (384 KiB + 4/3*MaxRecordSize)
+//	+ MaxConnections * (512 KiB + 4/3*MaxRecordSize)
 //	                                      request bodies being sent or kept
 //	                                      for reuse (2 once quiet for 20 s;
 //	                                      BodyPutter only): a body of
-//	                                      256 KiB or less whole, a larger
-//	                                      one in windows of 128 KiB and one
+//	                                      1 MiB or less whole, a larger one
+//	                                      in windows of 512 KiB and one
 //	                                      entry as it is sent (StreamPutter;
 //	                                      a BodyPutter that is not one:
 //	                                      4/3*BatchSize, whole)
