@@ -269,7 +269,7 @@ func signatureOf(t *testing.T, sent capturedRequest, payload []byte) string {
 // written bodies, and every record arrives once with its key: aggregates
 // written at once (small) and when sent (minLazyAggregate or more).
 func TestProducerSendsBodies(t *testing.T) {
-	sizes := []struct{ aggSize, n, pad int }{{300, 200, 0}, {minLazyAggregate + 4<<10, 6000, 0}, {minLazyAggregate + 4<<10, 6000, 300}}
+	sizes := []struct{ aggSize, n, pad int }{{300, 200, 0}, {minLazyAggregate + 4<<10, 4000, 0}, {minLazyAggregate + 4<<10, 6000, 300}}
 	for _, format := range formats {
 		for _, sz := range sizes {
 			t.Run(fmt.Sprintf("%s/aggregates of %d bytes/records of %d+ bytes", format, sz.aggSize, sz.pad), func(t *testing.T) {

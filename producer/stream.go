@@ -11,19 +11,23 @@ import (
 
 // A request body is written whole into one buffer only when it is small
 // (bodyLenAbout at most streamMinBody). A larger one is written in
-// windows of about streamWindow bytes (BodyStream), twice: once for its
-// SHA-256, which SigV4 signs before a byte is sent, and once more while
-// net/http sends it. So a request in flight holds a window, not its body
-// (up to BatchSize, 5 MiB by default): the records' bytes stay in their
-// groups, where they are anyway, and a flush in flight no longer holds
-// them twice. The second writing costs a copy of each byte (and for JSON
-// its base64 again). A window holds about ten aggregates of the default
-// 50 KiB, so that their MD5s still share SIMD lanes: with windows of
-// 128 KiB, two or three aggregates each, the first writing cost a fifth
-// more CPU per record in JSON.
+// windows (BodyStream), twice: once for its SHA-256, which SigV4 signs
+// before a byte is sent, and once more while net/http sends it. So a
+// request in flight holds a window, not its body (up to BatchSize, 5 MiB
+// by default): the records' bytes stay in their groups, where they are
+// anyway, and a flush in flight no longer holds them twice. The second
+// writing costs a copy of each byte (and for JSON its base64 again).
+//
+// A window ends after streamWindow bytes, unless aggregates that need
+// their MD5 are in it: then it takes streamLaneAggregates of them (or
+// streamMaxWindow bytes), so that their MD5s still share SIMD lanes.
+// Windows of 128 KiB, two or three aggregates of the default 50 KiB each,
+// made JSON cost a fifth more CPU per record.
 const (
-	streamMinBody = 1 << 20
-	streamWindow  = 512 << 10
+	streamMinBody        = 128 << 10
+	streamWindow         = 64 << 10
+	streamMaxWindow      = 1 << 20
+	streamLaneAggregates = 8
 )
 
 // BodyStream is the body of one large request, written in windows as it
@@ -106,9 +110,13 @@ func (b *BodyStream) more() bool {
 		w = appendBodyStart(w, b.format, len(b.entries))
 		b.started = true
 	}
-	first := b.next
-	for b.next < len(b.entries) && (b.next == first || len(w) < streamWindow) {
-		w = appendBodyEntry(w, b.format, b.next, b.entries[b.next], b.s)
+	first, summing := b.next, 0
+	for b.next < len(b.entries) && (b.next == first || !windowFull(len(w), summing)) {
+		e := b.entries[b.next]
+		if e.enc != nil || e.unsummed {
+			summing++
+		}
+		w = appendBodyEntry(w, b.format, b.next, e, b.s)
 		b.next++
 	}
 	if b.next == len(b.entries) {
@@ -136,6 +144,12 @@ func (b *BodyStream) more() bool {
 	}
 	s.encode(w, b.entries, b.format != WireCBOR)
 	return true
+}
+
+// windowFull reports whether a window of n bytes, with summing aggregates
+// that need their MD5, ends.
+func windowFull(n, summing int) bool {
+	return n >= streamMaxWindow || n >= streamWindow && (summing == 0 || summing >= streamLaneAggregates)
 }
 
 // release forgets the bytes of the aggregates written into the window:
