@@ -176,22 +176,7 @@ func BenchmarkRequestBody(b *testing.B) {
 	const aggregates, perAggregate, size = 100, 400, 100
 	lanes := aggregation.OpenLanes()
 	defer lanes.Close()
-	var entries []*entry
-	for i := range aggregates {
-		e := &entry{shard: -1}
-		enc := new(aggregation.Encoder)
-		for j := range perAggregate {
-			data := bytes.Repeat([]byte{byte('a' + j%26)}, size)
-			pk := fmt.Sprint("key-", i, "-", j)
-			e.refs = append(e.refs, recRef{rec: append([]byte(pk), data...), pkLen: uint16(len(pk))})
-			enc.AddShared(pk, "", e.refs[j].data())
-		}
-		e.build(enc, false, "key", "", false)
-		if !e.aggregate() {
-			b.Fatal("the aggregates do not wait as their encoders")
-		}
-		entries = append(entries, e)
-	}
+	entries := lazyAggregates(b, aggregates, perAggregate, size)
 	formats := []struct {
 		name  string
 		write func(dst []byte, stream string, entries []*entry, s *bodyScratch) []byte
@@ -224,4 +209,26 @@ func BenchmarkRequestBody(b *testing.B) {
 			})
 		}
 	}
+}
+
+// lazyAggregates makes n KPL aggregates of perAggregate records of size
+// bytes each, waiting as their encoders.
+func lazyAggregates(b *testing.B, n, perAggregate, size int) []*entry {
+	var entries []*entry
+	for i := range n {
+		e := &entry{shard: -1}
+		enc := new(aggregation.Encoder)
+		for j := range perAggregate {
+			data := bytes.Repeat([]byte{byte('a' + j%26)}, size)
+			pk := fmt.Sprint("key-", i, "-", j)
+			e.refs = append(e.refs, recRef{rec: append([]byte(pk), data...), pkLen: uint16(len(pk))})
+			enc.AddShared(pk, "", e.refs[j].data())
+		}
+		e.build(enc, false, "key", "", false)
+		if !e.aggregate() {
+			b.Fatal("the aggregates do not wait as their encoders")
+		}
+		entries = append(entries, e)
+	}
+	return entries
 }
