@@ -154,7 +154,9 @@ func (p *Producer) Start() {
 		return
 	}
 	p.state = stateStarted
-	if p.cfg.AggregationFormat == AggregationKPL {
+	if p.cfg.AggregationFormat == AggregationKPL && p.cfg.AggregateBatchCount > 1 {
+		// Without aggregates (one record each, sent plain) nothing is
+		// summed: the SIMD server's buffers (1.6 MiB) are not needed.
 		p.lanes = openLanes()
 	}
 	p.nextFlush = p.now() + int64(p.cfg.FlushInterval)

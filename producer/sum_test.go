@@ -2,6 +2,7 @@ package producer
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -143,5 +144,32 @@ func TestAggregatorDrainSummed(t *testing.T) {
 	}
 	if recs, err := aggregation.Deaggregate(req.Entry.Data, "", ""); err != nil || len(recs) != 5 {
 		t.Fatalf("Drain's aggregate: %d records, %v", len(recs), err)
+	}
+}
+
+// TestLanesOnlyForAggregates: the SIMD MD5 server's share is opened only
+// by a producer that makes KPL aggregates; one that sends every record
+// plain (AggregateBatchCount 1) or joins them with newlines sums nothing.
+func TestLanesOnlyForAggregates(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		set   func(*Config)
+		lanes bool
+	}{
+		{"KPL", func(*Config) {}, true},
+		{"one record each", func(c *Config) { c.AggregateBatchCount = 1 }, false},
+		{"newline", func(c *Config) { c.AggregationFormat = AggregationNewline }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opened := 0
+			openLanes = func() *aggregation.Lanes { opened++; return nil }
+			t.Cleanup(func() { openLanes = noLanes })
+			p := newTestProducer(t, newFake(2), tc.set)
+			p.Start()
+			defer p.Stop(context.Background())
+			if got := opened == 1; got != tc.lanes {
+				t.Fatalf("lanes opened %d times, want opened %v", opened, tc.lanes)
+			}
+		})
 	}
 }
