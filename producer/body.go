@@ -191,8 +191,8 @@ const maxPooledResponse = 256 << 10
 
 var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// bodyScratch is what writing a request body (appendPutRecordsBody,
-// appendPutRecordsCBOR) reuses from one request to the next. A body
+// bodyScratch is what writing a request body (appendWholeBody, or a
+// BodyStream) reuses from one request to the next. A body
 // writer writes each entry's data at once when its bytes are at hand and
 // complete; it leaves room (reserve) for the data of an aggregate still to
 // write or to sum, writes the aggregates not written yet into the body
@@ -290,15 +290,6 @@ func (s *bodyScratch) encode(body []byte, entries []*entry, asBase64 bool) {
 	}
 }
 
-// appendPutRecordsBody appends to dst the PutRecords request body for
-// entries of streamName: the JSON the SDK writes for the same
-// PutRecordsInput, data in standard base64. Aggregates not written yet
-// are written into the body, and every aggregate is summed (s, nil for a
-// scratch of its own).
-func appendPutRecordsBody(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
-	return appendWholeBody(dst, WireJSON, streamName, entries, s)
-}
-
 // appendWholeBody appends the whole request body for entries in format,
 // the pieces a BodyStream writes in windows, written at once.
 func appendWholeBody(dst []byte, format WireFormat, streamName string, entries []*entry, s *bodyScratch) []byte {
@@ -323,16 +314,7 @@ func appendWholeBody(dst []byte, format WireFormat, streamName string, entries [
 // unless keys need escaping (JSON) or are not UTF-8 (CBOR).
 func bodyLenAbout(format WireFormat, streamName string, entries []*entry) int {
 	if format == WireCBOR {
-		n := 1 + len(cborKeyRecords) + cborHeadLen(len(entries)) + len(cborKeyStreamName) + cborHeadLen(len(streamName)) + len(streamName)
-		for _, e := range entries {
-			dataLen := e.sentLen()
-			n += 1 + len(cborKeyData) + cborHeadLen(dataLen) + dataLen +
-				len(cborKeyPartitionKey) + cborHeadLen(len(e.pk)) + len(e.pk)
-			if e.ehk != "" {
-				n += len(cborKeyEHK) + cborHeadLen(len(e.ehk)) + len(e.ehk)
-			}
-		}
-		return n
+		return cborBodyLenAbout(streamName, entries)
 	}
 	n := len(`{"Records":[],"StreamName":""}`) + len(streamName)
 	for _, e := range entries {
@@ -345,12 +327,14 @@ func bodyLenAbout(format WireFormat, streamName string, entries []*entry) int {
 	return n
 }
 
+// The pieces of a body: its start, each entry, its end. In JSON they are
+// the awsJson1.1 body the SDK writes for the same PutRecordsInput, data in
+// standard base64; in CBOR, the same members (cbor.go).
+
 // appendBodyStart appends what comes before the first of n entries.
 func appendBodyStart(dst []byte, format WireFormat, n int) []byte {
 	if format == WireCBOR {
-		dst = append(dst, cborMap|2)
-		dst = append(dst, cborKeyRecords...)
-		return appendCBORHead(dst, cborArray, n)
+		return appendCBORBodyStart(dst, n)
 	}
 	return append(dst, `{"Records":[`...)
 }
@@ -359,25 +343,7 @@ func appendBodyStart(dst []byte, format WireFormat, n int) []byte {
 // and at hand, or room for it that s fills in later.
 func appendBodyEntry(dst []byte, format WireFormat, i int, e *entry, s *bodyScratch) []byte {
 	if format == WireCBOR {
-		if e.ehk != "" {
-			dst = append(dst, cborMap|3)
-		} else {
-			dst = append(dst, cborMap|2)
-		}
-		dst = append(dst, cborKeyData...)
-		dataLen := e.sentLen()
-		dst = appendCBORHead(dst, cborBytes, dataLen)
-		if e.writesNow() {
-			dst = append(dst, e.data...)
-		} else {
-			dst = s.reserve(dst, i, e, dataLen)
-		}
-		if e.ehk != "" {
-			dst = append(dst, cborKeyEHK...)
-			dst = appendCBORText(dst, e.ehk)
-		}
-		dst = append(dst, cborKeyPartitionKey...)
-		return appendCBORText(dst, e.pk)
+		return appendCBORBodyEntry(dst, i, e, s)
 	}
 	if i > 0 {
 		dst = append(dst, ',')
@@ -401,8 +367,7 @@ func appendBodyEntry(dst []byte, format WireFormat, i int, e *entry, s *bodyScra
 // appendBodyEnd appends what comes after the last entry.
 func appendBodyEnd(dst []byte, format WireFormat, streamName string) []byte {
 	if format == WireCBOR {
-		dst = append(dst, cborKeyStreamName...)
-		return appendCBORText(dst, streamName)
+		return appendCBORBodyEnd(dst, streamName)
 	}
 	dst = append(dst, `],"StreamName":`...)
 	dst = appendJSONString(dst, streamName)

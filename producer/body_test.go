@@ -351,3 +351,9 @@ func FuzzPutRecordsBody(f *testing.F) {
 		decodeBody(t, body)
 	})
 }
+
+// appendPutRecordsBody is the JSON body for entries of streamName, written
+// whole (s, nil for a scratch of its own).
+func appendPutRecordsBody(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
+	return appendWholeBody(dst, WireJSON, streamName, entries, s)
+}

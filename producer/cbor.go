@@ -111,14 +111,60 @@ const (
 	cborKeyStreamName   = "\x6aStreamName"
 )
 
-// appendPutRecordsCBOR appends to dst the PutRecords request body for
-// entries of streamName in CBOR: {"Records": [{"Data": bytes,
-// "ExplicitHashKey": text (when set), "PartitionKey": text}],
-// "StreamName": text}, every length definite and shortest. Aggregates not
-// written yet are written into the body after their heads, and every
-// aggregate is summed (s, nil for a scratch of its own).
-func appendPutRecordsCBOR(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
-	return appendWholeBody(dst, WireCBOR, streamName, entries, s)
+// A PutRecords request body in CBOR, written in the pieces of body.go:
+// {"Records": [{"Data": bytes, "ExplicitHashKey": text (when set),
+// "PartitionKey": text}], "StreamName": text}, every length definite and
+// shortest.
+
+// cborBodyLenAbout is the length of the CBOR body for entries, exact
+// unless keys are not UTF-8.
+func cborBodyLenAbout(streamName string, entries []*entry) int {
+	n := 1 + len(cborKeyRecords) + cborHeadLen(len(entries)) + len(cborKeyStreamName) + cborHeadLen(len(streamName)) + len(streamName)
+	for _, e := range entries {
+		dataLen := e.sentLen()
+		n += 1 + len(cborKeyData) + cborHeadLen(dataLen) + dataLen +
+			len(cborKeyPartitionKey) + cborHeadLen(len(e.pk)) + len(e.pk)
+		if e.ehk != "" {
+			n += len(cborKeyEHK) + cborHeadLen(len(e.ehk)) + len(e.ehk)
+		}
+	}
+	return n
+}
+
+// appendCBORBodyStart appends what comes before the first of n entries.
+func appendCBORBodyStart(dst []byte, n int) []byte {
+	dst = append(dst, cborMap|2)
+	dst = append(dst, cborKeyRecords...)
+	return appendCBORHead(dst, cborArray, n)
+}
+
+// appendCBORBodyEntry appends entries[i], e, as appendBodyEntry does.
+func appendCBORBodyEntry(dst []byte, i int, e *entry, s *bodyScratch) []byte {
+	if e.ehk != "" {
+		dst = append(dst, cborMap|3)
+	} else {
+		dst = append(dst, cborMap|2)
+	}
+	dst = append(dst, cborKeyData...)
+	dataLen := e.sentLen()
+	dst = appendCBORHead(dst, cborBytes, dataLen)
+	if e.writesNow() {
+		dst = append(dst, e.data...)
+	} else {
+		dst = s.reserve(dst, i, e, dataLen)
+	}
+	if e.ehk != "" {
+		dst = append(dst, cborKeyEHK...)
+		dst = appendCBORText(dst, e.ehk)
+	}
+	dst = append(dst, cborKeyPartitionKey...)
+	return appendCBORText(dst, e.pk)
+}
+
+// appendCBORBodyEnd appends what comes after the last entry.
+func appendCBORBodyEnd(dst []byte, streamName string) []byte {
+	dst = append(dst, cborKeyStreamName...)
+	return appendCBORText(dst, streamName)
 }
 
 // errCBORTruncated is the error of CBOR input that ends inside an item.

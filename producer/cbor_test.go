@@ -659,3 +659,9 @@ func FuzzDecodeErrorCBOR(f *testing.F) {
 		}
 	})
 }
+
+// appendPutRecordsCBOR is the CBOR body for entries of streamName, written
+// whole (s, nil for a scratch of its own).
+func appendPutRecordsCBOR(dst []byte, streamName string, entries []*entry, s *bodyScratch) []byte {
+	return appendWholeBody(dst, WireCBOR, streamName, entries, s)
+}

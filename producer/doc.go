@@ -128,14 +128,16 @@
 //     over a new map, and deciding aggregates stored on another shard.
 //   - sender.go: the workers that build a PutRecords request and read
 //     its response, the send loop, and the shard map refresh (shards.go).
-//     body.go writes a JSON body, cbor.go a CBOR one (Config.WireFormat),
-//     straight from the entries when the client is a *kinesis.Client or
-//     another BodyPutter; stream.go writes a large one in windows as it is
-//     sent (BodyStream), for a *kinesis.Client's own sender. An aggregate that waits as its encoder or its
-//     references is written once, into the body itself (bodyScratch); the
-//     MD5s of all the request's aggregates are summed there at once on
-//     SIMD lanes (sumEntries over aggregation.Lanes), and JSON's base64 is
-//     then encoded over them in place.
+//     body.go writes a request body (Config.WireFormat: JSON there, CBOR
+//     in cbor.go) straight from the entries when the client is a
+//     *kinesis.Client or another BodyPutter: whole when small, in windows
+//     as it is sent when large (stream.go, BodyStream; a
+//     *kinesis.Client's own sender only). An aggregate that waits as its
+//     encoder or its references is written into the body itself
+//     (bodyScratch), once per writing; the MD5s of the aggregates written
+//     together are summed there at once on SIMD lanes (sumEntries over
+//     aggregation.Lanes), and JSON's base64 is then encoded over them in
+//     place.
 //   - direct.go: sends such a body to the client's endpoint, signed with
 //     its credentials, without the SDK's per-call middleware.
 //   - cbor.go and jsonresponse.go: read a successful response without the

@@ -131,15 +131,16 @@ func (b *BodyStream) more() bool {
 	s := b.s
 	s.place(w, b.entries)
 	if b.hashed {
+		// The first writing summed every aggregate of the request: those
+		// written into it again take the MD5s kept then.
 		for _, sl := range s.later {
 			if e := b.entries[sl.i]; sl.inBody && e.unsummed {
 				copy(e.data[len(e.data)-md5.Size:], b.sums[sl.i][:])
 				e.unsummed = false
 			}
 		}
-	}
-	s.sums = sumEntries(s.lanes, b.entries, s.sums)
-	if !b.hashed {
+	} else {
+		s.sums = sumEntries(s.lanes, b.entries, s.sums)
 		for _, sl := range s.later {
 			if e := b.entries[sl.i]; sl.inBody && e.enc != nil {
 				copy(b.sums[sl.i][:], e.data[len(e.data)-md5.Size:])
