@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -93,4 +94,60 @@ func FuzzServe(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzPutRecordsJSON holds readPutRecordsJSON to encoding/json: whatever it
+// reads, the library reads without error into the same value. Bodies it
+// leaves to the library need nothing more.
+func FuzzPutRecordsJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"StreamName":"s","Records":[{"Data":"AAEC","PartitionKey":"a","ExplicitHashKey":"1"}]}`,
+		"{ \"Records\" : [ {\"PartitionKey\":\"k\",\"Data\":\"\"} ] ,\n\"StreamARN\":\"arn:aws:kinesis:us-east-1:000000000000:stream/s\" }",
+		`{"StreamName":"s","Records":[]}`,
+		`{"StreamName":"s","Records":[{}]}`,
+		`{}`,
+		`{"StreamName":"s","streamname":"t","Records":[{"Data":"AA=="}]}`,
+		`{"StreamName":"s","Records":[{"Data":"AA="}]}`,
+		`{"StreamName":"s","Records":[{"Data":"AA==","Data":"AQ=="}]}`,
+		`{"StreamName":"s\u0041","Records":null}`,
+		`{"StreamName":"s","Records":[{"PartitionKey":"€","Data":"AA=="}]} x`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast putRecordsInput
+		if !readPutRecordsJSON(body, &fast) {
+			return
+		}
+		var lib putRecordsInput
+		if err := json.Unmarshal(body, &lib); err != nil {
+			t.Fatalf("read %q, which encoding/json rejects: %v", body, err)
+		}
+		if !reflect.DeepEqual(fast, lib) {
+			t.Fatalf("read %q as %+v, encoding/json as %+v", body, fast, lib)
+		}
+	})
+}
+
+// TestPutRecordsJSONReadsPlainBodies: the bodies producers send are read
+// without the library, and the rest are left to it.
+func TestPutRecordsJSONReadsPlainBodies(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"StreamName":"s","Records":[{"Data":"AAEC","PartitionKey":"a","ExplicitHashKey":"1"}]}`:                    true,
+		`{"Records":[{"PartitionKey":"k","Data":""}],"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s"}`: true,
+		"{\n \"StreamName\": \"s\",\n \"Records\": [ ]\n}\n":                                                         true,
+		`{"StreamName":"s","Records":[{"PartitionKey":"€","Data":"AA=="}]}`:                                          false, // not ASCII
+		`{"StreamName":"s\u0041","Records":[]}`:                                                                      false, // an escape
+		`{"StreamName":"s","Records":null}`:                                                                          false,
+		`{"StreamName":"s","Records":[],"Records":[]}`:                                                               false, // twice
+		`{"streamName":"s","Records":[]}`:                                                                            false, // the library matches any case
+		`{"StreamName":"s","Records":[{"Data":"AA"}]}`:                                                               false, // unpadded
+		`{"StreamName":"s","Records":[{"Data":"AA==","PartitionKey":1}]}`:                                            false,
+		`{"StreamName":"s","Records":[]}]`:                                                                           false,
+	} {
+		var in putRecordsInput
+		if got := readPutRecordsJSON([]byte(body), &in); got != want {
+			t.Errorf("readPutRecordsJSON(%q) = %v, want %v", body, got, want)
+		}
+	}
 }
