@@ -8,14 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
-	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 )
 
@@ -62,114 +58,4 @@ func NewCertificate(dir string) (*Certificate, error) {
 		return nil, err
 	}
 	return &Certificate{CAFile: caFile, TLS: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}, nil
-}
-
-// Front terminates TLS on a listener and splices each connection's
-// plaintext to a backend (the fake's plain HTTP address), so the fake
-// serves HTTPS without knowing it.
-type Front struct {
-	ln      net.Listener
-	backend string
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closed  bool
-}
-
-// NewFront listens on addr ("127.0.0.1:0", or "127.0.0.1:443" for clients
-// that dial only 443) with cert, forwarding to backend ("127.0.0.1:port").
-func NewFront(addr, backend string, cert tls.Certificate) (*Front, error) {
-	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		return nil, fmt.Errorf("TLS front: listen on %s: %w", addr, err)
-	}
-	f := &Front{ln: ln, backend: backend, conns: map[net.Conn]struct{}{}}
-	f.wg.Add(1)
-	go f.serve()
-	return f, nil
-}
-
-// Addr is the address the front listens on.
-func (f *Front) Addr() *net.TCPAddr { return f.ln.Addr().(*net.TCPAddr) }
-
-func (f *Front) serve() {
-	defer f.wg.Done()
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			return // closed
-		}
-		if !f.track(c) {
-			c.Close()
-			return
-		}
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer f.untrack(c)
-			f.splice(c)
-		}()
-	}
-}
-
-func (f *Front) track(c net.Conn) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
-	f.conns[c] = struct{}{}
-	return true
-}
-
-func (f *Front) untrack(c net.Conn) {
-	f.mu.Lock()
-	delete(f.conns, c)
-	f.mu.Unlock()
-	c.Close()
-}
-
-// splice copies both ways until either side closes.
-func (f *Front) splice(c net.Conn) {
-	b, err := net.Dial("tcp", f.backend)
-	if err != nil {
-		return
-	}
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		b.Close()
-		return
-	}
-	f.conns[b] = struct{}{}
-	f.mu.Unlock()
-	defer f.untrack(b)
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		// Whichever side stops first ends the pair.
-		dst.Close()
-		src.Close()
-		done <- struct{}{}
-	}
-	go pipe(b, c)
-	pipe(c, b)
-	<-done
-}
-
-// Close stops listening, closes every connection and waits for the
-// splicing goroutines.
-func (f *Front) Close() error {
-	f.mu.Lock()
-	f.closed = true
-	err := f.ln.Close()
-	for c := range f.conns {
-		c.Close()
-	}
-	f.mu.Unlock()
-	f.wg.Wait()
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
-	return err
 }

@@ -2,6 +2,7 @@ package fakekinesis
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -203,6 +204,11 @@ func (s *Server) storeLocked(st *stream, sh *shard, e putRecordsEntry, responseL
 	r := Record{ShardID: sh.id, SequenceNumber: seq, PartitionKey: *e.PartitionKey, Data: e.Data, ResponseLost: responseLost}
 	if e.ExplicitHashKey != nil {
 		r.ExplicitHashKey = *e.ExplicitHashKey
+	}
+	if len(st.records) == cap(st.records) {
+		// Double: append grows a large slice by a quarter, which copied a
+		// long run's records four times over.
+		st.records = slices.Grow(st.records, max(len(st.records), 1024))
 	}
 	st.records = append(st.records, r)
 	s.stats.EntriesAccepted++

@@ -1,6 +1,8 @@
 package fakekinesis
 
 import (
+	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +32,8 @@ type Server struct {
 	maxRecordBytes  int
 	clock           func() time.Time
 	indefinite      bool // CBOR answers with indefinite lengths
+	listenAddr      string
+	tlsConfig       *tls.Config // serve HTTPS; nil: plain HTTP
 
 	takeMu    sync.Mutex // serialises TakeUserRecords
 	mu        sync.Mutex
@@ -63,17 +68,34 @@ func WithMaxRecordBytes(n int) Option { return func(s *Server) { s.maxRecordByte
 // timed by the real clock all the same.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.clock = now } }
 
-// New starts a Server on a free port of 127.0.0.1. Close it when done.
+// WithTLS serves HTTPS with cert on addr ("127.0.0.1:443" for clients
+// that dial only 443) instead of plain HTTP on a free port; URL then
+// starts with https. The benchmarks use it, as clients reach Kinesis.
+func WithTLS(addr string, cert tls.Certificate) Option {
+	return func(s *Server) {
+		s.listenAddr = addr
+		s.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	}
+}
+
+// New starts a Server on a free port of 127.0.0.1 (or as WithTLS says).
+// Close it when done.
 func New(opts ...Option) (*Server, error) {
 	s, err := newUnstarted(opts...)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	scheme, ln := "http://", net.Listener(nil)
+	if s.tlsConfig != nil {
+		scheme = "https://"
+		ln, err = tls.Listen("tcp", s.listenAddr, s.tlsConfig)
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fakekinesis: listen: %w", err)
 	}
-	s.url = "http://" + ln.Addr().String()
+	s.url = scheme + ln.Addr().String()
 	go func() {
 		defer close(s.served)
 		_ = s.http.Serve(ln) // returns http.ErrServerClosed after Close
@@ -192,7 +214,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// A body larger than any valid request (base64 of the request limit plus
 	// room for keys and JSON) is cut off and answered as malformed.
 	limit := int64(s.maxRequestBytes)/3*4 + 4<<20
-	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	buf := bodyBuffers.Get().(*[]byte)
+	defer bodyBuffers.Put(buf)
+	body, readErr := readBody(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit, *buf)
+	*buf = body[:0]
 
 	op, known := "", false
 	if target, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix); ok {
@@ -296,4 +321,23 @@ func AccessKeyID(auth string) string {
 	}
 	key, _, _ := strings.Cut(rest, "/")
 	return key
+}
+
+// bodyBuffers keeps request bodies' buffers for the next request: every
+// decoder copies what it keeps, and a fresh buffer per request had the
+// fake spend a fifth of its time faulting in new pages.
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// readBody reads a request body whole into buf (grown as needed), at once
+// when it declares a length within limit (net/http stops reading there):
+// growing a step at a time copies a large body several times.
+func readBody(r io.Reader, declared, limit int64, buf []byte) ([]byte, error) {
+	if declared <= 0 || declared > limit {
+		b := bytes.NewBuffer(buf[:0])
+		_, err := b.ReadFrom(r)
+		return b.Bytes(), err
+	}
+	b := slices.Grow(buf[:0], int(declared))[:declared]
+	n, err := io.ReadFull(r, b)
+	return b[:n], err
 }

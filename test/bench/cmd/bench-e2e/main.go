@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +64,7 @@ type options struct {
 	rows      []string
 	rounds    int    // times every row runs, round after round
 	memBuf    string // tail's Mem_Buf_Limit; empty: none
+	profile   string // this command's CPU profile (the fake, its TLS, the tally); empty: none
 }
 
 func main() {
@@ -90,6 +92,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.perfDir, "perf", "", "record each Fluent Bit run with `perf record -e cpu-clock -g` into this `folder` (adds sampling overhead to the figures)")
 	fs.IntVar(&o.rounds, "rounds", 1, "run the rows this many times, one round after another, and report each row's median (ratios are taken within each round)")
 	fs.StringVar(&o.memBuf, "mem-buf-limit", "", "give tail this `Mem_Buf_Limit` (for example 8M), so that Fluent Bit's queue of chunks stays small and peak RSS shows the outputs' own memory; empty: none")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write this command's CPU profile (the fake, its TLS and the tally of records, for every row) to this `file`")
 	goOptions := fs.String("go-options", "", "extra options for this plugin's rows, `key value[,key value...]` (for example \"request_max_size 1MiB\")")
 	rowList := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(rowIDs(), ","))
 	if err := fs.Parse(args); err != nil {
@@ -143,6 +146,18 @@ func run(ctx context.Context, args []string) error {
 	cert, err := bench.NewCertificate(work)
 	if err != nil {
 		return fmt.Errorf("certificate: %w", err)
+	}
+
+	if o.profile != "" {
+		f, err := os.Create(o.profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
 	var rounds [][]result
