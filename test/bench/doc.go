@@ -6,7 +6,7 @@
 // (cmd/bench-e2e, `make bench-e2e`).
 //
 // It drives the fake only through package fakekinesis's exported API and
-// fronts it with TLS in the same process, so that clients verify a real
+// has it serve HTTPS (fakekinesis.WithTLS), so that clients verify a real
 // certificate chain exactly as they would against AWS. It must not import
 // the producer: what it measures must not know how it is built.
 package bench
