@@ -251,6 +251,26 @@ func TestProcReaders(t *testing.T) {
 			t.Fatalf("CPU time stayed at %v", cpu0)
 		}
 	}
+	// ThreadsCPU counts in nanoseconds: a little spinning moves it.
+	t0, err := bench.ThreadsCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		t1, err := bench.ThreadsCPU(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if t1 > t0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("threads' CPU time stayed at %v", t0)
+		}
+	}
+	if _, err := bench.ThreadsCPU(-1); err == nil {
+		t.Errorf("ThreadsCPU(-1) succeeded")
+	}
 	if rss, err := bench.PeakRSS(pid); err != nil || rss < 1<<20 {
 		t.Errorf("PeakRSS = %d, %v", rss, err)
 	}

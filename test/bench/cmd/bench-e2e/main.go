@@ -62,9 +62,10 @@ type options struct {
 	keep      bool
 	goOptions []string // extra options of this plugin's rows, "key value"
 	rows      []string
-	rounds    int    // times every row runs, round after round
-	memBuf    string // tail's Mem_Buf_Limit; empty: none
-	profile   string // this command's CPU profile (the fake, its TLS, the tally); empty: none
+	rounds    int           // times every row runs, round after round
+	memBuf    string        // tail's Mem_Buf_Limit; empty: none
+	profile   string        // this command's CPU profile (the fake, its TLS, the tally); empty: none
+	idle      time.Duration // write one record a second for this long instead of the whole input at once
 }
 
 func main() {
@@ -93,6 +94,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.rounds, "rounds", 1, "run the rows this many times, one round after another, and report each row's median (ratios are taken within each round)")
 	fs.StringVar(&o.memBuf, "mem-buf-limit", "", "give tail this `Mem_Buf_Limit` (for example 8M), so that Fluent Bit's queue of chunks stays small and peak RSS shows the outputs' own memory; empty: none")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write this command's CPU profile (the fake, its TLS and the tally of records, for every row) to this `file`")
+	fs.DurationVar(&o.idle, "idle", 0, "measure an idle Fluent Bit instead: `tail` gets one record a second for this long (for example 60s), and the table gives each row's CPU and peak RSS over that time")
 	goOptions := fs.String("go-options", "", "extra options for this plugin's rows, `key value[,key value...]` (for example \"request_max_size 1MiB\")")
 	rowList := fs.String("rows", "", "comma-separated row ids to run (default all): "+strings.Join(rowIDs(), ","))
 	if err := fs.Parse(args); err != nil {
@@ -103,6 +105,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if o.fluentBit == "" {
 		return errors.New("-fluent-bit is required")
+	}
+	if o.idle > 0 {
+		o.records = int(o.idle / time.Second)
 	}
 	if o.records < 1 || o.shards < 1 || o.rounds < 1 {
 		return errors.New("-records, -shards and -rounds must be positive")
@@ -191,6 +196,9 @@ func run(ctx context.Context, args []string) error {
 		rounds = append(rounds, results)
 	}
 	table := render(o, version, rounds)
+	if o.idle > 0 {
+		table = renderIdle(o, version, rounds)
+	}
 	fmt.Print(table)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
@@ -261,7 +269,8 @@ type result struct {
 	records int
 	rate    float64
 	peakRSS int64
-	tally   *bench.Tally // nil for null
+	wall    time.Duration // from the first record written to the last flushed
+	tally   *bench.Tally  // nil for null
 	detail  string
 	err     error
 }
@@ -331,7 +340,11 @@ func runRow(ctx context.Context, o options, r row, input, work string, cert *ben
 		res.err = err
 		return res
 	}
-	cpu0, err := bench.ProcCPU(pid)
+	procCPU := bench.ProcCPU
+	if o.idle > 0 {
+		procCPU = bench.ThreadsCPU // an idle run takes a few 10 ms ticks
+	}
+	cpu0, err := procCPU(pid)
 	if err != nil {
 		res.err = err
 		return res
@@ -356,14 +369,24 @@ func runRow(ctx context.Context, o options, r row, input, work string, cert *ben
 		defer stopPerf()
 	}
 	inPath := filepath.Join(inDir, "records.log")
-	reading := watchReading(pid, inPath, input)
-	defer reading.stop()
-	if err := linkInput(input, inPath); err != nil {
-		res.err = err
-		return res
+	start := time.Now()
+	var reading *readClock
+	if o.idle > 0 {
+		if err := trickle(ctx, input, inPath); err != nil {
+			res.err = err
+			return res
+		}
+	} else {
+		reading = watchReading(pid, inPath, input)
+		defer reading.stop()
+		if err := linkInput(input, inPath); err != nil {
+			res.err = err
+			return res
+		}
 	}
 	flushed, err := waitFlushed(ctx, fb, metrics, o.records)
-	cpu1, cerr := bench.ProcCPU(pid)
+	res.wall = time.Since(start)
+	cpu1, cerr := procCPU(pid)
 	self1, serr := bench.ProcCPU(os.Getpid())
 	rss, rerr := bench.PeakRSS(pid)
 	res.fakeCPU = self1 - self0
@@ -376,8 +399,11 @@ func runRow(ctx context.Context, o options, r row, input, work string, cert *ben
 	// Null flushes everything at its flush ticks, and Fluent Bit's metrics
 	// move too seldom to time the input: its rate is that at which tail
 	// read the file.
-	first, last := reading.stop()
-	span := last.Sub(first)
+	var span time.Duration
+	if reading != nil {
+		first, last := reading.stop()
+		span = last.Sub(first)
+	}
 	if arrivals != nil {
 		first, last := arrivals.stop()
 		span = last.Sub(first)
@@ -760,6 +786,33 @@ func startPerf(pid int, out string) (func(), error) {
 }
 
 // linkInput puts the generated file where tail looks, without copying it.
+// trickle appends the lines of src to dst one a second, the first at
+// once, as an application that logs now and then.
+func trickle(ctx context.Context, src, dst string) error {
+	in, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for line := range bytes.Lines(in) {
+		if _, err := out.Write(line); err != nil {
+			return err
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 func linkInput(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
@@ -920,4 +973,62 @@ func cpuModel() string {
 		}
 	}
 	return fmt.Sprintf("%d × %s", count, model)
+}
+
+// renderIdle is the table of an -idle run: each row's CPU over the run, as
+// a share of one core and against the C output's, and its peak RSS.
+func renderIdle(o options, version string, rounds [][]result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Fluent Bit %s pinned to CPU %s, `tail` + JSON parser, one record of %d B a second for %s, TLS to the fake Kinesis (%d shards) on another CPU; %s, %s, %s. "+
+		"Figures are medians of %d rounds (peak RSS: the highest); ratios are taken within each round.\n\n",
+		version, o.fbCPU, o.size, o.idle, o.shards, runtime.GOARCH, cpuModel(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), len(rounds))
+	b.WriteString("CPU is the on-CPU time of Fluent Bit's threads (schedstat), from the first record written to the last flushed.\n\n")
+	b.WriteString("| output | CPU over the run | share of one core | CPU vs C | per round | peak RSS | RSS minus C's | complete |\n")
+	b.WriteString(strings.Repeat("|---", 8) + "|\n")
+	for i, r := range rounds[0] {
+		var cpu, core, ratios []float64
+		var peak, cPeak int64
+		complete := "yes"
+		for k, results := range rounds {
+			if i >= len(results) {
+				continue
+			}
+			x := results[i]
+			if !x.complete() {
+				complete = "no: " + x.detail
+				if x.err != nil {
+					complete = "no: " + oneLine(x.err)
+				}
+				continue
+			}
+			cpu = append(cpu, float64(x.cpu.Milliseconds()))
+			core = append(core, 100*x.cpu.Seconds()/x.wall.Seconds())
+			peak = max(peak, x.peakRSS)
+			if c := firstOK(rounds[k], "c"); c != nil {
+				cPeak = max(cPeak, c.peakRSS)
+				if x.kind != "c" && c.cpu > 0 {
+					ratios = append(ratios, x.cpu.Seconds()/c.cpu.Seconds())
+				}
+			}
+		}
+		if len(cpu) == 0 {
+			fmt.Fprintf(&b, "| %s | – | – | – | – | – | – | %s |\n", r.name, complete)
+			continue
+		}
+		ratio, each, overC := "–", "–", "–"
+		if len(ratios) > 0 {
+			ratio = fmt.Sprintf("%.2fx", median(ratios))
+			parts := make([]string, len(ratios))
+			for j, x := range ratios {
+				parts[j] = fmt.Sprintf("%.2f", x)
+			}
+			each = strings.Join(parts, ", ")
+		}
+		if cPeak > 0 && r.kind != "c" {
+			overC = fmt.Sprintf("%+.0f MB", float64(peak-cPeak)/(1<<20))
+		}
+		fmt.Fprintf(&b, "| %s | %.0f ms | %.2f %% | %s | %s | %d MB | %s | %s |\n",
+			r.name, median(cpu), median(core), ratio, each, peak>>20, overC, complete)
+	}
+	return b.String()
 }
