@@ -906,18 +906,11 @@ func summarize(name string, runs []result, rounds [][]result) []string {
 	if len(us) == 0 {
 		return []string{name, "–", "–", "–", "–", "–", "–", "no: " + strings.Join(failures, "; "), "–"}
 	}
-	share, ratio, each := "–", "–", "–"
+	share := "–"
 	if len(shares) > 0 {
 		share = fmt.Sprintf("%.2f", median(shares))
 	}
-	if len(ratios) > 0 {
-		ratio = fmt.Sprintf("%.2fx", median(ratios))
-		parts := make([]string, len(ratios))
-		for i, x := range ratios {
-			parts[i] = fmt.Sprintf("%.2f", x)
-		}
-		each = strings.Join(parts, ", ")
-	}
+	ratio, each := ratioCells(ratios)
 	complete := "yes"
 	switch {
 	case len(failures) > 0:
@@ -927,6 +920,19 @@ func summarize(name string, runs []result, rounds [][]result) []string {
 	}
 	return []string{name, fmt.Sprintf("%.2f", median(us)), share, ratio, each,
 		fmt.Sprintf("%.0fk", median(rates)/1000), fmt.Sprintf("%d MB", peak>>20), complete, fmt.Sprintf("%.2f", median(fakeUS))}
+}
+
+// ratioCells are the cells of a row's ratios to C, one per round: their
+// median, and each ("–" for none).
+func ratioCells(ratios []float64) (med, each string) {
+	if len(ratios) == 0 {
+		return "–", "–"
+	}
+	parts := make([]string, len(ratios))
+	for i, x := range ratios {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return fmt.Sprintf("%.2fx", median(ratios)), strings.Join(parts, ", ")
 }
 
 // median of xs, which must not be empty: the middle value, or the mean of
@@ -1015,15 +1021,8 @@ func renderIdle(o options, version string, rounds [][]result) string {
 			fmt.Fprintf(&b, "| %s | – | – | – | – | – | – | %s |\n", r.name, complete)
 			continue
 		}
-		ratio, each, overC := "–", "–", "–"
-		if len(ratios) > 0 {
-			ratio = fmt.Sprintf("%.2fx", median(ratios))
-			parts := make([]string, len(ratios))
-			for j, x := range ratios {
-				parts[j] = fmt.Sprintf("%.2f", x)
-			}
-			each = strings.Join(parts, ", ")
-		}
+		ratio, each := ratioCells(ratios)
+		overC := "–"
 		if cPeak > 0 && r.kind != "c" {
 			overC = fmt.Sprintf("%+.0f MB", float64(peak-cPeak)/(1<<20))
 		}
