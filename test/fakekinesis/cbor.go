@@ -69,6 +69,11 @@ func (f wire) decode(body []byte, v any) error {
 // encode writes v, one of the response types, which cannot fail to encode.
 func (f wire) encode(v any) []byte {
 	if !f.cbor {
+		if out, ok := v.(putRecordsOutput); ok {
+			if b, ok := appendPutRecordsOutputJSON(nil, out); ok {
+				return b
+			}
+		}
 		b, _ := json.Marshal(v)
 		return b
 	}

@@ -2,7 +2,9 @@ package fakekinesis
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -148,6 +150,57 @@ func TestPutRecordsJSONReadsPlainBodies(t *testing.T) {
 		var in putRecordsInput
 		if got := readPutRecordsJSON([]byte(body), &in); got != want {
 			t.Errorf("readPutRecordsJSON(%q) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+// TestPutRecordsOutputJSONMatchesLibrary: the hand-written answer is
+// json.Marshal's, byte for byte, or is left to it.
+func TestPutRecordsOutputJSONMatchesLibrary(t *testing.T) {
+	for _, out := range []putRecordsOutput{
+		{Records: []putRecordsResultEntry{}, EncryptionType: "NONE"},
+		{EncryptionType: "NONE"}, // Records null
+		{FailedRecordCount: 2, EncryptionType: "NONE", Records: []putRecordsResultEntry{
+			{SequenceNumber: sequenceNumber(1), ShardId: "shardId-000000000001"},
+			{ErrorCode: codeThroughput, ErrorMessage: throughputExceeded("shardId-000000000002", "my.stream_1")},
+			{ErrorCode: codeInternalFailure, ErrorMessage: internalFailureMessage},
+		}},
+		{Records: []putRecordsResultEntry{{ErrorCode: "x", ErrorMessage: "a <b> & \"c\""}}},
+		{Records: []putRecordsResultEntry{{ErrorMessage: "é"}}},
+		{Records: []putRecordsResultEntry{{ShardId: "tab\there"}}},
+	} {
+		want, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendPutRecordsOutputJSON(nil, out)
+		if ok && string(got) != string(want) {
+			t.Errorf("wrote %s, json.Marshal %s", got, want)
+		}
+		if plain := !bytes.ContainsAny(want, `\é`); ok != plain {
+			t.Errorf("%s: written by hand %v, want %v", want, ok, plain)
+		}
+		if got := (wire{}).encode(out); string(got) != string(want) {
+			t.Errorf("encode wrote %s, json.Marshal %s", got, want)
+		}
+	}
+	for _, n := range []uint64{0, 1, 42, 1<<64 - 1} {
+		if got, want := sequenceNumber(n), fmt.Sprintf("49%054d", n); got != want {
+			t.Errorf("sequenceNumber(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
+
+// TestPlainWord: every byte value, in every place of a word of plain bytes.
+func TestPlainWord(t *testing.T) {
+	for c := range 256 {
+		want := c >= 0x20 && c < 0x7f && c != '\\'
+		for i := range 8 {
+			w := []byte("aaaaaaaa")
+			w[i] = byte(c)
+			if got := plainWord(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+			}
 		}
 	}
 }
