@@ -167,19 +167,26 @@ func run(ctx context.Context, args []string) error {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
+	var runnable []row
+	for _, r := range rows() {
+		if o.rows != nil && !slices.Contains(o.rows, r.id) {
+			continue
+		}
+		if r.needs != "" && !hasOption(r.needs) {
+			fmt.Fprintf(os.Stderr, "%s: skipped, the plugin has no %q option\n", r.name, r.needs)
+			continue
+		}
+		runnable = append(runnable, r)
+	}
 	var rounds [][]result
 	for round := range o.rounds {
-		var results []result
-		for _, r := range rows() {
-			if o.rows != nil && !slices.Contains(o.rows, r.id) {
-				continue
-			}
-			if r.needs != "" && !hasOption(r.needs) {
-				if round == 0 {
-					fmt.Fprintf(os.Stderr, "%s: skipped, the plugin has no %q option\n", r.name, r.needs)
-				}
-				continue
-			}
+		// Each round starts one row further on, so that no row always runs
+		// last, when a machine slowed by a long run (some VMs do) would
+		// weigh on it alone; results keep the rows' order.
+		results := make([]result, len(runnable))
+		for k := range runnable {
+			i := (k + round) % len(runnable)
+			r := runnable[i]
 			fmt.Fprintf(os.Stderr, "%s (round %d of %d) ...\n", r.name, round+1, o.rounds)
 			res := runRow(ctx, o, r, input, work, cert)
 			runtime.GC() // the row's records, for the next row's pages (warmHeap)
@@ -191,7 +198,7 @@ func run(ctx context.Context, args []string) error {
 			} else {
 				fmt.Fprintf(os.Stderr, "%s: %.2f µs/record, %.0f records/s, %s\n", r.name, res.usPerRecord(), res.rate, res.detail)
 			}
-			results = append(results, res)
+			results[i] = res
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -1043,10 +1050,20 @@ func renderIdle(o options, version string, rounds [][]result) string {
 // front, and kept: the collector runs between rows, and within one only
 // near a limit well above a row's records, so freed pages are reused
 // rather than returned to the kernel.
+//
+// The limit leaves room for a row's records and its garbage (about as
+// much again for records of one entry each): at three times a row's
+// records, a third round of rows reached it, and the collector and the
+// scavenger working within rows doubled the fake's CPU. It is at most half
+// of the machine's memory.
 func warmHeap(rowBytes int64) {
+	limit := 8*rowBytes + 1<<30
+	if total := memTotal(); total > 0 {
+		limit = min(limit, total/2)
+	}
 	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(3*rowBytes + 1<<30)
-	for left := min(2*rowBytes, 4<<30); left > 0; left -= 256 << 20 {
+	debug.SetMemoryLimit(limit)
+	for left := min(2*rowBytes, limit/4); left > 0; left -= 256 << 20 {
 		b := make([]byte, 256<<20)
 		for i := 0; i < len(b); i += 4096 {
 			b[i] = 1
@@ -1054,4 +1071,21 @@ func warmHeap(rowBytes int64) {
 		runtime.KeepAlive(b)
 	}
 	runtime.GC()
+}
+
+// memTotal is the machine's memory in bytes (MemTotal), or 0 if unknown.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
