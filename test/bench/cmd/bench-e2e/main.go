@@ -1051,11 +1051,10 @@ func renderIdle(o options, version string, rounds [][]result) string {
 // near a limit well above a row's records, so freed pages are reused
 // rather than returned to the kernel.
 //
-// The limit leaves room for a row's records and its garbage (about as
-// much again for records of one entry each): at three times a row's
-// records, a third round of rows reached it, and the collector and the
-// scavenger working within rows doubled the fake's CPU. It is at most half
-// of the machine's memory.
+// The limit leaves ample room for a row's records and its garbage (about
+// as much again for records of one entry each), so that the collector and
+// the scavenger do not work within a row; it is at most half of the
+// machine's memory.
 func warmHeap(rowBytes int64) {
 	limit := 8*rowBytes + 1<<30
 	if total := memTotal(); total > 0 {
