@@ -156,7 +156,7 @@ func sdkClient(t *testing.T, url string, roots *x509.CertPool) *kinesis.Client {
 	})
 }
 
-// TestFakeOverTLS puts records through the TLS front with the SDK, which
+// TestFakeOverTLS puts records through the fake's HTTPS with the SDK, which
 // must trust the generated certificate and only it.
 func TestFakeOverTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
