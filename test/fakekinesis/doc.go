@@ -1,5 +1,6 @@
 // Package fakekinesis is an in-process fake of Amazon Kinesis Data Streams
-// for tests: an HTTP server on 127.0.0.1 that speaks the Kinesis JSON 1.1
+// for tests: an HTTP server on 127.0.0.1 (HTTPS with WithTLS, as the
+// benchmarks use it) that speaks the Kinesis JSON 1.1
 // protocol to unmodified aws-sdk-go-v2 clients, and the same operations in
 // CBOR (application/x-amz-cbor-1.1, as the AWS Java SDKs send them),
 // answering each request in its own format, CBOR with definite or
@@ -18,6 +19,11 @@
 // package aggregation, to tell callers which user records reached which
 // shard. It must not import the producer or the plugin: it stands in for
 // AWS, and knowing the code under test would let the two agree on a mistake.
+//
+// Plain JSON PutRecords bodies and answers are read and written by hand
+// (fastjson.go), held to encoding/json's results by fuzzing, so that the
+// fake does not set the pace of a benchmark; everything else goes through
+// encoding/json.
 //
 // Request signatures are accepted without being checked. Nothing is ever
 // logged, and error messages never carry record data or partition keys.
