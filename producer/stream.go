@@ -23,10 +23,13 @@ import (
 // streamMaxWindow bytes), so that their MD5s still share SIMD lanes.
 // Windows of 128 KiB, two or three aggregates of the default 50 KiB each,
 // made JSON cost a fifth more CPU per record in Fluent Bit. Sixteen, the
-// lanes of one pass, would cost less CPU (in BenchmarkBodyStream, CBOR
-// windows of eight cost 11 % more than the whole body, of sixteen 3 %)
-// but hold twice the window: 68-69 MB of peak RSS at workers 2 against
-// 64-67 MB with eight.
+// lanes of one AVX-512 pass, would cost less CPU (in BenchmarkBodyStream,
+// CBOR windows of eight cost 11 % more than the whole body, of sixteen
+// 3 %; on an AMD EPYC with AVX-512, 0.78 against 0.64 us a record) but
+// hold twice the window: 68-69 MB of peak RSS at workers 2 against 64-67
+// MB with eight, and on the AMD machine 73 against 71 MB, while three
+// interleaved pairs of side-by-side runs there showed no difference in
+// CPU beyond the runs' spread.
 const (
 	streamMinBody        = 128 << 10
 	streamWindow         = 64 << 10
