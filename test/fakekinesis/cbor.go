@@ -63,6 +63,9 @@ func (f wire) decode(body []byte, v any) error {
 	if f.cbor {
 		return cborDecoding.Unmarshal(body, v)
 	}
+	if in, ok := v.(*putRecordsInput); ok && readPutRecordsJSON(body, in) {
+		return nil
+	}
 	return json.Unmarshal(body, v)
 }
 

@@ -21,11 +21,9 @@ var malformedBody = &apiError{http.StatusBadRequest, codeSerialization, "Request
 func (s *Server) putRecords(q *request) {
 	start := time.Now() // Delay runs on the real clock
 	var in putRecordsInput
-	if q.wire.cbor || !readPutRecordsJSON(q.body, &in) {
-		if err := q.wire.decode(q.body, &in); err != nil {
-			s.reject(q.w, q.wire, malformedBody)
-			return
-		}
+	if err := q.wire.decode(q.body, &in); err != nil {
+		s.reject(q.w, q.wire, malformedBody)
+		return
 	}
 	st := s.admitPut(q, start, in.streamRef, in.Records, true)
 	if st == nil {

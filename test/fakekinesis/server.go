@@ -325,7 +325,7 @@ func AccessKeyID(auth string) string {
 
 // bodyBuffers keeps request bodies' buffers for the next request: every
 // decoder copies what it keeps, and a fresh buffer per request had the
-// fake spend a fifth of its time faulting in new pages.
+// fake spend a sixth of its time faulting in new pages.
 var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // readBody reads a request body whole into buf (grown as needed), at once

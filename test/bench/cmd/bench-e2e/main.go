@@ -10,7 +10,9 @@
 // not share Fluent Bit's core. CPU is that of the whole Fluent Bit
 // process (every thread, the Go runtime included), from /proc/PID/stat,
 // between the moment the input file appears and the moment Fluent Bit has
-// counted every record as flushed.
+// counted every record as flushed. With -idle, tail gets one record a
+// second instead, CPU is read from each thread's schedstat (finer than
+// /proc/PID/stat's 10 ms ticks) and the table is an idle one.
 package main
 
 import (
@@ -795,7 +797,6 @@ func startPerf(pid int, out string) (func(), error) {
 	}, nil
 }
 
-// linkInput puts the generated file where tail looks, without copying it.
 // trickle appends the lines of src to dst one a second, the first at
 // once, as an application that logs now and then.
 func trickle(ctx context.Context, src, dst string) error {
@@ -823,6 +824,7 @@ func trickle(ctx context.Context, src, dst string) error {
 	return nil
 }
 
+// linkInput puts the generated file where tail looks, without copying it.
 func linkInput(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
