@@ -79,6 +79,25 @@ func OpenLanes() *Lanes {
 	return &Lanes{}
 }
 
+// PassLanes is how many aggregates SumAll hashes in one pass of the SIMD
+// lanes on this CPU: 16 with AVX-512 (one 16-lane register pass), 8 with
+// AVX2 only (an 8-lane pass; md5-simd runs two of them for 16 buffers, so
+// more buffers at once cost the same CPU per byte there), 1 without AVX2
+// (crypto/md5). A caller that sums aggregates in batches fills the lanes
+// with batches of this many: on AVX-512, a batch of 8 costs as much as one
+// of 16.
+func PassLanes() int { return passLanes }
+
+var passLanes = func() int {
+	switch {
+	case cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX512DQ): // md5-simd's test for its AVX-512 code
+		return 16
+	case cpuid.CPU.Supports(cpuid.AVX2):
+		return 8
+	}
+	return 1
+}()
+
 // Close gives the share back; the last Close stops the server. SumAll
 // must not be running on l. Closing again does nothing.
 func (l *Lanes) Close() {

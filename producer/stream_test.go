@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/kinesis-kpl/fluent-bit-kinesis-kpl/aggregation"
@@ -239,22 +240,66 @@ func BenchmarkBodyStream(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*aggregates*perAggregate), "µs/record")
 			b.ReportMetric(float64(cap(body)), "bytes-held")
 		})
-		b.Run(format.String()+"/windows", func(b *testing.B) {
-			s := &bodyScratch{lanes: lanes}
+		// Windows of this CPU's lanes, and on AVX-512 of half of them too:
+		// the window before.
+		for _, n := range slices.Compact([]int{streamLaneAggregates, 8}) {
+			b.Run(fmt.Sprintf("%s/windows-of-%d", format, n), func(b *testing.B) {
+				defer func(old int) { streamLaneAggregates = old }(streamLaneAggregates)
+				streamLaneAggregates = n
+				benchWindows(b, format, entries, lanes, aggregates*perAggregate)
+			})
+		}
+	}
+}
+
+func benchWindows(b *testing.B, format WireFormat, entries []*entry, lanes *aggregation.Lanes, records int) {
+	s := &bodyScratch{lanes: lanes}
+	var st BodyStream
+	held := 0
+	for b.Loop() {
+		st.begin(format, "stream", entries, s)
+		st.hash()
+		st.rewind()
+		if _, err := io.Copy(io.Discard, struct{ io.Reader }{&st}); err != nil {
+			b.Fatal(err)
+		}
+		held = max(held, cap(st.window))
+		st.end()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*records), "µs/record")
+	b.ReportMetric(float64(held), "bytes-held")
+}
+
+// A window of aggregates that need their MD5 takes as many as one pass of
+// this CPU's SIMD lanes sums (at least eight), and no more, unless it
+// reaches streamMaxWindow first.
+func TestWindowsHoldALanePassOfAggregates(t *testing.T) {
+	if want := max(aggregation.PassLanes(), 8); streamLaneAggregates != want {
+		t.Fatalf("windows take %d aggregates, want %d", streamLaneAggregates, want)
+	}
+	lanes := aggregation.OpenLanes()
+	defer lanes.Close()
+	for _, n := range []int{8, 16} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			defer func(old int) { streamLaneAggregates = old }(streamLaneAggregates)
+			streamLaneAggregates = n
+			// 40 aggregates of 95 records of 525 B (about 50 KB each, 16 of
+			// them under streamMaxWindow): the lane count ends windows.
+			entries := lazyAggregates(t, 40, 95, 525)
 			var st BodyStream
-			held := 0
-			for b.Loop() {
-				st.begin(format, "stream", entries, s)
-				st.hash()
-				st.rewind()
-				if _, err := io.Copy(io.Discard, struct{ io.Reader }{&st}); err != nil {
-					b.Fatal(err)
-				}
-				held = max(held, cap(st.window))
-				st.end()
+			st.begin(WireCBOR, "stream", entries, &bodyScratch{lanes: lanes})
+			var sizes []int
+			for prev := 0; st.more(); prev = st.next {
+				sizes = append(sizes, st.next-prev)
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N*aggregates*perAggregate), "µs/record")
-			b.ReportMetric(float64(held), "bytes-held")
+			st.end()
+			var want []int
+			for left := 40; left > 0; left -= n {
+				want = append(want, min(n, left))
+			}
+			if !slices.Equal(sizes, want) {
+				t.Fatalf("aggregates per window %v, want %v", sizes, want)
+			}
 		})
 	}
 }
