@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"io"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
@@ -89,19 +90,32 @@ func (b *BodyStream) rewind() {
 }
 
 // hash writes the whole body once and returns its SHA-256 and length,
-// keeping the MD5 of every aggregate written into it.
+// keeping the MD5 of every aggregate written into it. Its windows, wide
+// enough for a lane pass of aggregates, are borrowed (wideWindows); the
+// writings after it, every MD5 known, take streamWindow bytes at a time
+// into the stream's own window, so that a request in flight holds about
+// 64 KiB instead of up to streamMaxWindow.
 func (b *BodyStream) hash() (sum [sha256.Size]byte, n int64) {
 	h := sha256.New()
+	own := b.window
+	wide := wideWindows.Get().(*[]byte)
+	b.window = *wide
 	b.rewind()
 	for b.more() {
 		h.Write(b.window)
 		n += int64(len(b.window))
 	}
 	b.hashed = true
-	b.rewind()
+	b.rewind() // no aggregate points into the wide window any more
+	*wide = b.window
+	wideWindows.Put(wide)
+	b.window = own[:0]
 	h.Sum(sum[:0])
 	return sum, n
 }
+
+// wideWindows are the windows of hash, one per body being hashed at once.
+var wideWindows = sync.Pool{New: func() any { return new([]byte) }}
 
 // more writes the next window and reports whether there was one: at least
 // one entry, or the body's start or end, and entries while the window is
@@ -122,8 +136,8 @@ func (b *BodyStream) more() bool {
 	first, summing := b.next, 0
 	for b.next < len(b.entries) && (b.next == first || !windowFull(len(w), summing)) {
 		e := b.entries[b.next]
-		if e.enc != nil || e.unsummed {
-			summing++
+		if !b.hashed && (e.enc != nil || e.unsummed) {
+			summing++ // once hashed, the MD5s are known: no lanes to fill
 		}
 		w = appendBodyEntry(w, b.format, b.next, e, b.s)
 		b.next++

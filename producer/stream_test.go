@@ -300,6 +300,33 @@ func TestWindowsHoldALanePassOfAggregates(t *testing.T) {
 			if !slices.Equal(sizes, want) {
 				t.Fatalf("aggregates per window %v, want %v", sizes, want)
 			}
+
+			// Once hashed, the body is written again in windows of
+			// streamWindow (two of these aggregates each), into a window
+			// of the stream's own that stays that small; the body and its
+			// SHA-256 are those of the whole body.
+			whole := appendWholeBody(nil, WireCBOR, "stream", entries, &bodyScratch{lanes: lanes})
+			(&Producer{}).releaseAggregates(entries, nil)
+			st = BodyStream{}
+			st.begin(WireCBOR, "stream", entries, &bodyScratch{lanes: lanes})
+			sum, size := st.hash()
+			var body []byte
+			sizes, held := sizes[:0], 0
+			for prev := 0; st.more(); prev = st.next {
+				sizes = append(sizes, st.next-prev)
+				body = append(body, st.window...)
+				held = max(held, cap(st.window))
+			}
+			st.end()
+			if !bytes.Equal(body, whole) || size != int64(len(whole)) || sum != sha256.Sum256(whole) {
+				t.Fatalf("after hashing, the body (%d bytes) or its sum differs from the whole body (%d bytes)", size, len(whole))
+			}
+			if sizes[0] != 2 || slices.Max(sizes) != 2 {
+				t.Fatalf("aggregates per window once hashed %v, want 2 in each", sizes)
+			}
+			if held > 2*streamWindow {
+				t.Fatalf("the stream's window grew to %d bytes once hashed, want at most %d", held, 2*streamWindow)
+			}
 		})
 	}
 }
