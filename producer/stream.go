@@ -28,9 +28,10 @@ import (
 // 128 KiB, two or three aggregates of the default 50 KiB each, made JSON
 // cost a fifth more CPU per record in Fluent Bit. On AVX-512, windows of
 // 8 half filled the lanes: the MD5 took 12 % of the plugin's CPU in a
-// profile of Fluent Bit, and BenchmarkBodyStream wrote CBOR at 0.78 us a
-// record against 0.64 with 16 (AMD EPYC). A window of 16 aggregates of
-// 50 KiB holds 0.8 MiB: about 2 MB more peak RSS at workers 2.
+// profile of Fluent Bit, a third less with 16, and BenchmarkBodyStream
+// wrote CBOR at 0.81-0.91 us a record against 0.73-0.78 with 16 (AMD
+// EPYC). A window of 16 aggregates of 50 KiB holds 0.8 MiB, only while
+// hash writes it: about 2 MB more peak RSS at workers 2.
 const (
 	streamMinBody   = 128 << 10
 	streamWindow    = 64 << 10
