@@ -29,7 +29,7 @@ import (
 // cost a fifth more CPU per record in Fluent Bit. On AVX-512, windows of
 // 8 half filled the lanes: the MD5 took 12 % of the plugin's CPU in a
 // profile of Fluent Bit, a third less with 16, and BenchmarkBodyStream
-// wrote CBOR at 0.81-0.91 us a record against 0.73-0.78 with 16 (AMD
+// wrote CBOR at 0.81-0.91 us a record against 0.73-0.85 with 16 (AMD
 // EPYC). A window of 16 aggregates of 50 KiB holds 0.8 MiB, only while
 // hash writes it: about 2 MB more peak RSS at workers 2.
 const (
