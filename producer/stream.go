@@ -24,7 +24,7 @@ import (
 // A window ends after streamWindow bytes, unless aggregates that need
 // their MD5 are in it: then it takes streamLaneAggregates of them (or
 // streamMaxWindow bytes), so that their MD5s fill the SIMD lanes of one
-// pass: 16 with AVX-512, 8 with AVX2 (aggregation.PassLanes). Windows of
+// pass: 16 with AVX-512, 8 otherwise (aggregation.PassLanes). Windows of
 // 128 KiB, two or three aggregates of the default 50 KiB each, made JSON
 // cost a fifth more CPU per record in Fluent Bit. On AVX-512, windows of
 // 8 half filled the lanes: the MD5 took 12 % of the plugin's CPU in a

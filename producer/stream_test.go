@@ -244,14 +244,23 @@ func BenchmarkBodyStream(b *testing.B) {
 		// the window before.
 		for _, n := range slices.Compact([]int{streamLaneAggregates, 8}) {
 			b.Run(fmt.Sprintf("%s/windows-of-%d", format, n), func(b *testing.B) {
-				defer func(old int) { streamLaneAggregates = old }(streamLaneAggregates)
-				streamLaneAggregates = n
+				setLaneAggregates(b, n)
 				benchWindows(b, format, entries, lanes, aggregates*perAggregate)
 			})
 		}
 	}
 }
 
+// setLaneAggregates makes windows take n aggregates until tb ends.
+func setLaneAggregates(tb testing.TB, n int) {
+	old := streamLaneAggregates
+	streamLaneAggregates = n
+	tb.Cleanup(func() { streamLaneAggregates = old })
+}
+
+// benchWindows hashes the body of entries in windows, then writes it again
+// as it is sent, and reports the CPU per record and the window held while
+// sending.
 func benchWindows(b *testing.B, format WireFormat, entries []*entry, lanes *aggregation.Lanes, records int) {
 	s := &bodyScratch{lanes: lanes}
 	var st BodyStream
@@ -281,8 +290,7 @@ func TestWindowsHoldALanePassOfAggregates(t *testing.T) {
 	defer lanes.Close()
 	for _, n := range []int{8, 16} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			defer func(old int) { streamLaneAggregates = old }(streamLaneAggregates)
-			streamLaneAggregates = n
+			setLaneAggregates(t, n)
 			// 40 aggregates of 95 records of 525 B (about 50 KB each, 16 of
 			// them under streamMaxWindow): the lane count ends windows.
 			entries := lazyAggregates(t, 40, 95, 525)
