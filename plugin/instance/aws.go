@@ -124,7 +124,11 @@ func AWSConfig(ctx context.Context, cfg conf.Config) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
 	}
 	// After LoadDefaultConfig, which applies AWS_CA_BUNDLE to the
-	// buildable client it was given.
+	// buildable client it was given: CoalesceTLSWrites takes the TLS
+	// configuration as it is when called.
+	if bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		awsCfg.HTTPClient = bc.WithTransportOptions(producer.CoalesceTLSWrites)
+	}
 	awsCfg.HTTPClient = readOnlyBodies{awsCfg.HTTPClient}
 	if awsCfg.Region == "" {
 		return aws.Config{}, errors.New("region: not set, and the environment names none (set region, or AWS_REGION)")

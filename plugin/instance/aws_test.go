@@ -2,6 +2,8 @@ package instance
 
 import (
 	"context"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -352,6 +355,47 @@ func TestMaxConnectionsSizesTheTransport(t *testing.T) {
 	}
 	if bc.GetTimeout() != 10*time.Second {
 		t.Fatalf("client timeout %v, want the default http_request_timeout 10s", bc.GetTimeout())
+	}
+}
+
+// The transport dials TLS itself (producer.CoalesceTLSWrites), and still
+// trusts what AWS_CA_BUNDLE names, which the SDK adds to the transport's
+// TLS configuration after the plugin's options.
+func TestTransportCoalescesAndTrustsTheCABundle(t *testing.T) {
+	isolateAWS(t)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	}))
+	defer srv.Close()
+	post := func() (string, error) {
+		awsCfg, err := AWSConfig(context.Background(), load(t, conf.MapGetter{"stream": "s"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := awsCfg.HTTPClient.(readOnlyBodies).next.(*awshttp.BuildableClient).GetTransport()
+		if tr.DialTLSContext == nil {
+			t.Fatal("the transport dials TLS as net/http does, in a write per TLS record")
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(strings.Repeat("x", 300<<10)))
+		resp, err := awsCfg.HTTPClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	if _, err := post(); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("POST to a server of a CA nobody named: %v, want a certificate error", err)
+	}
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	if got, err := post(); err != nil || got != strconv.Itoa(300<<10) {
+		t.Fatalf("POST with the server's CA in AWS_CA_BUNDLE: %q, %v; want %d bytes read", got, err, 300<<10)
 	}
 }
 
