@@ -18,8 +18,8 @@ import (
 // through ReadFrom (as net/http sends every HTTP/1.1 request body) leaves
 // in writes of up to coalesceBytes here: its records gather below TLS, and
 // go out when the next one would not fit, and all at the body's end.
-// Everything else (headers, handshakes, alerts, HTTP/2) is written as
-// crypto/tls writes it.
+// Everything else (headers, handshakes, alerts) is written as crypto/tls
+// writes it.
 const (
 	coalesceBytes = 128 << 10
 	// bodyCopyBytes is how much of a body ReadFrom hands crypto/tls at a
@@ -29,12 +29,13 @@ const (
 
 // CoalesceTLSWrites makes t dial its TLS connections itself, so that the
 // request bodies sent over them leave in writes of up to 128 KiB instead
-// of one per TLS record, and makes it speak HTTP/1.1 only: net/http runs
-// HTTP/2 only on a *tls.Conn, and its HTTP/2 writes its frames through a
-// small buffer anyway. Call it after t's other settings: its dialer
-// (DialContext), TLS configuration and handshake timeout are taken as
-// they are then, so a transport cloned from t later dials with them too.
-// Requests through a proxy are dialed by net/http, as before.
+// of one per TLS record, and makes it speak HTTP/1.1 only (net/http runs
+// HTTP/2 only on a *tls.Conn it can see): one request at a time on each
+// pooled connection, as MaxConnsPerHost counts them. Call it after t's
+// other settings: its dialer (DialContext), TLS configuration and
+// handshake timeout are taken as they are then, so a transport cloned
+// from t later dials with them too. Requests through a proxy are dialed
+// by net/http, as before.
 //
 // On a connection dialed so, a response's TLS field is nil: net/http
 // fills it only for a *tls.Conn.
