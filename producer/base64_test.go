@@ -39,27 +39,38 @@ func TestAppendBase64(t *testing.T) {
 	}
 }
 
-// encodeInPlace encodes src with encodeBase64 from the end of the
+// encodeInPlace encodes src with encodeBase64InPlace from the end of the
 // encoding's own room, as the JSON body's writer does.
 func encodeInPlace(src []byte) []byte {
 	out := make([]byte, base64.StdEncoding.EncodedLen(len(src)))
 	copy(out[len(out)-len(src):], src)
-	encodeBase64(out, out[len(out)-len(src):])
+	encodeBase64InPlace(out, len(src), new([base64Piece]byte))
 	return out
 }
 
-// TestEncodeBase64InPlace: encodeBase64 of bytes at the end of its own
-// output is the library's encoding, at every length around the 6- and
-// 12-byte steps.
+// TestEncodeBase64InPlace: encodeBase64InPlace of bytes at the end of its
+// own output is the library's encoding, at every length around the SIMD
+// encoder's 24-byte turns and its 28-byte threshold, and around the pieces
+// copied aside.
 func TestEncodeBase64InPlace(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
+	lengths := []int{}
 	for n := 0; n <= 200; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, k := range []int{1, 2, 3, 7} {
+		for d := -4; d <= 4; d++ {
+			lengths = append(lengths, k*base64Piece+d)
+		}
+	}
+	lengths = append(lengths, 50<<10, 1<<20)
+	for _, n := range lengths {
 		src := make([]byte, n)
 		for i := range src {
 			src[i] = byte(rng.Uint32())
 		}
 		if got, want := encodeInPlace(src), base64.StdEncoding.EncodeToString(src); string(got) != want {
-			t.Fatalf("%d bytes: got %q, want %q", n, got, want)
+			t.Fatalf("%d bytes: got %.40q..., want %.40q...", n, got, want)
 		}
 	}
 }
@@ -81,8 +92,8 @@ func FuzzAppendBase64(f *testing.F) {
 	})
 }
 
-// BenchmarkBase64 compares appendBase64 with the library on the size of a
-// typical aggregate.
+// BenchmarkBase64 compares the library's encoder with the SIMD one that
+// bodies use, appended and in place, on the size of a typical aggregate.
 func BenchmarkBase64(b *testing.B) {
 	src := make([]byte, 64<<10)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -95,7 +106,7 @@ func BenchmarkBase64(b *testing.B) {
 		enc  func(dst, src []byte) []byte
 	}{
 		{"library", base64.StdEncoding.AppendEncode},
-		{"pairs", appendBase64},
+		{"simd", appendBase64},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(src)))
@@ -104,4 +115,13 @@ func BenchmarkBase64(b *testing.B) {
 			}
 		})
 	}
+	b.Run("simd-in-place", func(b *testing.B) {
+		out := make([]byte, base64.StdEncoding.EncodedLen(len(src)))
+		scratch := new([base64Piece]byte)
+		b.SetBytes(int64(len(src)))
+		for b.Loop() {
+			copy(out[len(out)-len(src):], src)
+			encodeBase64InPlace(out, len(src), scratch)
+		}
+	})
 }

@@ -204,6 +204,7 @@ type bodyScratch struct {
 	lanes *aggregation.Lanes // nil sums with crypto/md5
 	sums  [][]byte           // sumEntries's scratch
 	later []dataSlot
+	b64   *[base64Piece]byte // encodeBase64InPlace's scratch, made for JSON
 }
 
 // begin returns s ready for a body, emptied of what a write that panicked
@@ -281,9 +282,15 @@ func (s *bodyScratch) encode(body []byte, entries []*entry, asBase64 bool) {
 	for _, sl := range s.later {
 		e := entries[sl.i]
 		switch {
+		case asBase64 && sl.inBody:
+			n := base64.StdEncoding.EncodedLen(len(e.data))
+			if s.b64 == nil {
+				s.b64 = new([base64Piece]byte)
+			}
+			encodeBase64InPlace(body[sl.end-n:sl.end], len(e.data), s.b64)
 		case asBase64:
 			n := base64.StdEncoding.EncodedLen(len(e.data))
-			encodeBase64(body[sl.end-n:sl.end], e.data)
+			stdBase64.Encode(body[sl.end-n:sl.end], e.data)
 		case !sl.inBody:
 			copy(body[sl.end-len(e.data):sl.end], e.data)
 		}
