@@ -136,8 +136,11 @@
 //     encoder or its references is written into the body itself
 //     (bodyScratch), once per writing; the MD5s of the aggregates written
 //     together are summed there at once on SIMD lanes (sumEntries over
-//     aggregation.Lanes), and JSON's base64 is then encoded over them in
-//     place.
+//     aggregation.Lanes), and JSON's base64 (base64.go, segmentio/asm's
+//     SIMD encoder) is then encoded over them in place.
+//   - tlswrites.go: CoalesceTLSWrites, the http.Transport option (the
+//     plugin sets it) that sends request bodies in writes of up to 128
+//     KiB instead of one per TLS record, over HTTP/1.1.
 //   - direct.go: sends such a body to the client's endpoint, signed with
 //     its credentials, without the SDK's per-call middleware.
 //   - cbor.go and jsonresponse.go: read a successful response without the
