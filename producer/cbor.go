@@ -440,20 +440,49 @@ func (r *cborReader) members(what string, member func(key string) error) error {
 	}
 }
 
-// stringSlab hands out *string that point into arrays allocated a batch at
-// a time: a response's four members per result cost no allocation each.
-type stringSlab []string
-
-func (s *stringSlab) ptr(v string) *string {
-	if len(*s) == cap(*s) {
-		*s = make([]string, 0, 64)
-	}
-	*s = append(*s, v)
-	return &(*s)[len(*s)-1]
+// stringSlab keeps the texts a response reader yields, which are views of
+// a buffer that is reused once the response is read (readResponse). It
+// copies them into byte arrays allocated some KiB at a time, and hands out
+// *string from arrays allocated a batch at a time: a response's results
+// cost a few allocations, not some each. Bytes it handed out are never
+// written again.
+type stringSlab struct {
+	ptrs []string
+	text []byte
 }
 
-// decodePutRecordsCBOR reads a PutRecords response body into out. Members
-// it does not know are skipped; null members are left unset.
+// grow makes room for n more strings of about size bytes each.
+func (s *stringSlab) grow(n, size int) {
+	s.ptrs = make([]string, 0, n)
+	s.text = make([]byte, 0, n*size)
+}
+
+// ptr returns a pointer to a copy of v.
+func (s *stringSlab) ptr(v string) *string {
+	if len(s.ptrs) == cap(s.ptrs) {
+		s.ptrs = make([]string, 0, 64)
+	}
+	s.ptrs = append(s.ptrs, s.keep(v))
+	return &s.ptrs[len(s.ptrs)-1]
+}
+
+// keep returns a copy of v.
+func (s *stringSlab) keep(v string) string {
+	if v == "" {
+		return ""
+	}
+	if cap(s.text)-len(s.text) < len(v) {
+		s.text = make([]byte, 0, max(len(v), 4<<10))
+	}
+	start := len(s.text)
+	s.text = append(s.text, v...)
+	return viewOf(s.text[start:])
+}
+
+// decodePutRecordsCBOR reads a PutRecords response body into out, copying
+// the texts it keeps (body may be a view of a buffer that is reused).
+// Members it does not know, and the results' sequence numbers, are
+// skipped; null members are left unset.
 func decodePutRecordsCBOR(body string, out *kinesis.PutRecordsOutput) error {
 	r := &cborReader{s: body}
 	var slab stringSlab
@@ -473,7 +502,7 @@ func decodePutRecordsCBOR(body string, out *kinesis.PutRecordsOutput) error {
 			out.FailedRecordCount = &n
 		case "EncryptionType":
 			v, err := r.optText()
-			out.EncryptionType = types.EncryptionType(v)
+			out.EncryptionType = types.EncryptionType(slab.keep(v))
 			return err
 		default:
 			return r.skip(0)
@@ -496,8 +525,9 @@ func (r *cborReader) results(out *kinesis.PutRecordsOutput, slab *stringSlab) er
 		return err
 	}
 	out.Records = make([]types.PutRecordsResultEntry, 0, n)
-	// A success has two members: room for those of every result at once.
-	*slab = make([]string, 0, 2*n)
+	// A success keeps one member, its shard ID: room for those of every
+	// result at once.
+	slab.grow(n, len("shardId-000000000000"))
 	for {
 		more, err := r.next(&n, indefinite)
 		if err != nil || !more {
@@ -526,11 +556,11 @@ func (r *cborReader) results(out *kinesis.PutRecordsOutput, slab *stringSlab) er
 }
 
 // resultField returns the member key of a PutRecords result, nil for one
-// the readers skip.
+// the readers skip. They skip SequenceNumber: the producer reads a result's
+// shard ID and error, and keeping a sequence number cost some 60 bytes a
+// record with aggregation off.
 func resultField(res *types.PutRecordsResultEntry, key string) **string {
 	switch key {
-	case "SequenceNumber":
-		return &res.SequenceNumber
 	case "ShardId":
 		return &res.ShardId
 	case "ErrorCode":

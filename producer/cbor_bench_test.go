@@ -110,27 +110,29 @@ func BenchmarkPutRecordsResponseRead(b *testing.B) {
 	b.Run("format=json/impl=hand", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			s, err := readResponse(bytes.NewReader(jsonBody))
+			buf, err := readResponse(bytes.NewReader(jsonBody))
 			if err != nil {
 				b.Fatal(err)
 			}
 			var out kinesis.PutRecordsOutput
-			if err := decodePutRecordsJSON(s, &out); err != nil || len(out.Records) != 500 {
+			if err := decodePutRecordsJSON(viewOf(buf.Bytes()), &out); err != nil || len(out.Records) != 500 {
 				b.Fatal(err)
 			}
+			releaseResponse(buf)
 		}
 	})
 	b.Run("format=cbor/impl=hand", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			s, err := readResponse(bytes.NewReader(cborBody))
+			buf, err := readResponse(bytes.NewReader(cborBody))
 			if err != nil {
 				b.Fatal(err)
 			}
 			var out kinesis.PutRecordsOutput
-			if err := decodePutRecordsCBOR(s, &out); err != nil || len(out.Records) != 500 {
+			if err := decodePutRecordsCBOR(viewOf(buf.Bytes()), &out); err != nil || len(out.Records) != 500 {
 				b.Fatal(err)
 			}
+			releaseResponse(buf)
 		}
 	})
 	b.Run("format=cbor/impl=fxamacker", func(b *testing.B) {

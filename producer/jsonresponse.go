@@ -12,10 +12,11 @@ import (
 
 // The SDK's generic JSON reader costs about four allocations per result of
 // a PutRecords response, one result per record with aggregation off: this
-// reader takes the body as one string and gives substrings of it, with the
-// result strings' pointers drawn from a stringSlab, as the CBOR reader
-// does. It reads members as the SDK does: names matched exactly, unknown
-// members skipped, null members left unset.
+// reader reads a view of the body and copies what it keeps into a
+// stringSlab, as the CBOR reader does. It reads members as the SDK does:
+// names matched exactly, unknown members skipped, null members left unset;
+// and it skips the results' sequence numbers, which the producer does not
+// read (resultField).
 
 // errJSONTruncated is the error of JSON input that ends inside a value.
 var errJSONTruncated = errors.New("unexpected end of input")
@@ -293,7 +294,7 @@ func decodePutRecordsJSON(body string, out *kinesis.PutRecordsOutput) error {
 			return err
 		case "EncryptionType":
 			v, err := r.str()
-			out.EncryptionType = types.EncryptionType(v)
+			out.EncryptionType = types.EncryptionType(slab.keep(v))
 			return err
 		}
 		return r.skip(0)
@@ -312,7 +313,7 @@ func (r *jsonReader) jsonResults(out *kinesis.PutRecordsOutput, slab *stringSlab
 	// A result takes some 60 bytes: room for all at once.
 	n := min(len(r.s)/60+1, kinesisMaxBatchCount)
 	out.Records = make([]types.PutRecordsResultEntry, 0, n)
-	*slab = make([]string, 0, 2*n)
+	slab.grow(n, len("shardId-000000000000"))
 	return r.array("Records", func() error {
 		out.Records = append(out.Records, types.PutRecordsResultEntry{})
 		res := &out.Records[len(out.Records)-1]

@@ -280,7 +280,11 @@ func (p *Producer) complete(req *request, out *kinesis.PutRecordsOutput, err err
 			res := &out.Records[i]
 			if res.ErrorCode == nil || *res.ErrorCode == "" {
 				shardID := deref(res.ShardId)
-				if e.shard >= 0 && shardID != "" && shardID != e.table.ids[e.shard] {
+				if e.shard >= 0 && shardID == e.table.ids[e.shard] {
+					// The map's own string: a record's outcome then keeps
+					// nothing of the response.
+					shardID = e.table.ids[e.shard]
+				} else if e.shard >= 0 && shardID != "" {
 					// A reshard the map has not seen. A plain record is
 					// fine wherever it lands, and so is a newline
 					// aggregate (plain text to every consumer); a KPL
