@@ -294,15 +294,16 @@ func (s *bodyScratch) encode(body []byte, entries []*entry, asBase64 bool) {
 	for _, sl := range s.later {
 		e := entries[sl.i]
 		switch {
-		case asBase64 && sl.inBody:
-			n := base64.StdEncoding.EncodedLen(len(e.data))
+		case asBase64:
+			room := body[sl.end-base64.StdEncoding.EncodedLen(len(e.data)) : sl.end]
+			if !sl.inBody {
+				stdBase64.Encode(room, e.data)
+				break
+			}
 			if s.b64 == nil {
 				s.b64 = new([base64Piece]byte)
 			}
-			encodeBase64InPlace(body[sl.end-n:sl.end], len(e.data), s.b64)
-		case asBase64:
-			n := base64.StdEncoding.EncodedLen(len(e.data))
-			stdBase64.Encode(body[sl.end-n:sl.end], e.data)
+			encodeBase64InPlace(room, len(e.data), s.b64)
 		case !sl.inBody:
 			copy(body[sl.end-len(e.data):sl.end], e.data)
 		}

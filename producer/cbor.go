@@ -444,8 +444,8 @@ func (r *cborReader) members(what string, member func(key string) error) error {
 // a buffer that is reused once the response is read (readResponse). It
 // copies them into byte arrays allocated some KiB at a time, and hands out
 // *string from arrays allocated a batch at a time: a response's results
-// cost a few allocations, not some each. Bytes it handed out are never
-// written again.
+// cost a few allocations in all, not one or more each. Bytes it handed
+// out are never written again.
 type stringSlab struct {
 	ptrs []string
 	text []byte
